@@ -1,0 +1,14 @@
+//! Plain domain types: months, segments and their inputs, scenarios, interventions and
+//! results. Nothing here does IO or knows about DuckDB, rhai or HTTP.
+
+pub mod column;
+pub mod month;
+pub mod results;
+pub mod scenario;
+pub mod workforce;
+
+pub use column::Column;
+pub use month::YearMonth;
+pub use results::{Metric, RunResults, METRICS};
+pub use scenario::{Detail, Filter, Intervention, Override, Scenario};
+pub use workforce::{InputColumn, KeyColumn, Workforce};

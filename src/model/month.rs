@@ -1,0 +1,104 @@
+//! Calendar months and NHS financial years.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A calendar month, written `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct YearMonth {
+    pub year: i32,
+    /// 1 = January .. 12 = December.
+    pub month: u32,
+}
+
+impl YearMonth {
+    pub fn new(year: i32, month: u32) -> Option<Self> {
+        (1..=12).contains(&month).then_some(Self { year, month })
+    }
+
+    /// Months since year 0, so differences between months are plain subtraction.
+    fn serial(self) -> i64 {
+        self.year as i64 * 12 + (self.month as i64 - 1)
+    }
+
+    fn from_serial(serial: i64) -> Self {
+        Self {
+            year: serial.div_euclid(12) as i32,
+            month: serial.rem_euclid(12) as u32 + 1,
+        }
+    }
+
+    /// The month `offset` months after this one (before it when negative).
+    pub fn plus(self, offset: i64) -> Self {
+        Self::from_serial(self.serial() + offset)
+    }
+
+    /// Months from `origin` to `self`: the month index `t` of `self` in a run starting at `origin`.
+    pub fn months_since(self, origin: YearMonth) -> i64 {
+        self.serial() - origin.serial()
+    }
+
+    /// The NHS financial year (April to March) the month falls in, written `2025/26`.
+    pub fn financial_year(self) -> String {
+        let first = if self.month >= 4 { self.year } else { self.year - 1 };
+        format!("{}/{:02}", first, (first + 1).rem_euclid(100))
+    }
+}
+
+impl fmt::Display for YearMonth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// Why a month could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a month: write it as YYYY-MM, for example 2025-04")]
+pub struct BadMonth(pub String);
+
+impl FromStr for YearMonth {
+    type Err = BadMonth;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || BadMonth(text.to_string());
+        let (year, month) = text.split_once('-').ok_or_else(bad)?;
+        if year.len() != 4 || month.len() != 2 {
+            return Err(bad());
+        }
+        let year: i32 = year.parse().map_err(|_| bad())?;
+        let month: u32 = month.parse().map_err(|_| bad())?;
+        YearMonth::new(year, month).ok_or_else(bad)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_months() {
+        let m: YearMonth = "2025-04".parse().unwrap();
+        assert_eq!(m, YearMonth { year: 2025, month: 4 });
+        assert_eq!(m.to_string(), "2025-04");
+        for bad in ["2025-13", "2025-00", "2025-4", "25-04", "2025/04", "april"] {
+            assert!(bad.parse::<YearMonth>().is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn month_arithmetic_crosses_years() {
+        let m: YearMonth = "2025-11".parse().unwrap();
+        assert_eq!(m.plus(3).to_string(), "2026-02");
+        assert_eq!(m.plus(-11).to_string(), "2024-12");
+        assert_eq!("2026-02".parse::<YearMonth>().unwrap().months_since(m), 3);
+    }
+
+    #[test]
+    fn financial_years_run_april_to_march() {
+        let fy = |s: &str| s.parse::<YearMonth>().unwrap().financial_year();
+        assert_eq!(fy("2025-04"), "2025/26");
+        assert_eq!(fy("2026-03"), "2025/26");
+        assert_eq!(fy("2026-04"), "2026/27");
+        assert_eq!(fy("1999-06"), "1999/00");
+    }
+}

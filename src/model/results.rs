@@ -1,0 +1,106 @@
+//! The figures a run produces: spec section 5, one row per month and segment (or group of
+//! segments at a coarser level of detail).
+
+use super::month::YearMonth;
+
+/// The output figures, in the spec's column order.
+pub const METRICS: [&str; 24] = [
+    "fte",
+    "required_fte",
+    "vacancies",
+    "leavers",
+    "recruits",
+    "newly_qualified",
+    "apprentices_qualified",
+    "returners",
+    "international",
+    "joiners",
+    "sickness_fte",
+    "available_hours",
+    "clinical_hours",
+    "demand_hours",
+    "bank_hours",
+    "agency_hours",
+    "unmet_hours",
+    "pay_cost",
+    "bank_cost",
+    "agency_cost",
+    "intervention_cost",
+    "trainees",
+    "apprentices",
+    "time_released_hours",
+];
+
+/// Index of a figure in [`METRICS`], named so code reads as the planner's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Fte = 0,
+    RequiredFte = 1,
+    Vacancies = 2,
+    Leavers = 3,
+    Recruits = 4,
+    NewlyQualified = 5,
+    ApprenticesQualified = 6,
+    Returners = 7,
+    International = 8,
+    Joiners = 9,
+    SicknessFte = 10,
+    AvailableHours = 11,
+    ClinicalHours = 12,
+    DemandHours = 13,
+    BankHours = 14,
+    AgencyHours = 15,
+    UnmetHours = 16,
+    PayCost = 17,
+    BankCost = 18,
+    AgencyCost = 19,
+    InterventionCost = 20,
+    Trainees = 21,
+    Apprentices = 22,
+    TimeReleasedHours = 23,
+}
+
+/// Is the figure a stock (a position at the start of the month) rather than a flow? Stocks
+/// are averaged over the months of a period; flows are summed.
+pub fn is_stock(metric: usize) -> bool {
+    matches!(
+        metric,
+        m if m == Metric::Fte as usize
+            || m == Metric::RequiredFte as usize
+            || m == Metric::Vacancies as usize
+            || m == Metric::SicknessFte as usize
+            || m == Metric::Trainees as usize
+            || m == Metric::Apprentices as usize
+    )
+}
+
+/// The results of one scenario run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResults {
+    pub scenario: String,
+    pub start: YearMonth,
+    pub months: usize,
+    /// The key columns of each row: all keys at segment detail, the grouping keys otherwise.
+    pub key_names: Vec<String>,
+    /// Key values of each row.
+    pub rows: Vec<Vec<String>>,
+    /// `figures[(month * rows + row) * METRICS.len() + metric]`.
+    pub figures: Vec<f64>,
+}
+
+impl RunResults {
+    pub fn figure(&self, month: usize, row: usize, metric: Metric) -> f64 {
+        self.figures[(month * self.rows.len() + row) * METRICS.len() + metric as usize]
+    }
+
+    /// All figures of one month and row, in [`METRICS`] order.
+    pub fn row_figures(&self, month: usize, row: usize) -> &[f64] {
+        let at = (month * self.rows.len() + row) * METRICS.len();
+        &self.figures[at..at + METRICS.len()]
+    }
+
+    /// A figure summed over every row of a month.
+    pub fn month_total(&self, month: usize, metric: Metric) -> f64 {
+        (0..self.rows.len()).map(|row| self.figure(month, row, metric)).sum()
+    }
+}

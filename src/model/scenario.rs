@@ -1,0 +1,133 @@
+//! A checked scenario: what a planner asked for, with every default filled in and every
+//! reference resolved. Built by `scenario/` from the TOML files; read by `engine/`.
+
+use serde::Serialize;
+
+use super::month::YearMonth;
+use super::workforce::{InputColumn, Workforce};
+
+/// A `where` filter: every condition must hold; a condition holds when the segment's value of
+/// the key column is one of the listed values.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Filter {
+    pub conditions: Vec<(String, Vec<String>)>,
+}
+
+impl Filter {
+    /// Which segments the filter matches. Columns were checked against the workforce when
+    /// the scenario was validated; an unknown column here matches nothing.
+    pub fn matches(&self, workforce: &Workforce) -> Vec<bool> {
+        let mut matched = vec![true; workforce.len()];
+        for (column, accepted) in &self.conditions {
+            match workforce.key(column) {
+                Some(key) => {
+                    let codes: Vec<u32> = accepted.iter().filter_map(|v| key.code_of(v)).collect();
+                    for (m, code) in matched.iter_mut().zip(key.codes.iter()) {
+                        *m = *m && codes.contains(code);
+                    }
+                }
+                None => matched.iter_mut().for_each(|m| *m = false),
+            }
+        }
+        matched
+    }
+}
+
+/// `[[overrides]]`: set input columns of the matched segments before the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Override {
+    pub filter: Filter,
+    pub set: Vec<(InputColumnName, f64)>,
+}
+
+/// An input column, serialised by its spec name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputColumnName(pub InputColumn);
+
+impl Serialize for InputColumnName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name())
+    }
+}
+
+/// The value of a kind-specific intervention field, typed by the kind's declaration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    Number(f64),
+    Integer(i64),
+    Filter(Filter),
+}
+
+/// One intervention, with its common fields resolved and its kind's fields defaulted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Intervention {
+    pub kind: String,
+    pub name: String,
+    pub filter: Filter,
+    pub start: YearMonth,
+    pub end: Option<YearMonth>,
+    /// Months to reach full effect; any positive number.
+    pub ramp_months: f64,
+    pub cost_per_month: f64,
+    /// The kind's own fields, in the order the kind declares them.
+    pub fields: Vec<(String, FieldValue)>,
+}
+
+/// A scenario ready to run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub start: YearMonth,
+    pub months: usize,
+    pub overrides: Vec<Override>,
+    pub interventions: Vec<Intervention>,
+}
+
+impl Scenario {
+    /// The workforce this scenario runs on: the dataset with its overrides applied in order.
+    pub fn apply_overrides(&self, workforce: &Workforce) -> Workforce {
+        let mut adjusted = workforce.clone();
+        for o in &self.overrides {
+            let matched = o.filter.matches(workforce);
+            for (column, value) in &o.set {
+                let values = adjusted.inputs[column.0.index()].values_mut();
+                for (v, m) in values.iter_mut().zip(&matched) {
+                    if *m {
+                        *v = *value;
+                    }
+                }
+            }
+        }
+        adjusted
+    }
+}
+
+/// How finely results are kept: every segment, or summed over segments sharing some keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Detail {
+    /// One row per segment, as the spec's output.
+    Segment,
+    /// One row per distinct combination of these key columns; none means one total row.
+    GroupBy(Vec<String>),
+}
+
+impl Detail {
+    /// Reads `segment`, `total`, or key columns separated by commas (`org,staff_group`).
+    pub fn parse(text: &str) -> Detail {
+        match text.trim() {
+            "segment" => Detail::Segment,
+            "total" | "" => Detail::GroupBy(Vec::new()),
+            keys => Detail::GroupBy(keys.split(',').map(|k| k.trim().to_string()).collect()),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Detail::Segment => "segment".into(),
+            Detail::GroupBy(keys) if keys.is_empty() => "total".into(),
+            Detail::GroupBy(keys) => keys.join(","),
+        }
+    }
+}

@@ -1,0 +1,663 @@
+//! The `workforce` table: one row per segment (a group of staff of one organisation,
+//! staff group and band), with the inputs of `model-spec.md` section 2.
+//!
+//! Inputs arrive from CSV, Excel, Parquet or DuckDB as rows of [`Cell`]s and are checked
+//! here by [`WorkforceBuilder`], which reports every bad value at once with its source, row
+//! and column. Past that point the engine only ever sees a valid [`Workforce`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use super::column::Column;
+
+/// The numeric input columns, in the order of the spec's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputColumn {
+    Fte,
+    Establishment,
+    LeaverRate,
+    SicknessRate,
+    AnnualLeaveRate,
+    StudyLeaveRate,
+    OtherLeaveRate,
+    HoursPerWeek,
+    DccShare,
+    AnnualPay,
+    TimeToFill,
+    BankShare,
+    AgencyShare,
+    BankPremium,
+    AgencyPremium,
+    DemandGrowth,
+}
+
+/// The allowed values of an input column.
+#[derive(Debug, Clone, Copy)]
+enum Bounds {
+    /// `>= 0`
+    NonNegative,
+    /// `> 0`
+    Positive,
+    /// `[0, 1)`
+    ShareBelowOne,
+    /// `[0, 1]`
+    Share,
+    /// `> -1`
+    AboveMinusOne,
+}
+
+impl Bounds {
+    fn admits(self, x: f64) -> bool {
+        match self {
+            Bounds::NonNegative => x >= 0.0,
+            Bounds::Positive => x > 0.0,
+            Bounds::ShareBelowOne => (0.0..1.0).contains(&x),
+            Bounds::Share => (0.0..=1.0).contains(&x),
+            Bounds::AboveMinusOne => x > -1.0,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Bounds::NonNegative => "must be 0 or more",
+            Bounds::Positive => "must be more than 0",
+            Bounds::ShareBelowOne => "must be at least 0 and below 1",
+            Bounds::Share => "must be between 0 and 1",
+            Bounds::AboveMinusOne => "must be more than -1",
+        }
+    }
+}
+
+impl InputColumn {
+    pub const ALL: [InputColumn; 16] = [
+        InputColumn::Fte,
+        InputColumn::Establishment,
+        InputColumn::LeaverRate,
+        InputColumn::SicknessRate,
+        InputColumn::AnnualLeaveRate,
+        InputColumn::StudyLeaveRate,
+        InputColumn::OtherLeaveRate,
+        InputColumn::HoursPerWeek,
+        InputColumn::DccShare,
+        InputColumn::AnnualPay,
+        InputColumn::TimeToFill,
+        InputColumn::BankShare,
+        InputColumn::AgencyShare,
+        InputColumn::BankPremium,
+        InputColumn::AgencyPremium,
+        InputColumn::DemandGrowth,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InputColumn::Fte => "fte",
+            InputColumn::Establishment => "establishment",
+            InputColumn::LeaverRate => "leaver_rate",
+            InputColumn::SicknessRate => "sickness_rate",
+            InputColumn::AnnualLeaveRate => "annual_leave_rate",
+            InputColumn::StudyLeaveRate => "study_leave_rate",
+            InputColumn::OtherLeaveRate => "other_leave_rate",
+            InputColumn::HoursPerWeek => "hours_per_week",
+            InputColumn::DccShare => "dcc_share",
+            InputColumn::AnnualPay => "annual_pay",
+            InputColumn::TimeToFill => "time_to_fill",
+            InputColumn::BankShare => "bank_share",
+            InputColumn::AgencyShare => "agency_share",
+            InputColumn::BankPremium => "bank_premium",
+            InputColumn::AgencyPremium => "agency_premium",
+            InputColumn::DemandGrowth => "demand_growth",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    fn bounds(self) -> Bounds {
+        use InputColumn::*;
+        match self {
+            Fte | Establishment | AnnualPay | TimeToFill | BankPremium | AgencyPremium => {
+                Bounds::NonNegative
+            }
+            HoursPerWeek => Bounds::Positive,
+            LeaverRate | SicknessRate | AnnualLeaveRate | StudyLeaveRate | OtherLeaveRate => {
+                Bounds::ShareBelowOne
+            }
+            DccShare | BankShare | AgencyShare => Bounds::Share,
+            DemandGrowth => Bounds::AboveMinusOne,
+        }
+    }
+
+    /// Why `value` is not allowed in this column, if it is not.
+    pub fn check(self, value: f64) -> Option<String> {
+        if !value.is_finite() {
+            return Some(format!("{value} is not a finite number"));
+        }
+        let bounds = self.bounds();
+        (!bounds.admits(value)).then(|| format!("{value} {}", bounds.describe()))
+    }
+}
+
+/// The text columns every workforce table has. Any other text column is an extra key.
+pub const REQUIRED_KEYS: [&str; 4] = ["org", "system", "staff_group", "band"];
+
+/// A text column, stored as codes into a dictionary of its distinct values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyColumn {
+    pub codes: Arc<Vec<u32>>,
+    pub dictionary: Arc<Vec<String>>,
+}
+
+impl KeyColumn {
+    pub fn value(&self, segment: usize) -> &str {
+        &self.dictionary[self.codes[segment] as usize]
+    }
+
+    pub fn code_of(&self, value: &str) -> Option<u32> {
+        self.dictionary.iter().position(|v| v == value).map(|i| i as u32)
+    }
+
+    pub fn from_values<S: AsRef<str>>(values: &[S]) -> Self {
+        let mut builder = KeyBuilder::default();
+        for v in values {
+            builder.push(v.as_ref());
+        }
+        builder.finish()
+    }
+}
+
+#[derive(Default)]
+struct KeyBuilder {
+    codes: Vec<u32>,
+    dictionary: Vec<String>,
+    lookup: HashMap<String, u32>,
+}
+
+impl KeyBuilder {
+    fn push(&mut self, value: &str) {
+        let code = match self.lookup.get(value) {
+            Some(&code) => code,
+            None => {
+                let code = self.dictionary.len() as u32;
+                self.dictionary.push(value.to_string());
+                self.lookup.insert(value.to_string(), code);
+                code
+            }
+        };
+        self.codes.push(code);
+    }
+
+    fn finish(self) -> KeyColumn {
+        KeyColumn {
+            codes: Arc::new(self.codes),
+            dictionary: Arc::new(self.dictionary),
+        }
+    }
+}
+
+/// A valid workforce table: key columns in the order of the source, and every numeric input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workforce {
+    pub key_names: Vec<String>,
+    pub keys: Vec<KeyColumn>,
+    /// Indexed by [`InputColumn::index`].
+    pub inputs: Vec<Column>,
+}
+
+impl Workforce {
+    /// Number of segments.
+    pub fn len(&self) -> usize {
+        self.inputs[0].len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn input(&self, column: InputColumn) -> &Column {
+        &self.inputs[column.index()]
+    }
+
+    pub fn key(&self, name: &str) -> Option<&KeyColumn> {
+        self.key_names.iter().position(|k| k == name).map(|i| &self.keys[i])
+    }
+
+    /// A readable name of one segment, for error messages: `org/staff_group/band`.
+    pub fn segment_label(&self, segment: usize) -> String {
+        ["org", "staff_group", "band"]
+            .iter()
+            .filter_map(|k| self.key(k).map(|c| c.value(segment).to_string()))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// Every rule a segment's inputs must keep: returns `(column, reason)` pairs. Used again
+    /// after a scenario's overrides, which may set any input.
+    pub fn check_segment(&self, segment: usize) -> Vec<(&'static str, String)> {
+        let value = |c: InputColumn| self.input(c).values()[segment];
+        let mut problems: Vec<(&'static str, String)> = InputColumn::ALL
+            .iter()
+            .filter_map(|&c| c.check(value(c)).map(|reason| (c.name(), reason)))
+            .collect();
+        if problems.is_empty() {
+            problems.extend(cross_column_problems(value).into_iter().map(|(c, r)| (c.name(), r)));
+        }
+        problems
+    }
+
+    /// SHA-256 of the table's contents, so a stored run says exactly which data it used.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for (name, key) in self.key_names.iter().zip(&self.keys) {
+            hasher.update(name.as_bytes());
+            for segment in 0..self.len() {
+                hasher.update([0]);
+                hasher.update(key.value(segment).as_bytes());
+            }
+        }
+        for column in &self.inputs {
+            for x in column.values() {
+                hasher.update(x.to_le_bytes());
+            }
+        }
+        format!("{:x}", hasher.finalize())
+    }
+
+    /// A copy holding only the given segments, in the given order.
+    pub fn select(&self, segments: &[usize]) -> Workforce {
+        let keys = self
+            .keys
+            .iter()
+            .map(|k| {
+                let values: Vec<&str> = segments.iter().map(|&s| k.value(s)).collect();
+                KeyColumn::from_values(&values)
+            })
+            .collect();
+        let inputs = self
+            .inputs
+            .iter()
+            .map(|c| Column::new(segments.iter().map(|&s| c.values()[s]).collect()))
+            .collect();
+        Workforce {
+            key_names: self.key_names.clone(),
+            keys,
+            inputs,
+        }
+    }
+}
+
+/// The rules that tie several inputs of a segment together.
+fn cross_column_problems(value: impl Fn(InputColumn) -> f64) -> Vec<(InputColumn, String)> {
+    let mut problems = Vec::new();
+    let headroom = value(InputColumn::AnnualLeaveRate)
+        + value(InputColumn::StudyLeaveRate)
+        + value(InputColumn::OtherLeaveRate)
+        + value(InputColumn::SicknessRate);
+    if headroom >= 1.0 {
+        problems.push((
+            InputColumn::SicknessRate,
+            format!("headroom (annual, study and other leave plus sickness) is {headroom}; it must be below 1"),
+        ));
+    }
+    let temporary = value(InputColumn::BankShare) + value(InputColumn::AgencyShare);
+    // A small allowance so that shares such as 0.7 + 0.3 written in decimal pass.
+    if temporary > 1.0 + 1e-9 {
+        problems.push((
+            InputColumn::AgencyShare,
+            format!("bank_share + agency_share is {temporary}; it must be 1 or less"),
+        ));
+    }
+    problems
+}
+
+/// One value of a source row, before it is checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Empty,
+    Text(&'a str),
+    Number(f64),
+}
+
+/// A problem with an input, located as precisely as the source allows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InputProblem {
+    /// File name, or `table workforce` for a DuckDB source.
+    pub source: String,
+    /// 1-based row as a spreadsheet numbers it: the header is row 1, the first segment row 2.
+    pub row: Option<usize>,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some(row) = self.row {
+            write!(f, ", row {row}")?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, ", column {column}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in an input, so a planner can fix them all in one pass.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} problem(s) in the workforce data:\n{}", .0.len(), list_problems(.0))]
+pub struct InputProblems(pub Vec<InputProblem>);
+
+pub(crate) fn list_problems(problems: &[InputProblem]) -> String {
+    const SHOWN: usize = 50;
+    let mut text: Vec<String> = problems.iter().take(SHOWN).map(|p| format!("  {p}")).collect();
+    if problems.len() > SHOWN {
+        text.push(format!("  ... and {} more", problems.len() - SHOWN));
+    }
+    text.join("\n")
+}
+
+/// What a source column holds.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Key(usize),
+    Input(InputColumn),
+}
+
+/// Checks rows from any source and builds a [`Workforce`], collecting every problem.
+pub struct WorkforceBuilder {
+    source: String,
+    /// Column names of the current file.
+    header: Vec<String>,
+    /// Slot of each column of the current file.
+    mapping: Vec<usize>,
+    /// What each column holds, in the order of the first file.
+    slots: Vec<Slot>,
+    slot_names: Vec<String>,
+    key_names: Vec<String>,
+    keys: Vec<KeyBuilder>,
+    inputs: Vec<Vec<f64>>,
+    rows: Vec<usize>,
+    seen: HashMap<Vec<String>, String>,
+    problems: Vec<InputProblem>,
+}
+
+impl WorkforceBuilder {
+    /// Reads the header. Columns named as spec inputs are numeric; every other column is a key.
+    pub fn new(source: impl Into<String>, header: &[String]) -> Result<Self, InputProblems> {
+        let source = source.into();
+        let mut problems = Vec::new();
+        let mut slots = Vec::new();
+        let mut key_names = Vec::new();
+        let mut seen_names = HashMap::new();
+        for (i, raw) in header.iter().enumerate() {
+            let name = clean_name(raw);
+            if name.is_empty() {
+                problems.push(problem(&source, Some(1), None, format!("column {} has no name", i + 1)));
+            } else if seen_names.insert(name.clone(), i).is_some() {
+                problems.push(problem(&source, Some(1), Some(&name), "the column appears twice".into()));
+            }
+            match InputColumn::from_name(&name) {
+                Some(input) => slots.push(Slot::Input(input)),
+                None => {
+                    slots.push(Slot::Key(key_names.len()));
+                    key_names.push(name);
+                }
+            }
+        }
+        for required in REQUIRED_KEYS.iter().copied().chain(InputColumn::ALL.iter().map(|c| c.name())) {
+            if !seen_names.contains_key(required) {
+                problems.push(problem(&source, None, Some(required), "required column is missing".into()));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(InputProblems(problems));
+        }
+        let names: Vec<String> = header.iter().map(|h| clean_name(h)).collect();
+        Ok(Self {
+            source,
+            mapping: (0..names.len()).collect(),
+            header: names.clone(),
+            slot_names: names,
+            slots,
+            keys: key_names.iter().map(|_| KeyBuilder::default()).collect(),
+            key_names,
+            inputs: vec![Vec::new(); InputColumn::ALL.len()],
+            rows: Vec::new(),
+            seen: HashMap::new(),
+            problems: Vec::new(),
+        })
+    }
+
+    /// Starts another file whose rows join the same table. It must have the same columns as
+    /// the first, in any order.
+    pub fn start_file(&mut self, source: impl Into<String>, header: &[String]) -> Result<(), InputProblems> {
+        let source = source.into();
+        let names: Vec<String> = header.iter().map(|h| clean_name(h)).collect();
+        let mut mapping = Vec::new();
+        for name in &names {
+            match self.slot_names.iter().position(|n| n == name) {
+                Some(slot) if !mapping.contains(&slot) => mapping.push(slot),
+                _ => {
+                    return Err(InputProblems(vec![problem(
+                        &source,
+                        Some(1),
+                        Some(name),
+                        format!("the column is not in {} (all files must have the same columns)", self.source),
+                    )]))
+                }
+            }
+        }
+        if mapping.len() != self.slot_names.len() {
+            let missing: Vec<&str> = (0..self.slot_names.len())
+                .filter(|s| !mapping.contains(s))
+                .map(|s| self.slot_names[s].as_str())
+                .collect();
+            return Err(InputProblems(vec![problem(
+                &source,
+                Some(1),
+                None,
+                format!("columns missing that {} has: {}", self.source, missing.join(", ")),
+            )]));
+        }
+        self.source = source;
+        self.header = names;
+        self.mapping = mapping;
+        Ok(())
+    }
+
+    /// Adds one row; `row` is its number in the source, for messages.
+    pub fn push_row(&mut self, row: usize, cells: &[Cell]) {
+        if cells.len() != self.slots.len() {
+            self.report(
+                row,
+                None,
+                format!("the row has {} values but the header has {} columns", cells.len(), self.slots.len()),
+            );
+            return;
+        }
+        let mut key_values: Vec<String> = vec![String::new(); self.key_names.len()];
+        let mut numbers = [f64::NAN; 16];
+        let mut ok = true;
+        for (i, cell) in cells.iter().enumerate() {
+            match self.slots[self.mapping[i]] {
+                Slot::Key(k) => {
+                    let text = match cell {
+                        Cell::Empty => String::new(),
+                        Cell::Text(t) => t.trim().to_string(),
+                        Cell::Number(x) => format_number(*x),
+                    };
+                    if text.is_empty() && REQUIRED_KEYS.contains(&self.key_names[k].as_str()) {
+                        self.report(row, Some(i), "value is missing".into());
+                        ok = false;
+                    }
+                    key_values[k] = text;
+                }
+                Slot::Input(input) => {
+                    let number = match cell {
+                        Cell::Number(x) => Ok(*x),
+                        Cell::Text(t) if !t.trim().is_empty() => t
+                            .trim()
+                            .parse::<f64>()
+                            .map_err(|_| format!("'{}' is not a number", t.trim())),
+                        _ => Err("value is missing".to_string()),
+                    };
+                    match number.and_then(|x| input.check(x).map_or(Ok(x), Err)) {
+                        Ok(x) => numbers[input.index()] = x,
+                        Err(reason) => {
+                            self.report(row, Some(i), reason);
+                            ok = false;
+                        }
+                    }
+                }
+            }
+        }
+        if !ok {
+            return;
+        }
+        let cross = cross_column_problems(|c: InputColumn| numbers[c.index()]);
+        if !cross.is_empty() {
+            for (input, reason) in cross {
+                let column = self.column_of(input);
+                self.report(row, Some(column), reason);
+            }
+            return;
+        }
+        let here = format!("{} row {row}", self.source);
+        if let Some(first) = self.seen.get(&key_values) {
+            let message = format!("duplicate segment: the same {} as {first}", self.key_names.join(", "));
+            self.report(row, None, message);
+            return;
+        }
+        for (k, text) in key_values.iter().enumerate() {
+            self.keys[k].push(text);
+        }
+        self.seen.insert(key_values, here);
+        for (c, x) in numbers.iter().enumerate() {
+            self.inputs[c].push(*x);
+        }
+        self.rows.push(row);
+    }
+
+    /// The current file's column holding `input`.
+    fn column_of(&self, input: InputColumn) -> usize {
+        let slot = self
+            .slots
+            .iter()
+            .position(|s| matches!(s, Slot::Input(c) if *c == input))
+            .expect("required columns were checked in new()");
+        self.mapping.iter().position(|&m| m == slot).expect("every slot is mapped")
+    }
+
+    fn report(&mut self, row: usize, column: Option<usize>, message: String) {
+        let column = column.map(|c| self.header[c].as_str());
+        self.problems.push(problem(&self.source, Some(row), column, message));
+    }
+
+    /// The workforce, or every problem found.
+    pub fn finish(self) -> Result<Workforce, InputProblems> {
+        let mut problems = self.problems;
+        if self.rows.is_empty() && problems.is_empty() {
+            problems.push(problem(&self.source, None, None, "the file has no segment rows".into()));
+        }
+        if !problems.is_empty() {
+            return Err(InputProblems(problems));
+        }
+        Ok(Workforce {
+            key_names: self.key_names,
+            keys: self.keys.into_iter().map(KeyBuilder::finish).collect(),
+            inputs: self.inputs.into_iter().map(Column::new).collect(),
+        })
+    }
+}
+
+/// A header name as written, without surrounding spaces or a spreadsheet's byte-order mark.
+fn clean_name(raw: &str) -> String {
+    raw.trim_start_matches('\u{feff}').trim().to_string()
+}
+
+fn problem(source: &str, row: Option<usize>, column: Option<&str>, message: String) -> InputProblem {
+    InputProblem {
+        source: source.to_string(),
+        row,
+        column: column.map(str::to_string),
+        message,
+    }
+}
+
+/// Writes a number read into a key column (Excel gives `5` as 5.0) as a planner typed it.
+pub fn format_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn header() -> Vec<String> {
+        let mut names: Vec<String> = REQUIRED_KEYS.iter().map(|s| s.to_string()).collect();
+        names.extend(InputColumn::ALL.iter().map(|c| c.name().to_string()));
+        names
+    }
+
+    fn row(org: &str, band: &str, fte: &str) -> Vec<String> {
+        let mut cells = vec![org.into(), "ics".into(), "physiotherapy".into(), band.into(), fte.into()];
+        cells.extend(
+            ["10", "0.1", "0.04", "0.12", "0.02", "0.01", "37.5", "0.7", "40000", "3", "0.3", "0.2", "1.1", "1.8", "0.02"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        cells
+    }
+
+    fn build(rows: &[Vec<String>]) -> Result<Workforce, InputProblems> {
+        let mut b = WorkforceBuilder::new("w.csv", &header())?;
+        for (i, r) in rows.iter().enumerate() {
+            let cells: Vec<Cell> = r.iter().map(|s| Cell::Text(s)).collect();
+            b.push_row(i + 2, &cells);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn builds_valid_rows() {
+        let w = build(&[row("a", "5", "9.5"), row("a", "6", "3")]).unwrap();
+        assert_eq!(w.len(), 2);
+        assert_eq!(w.input(InputColumn::Fte).values(), &[9.5, 3.0]);
+        assert_eq!(w.key("band").unwrap().value(1), "6");
+    }
+
+    #[test]
+    fn reports_every_problem_with_row_and_column() {
+        let mut bad_rate = row("a", "6", "3");
+        bad_rate[6] = "1.5".into(); // leaver_rate
+        let errors = build(&[row("a", "5", "-1"), bad_rate, row("a", "5", "x"), row("a", "5", "2")])
+            .unwrap_err()
+            .0;
+        let found: Vec<(Option<usize>, Option<&str>)> =
+            errors.iter().map(|p| (p.row, p.column.as_deref())).collect();
+        assert!(found.contains(&(Some(2), Some("fte"))), "{errors:?}");
+        assert!(found.contains(&(Some(3), Some("leaver_rate"))), "{errors:?}");
+        assert!(found.contains(&(Some(4), Some("fte"))), "{errors:?}");
+        // Row 5 repeats row 2's keys, but row 2 was rejected, so it is not a duplicate.
+        assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+
+    #[test]
+    fn rejects_duplicates_and_missing_columns() {
+        let errors = build(&[row("a", "5", "1"), row("a", "5", "2")]).unwrap_err().0;
+        assert!(errors[0].message.contains("duplicate segment"), "{errors:?}");
+        let short: Vec<String> = header().into_iter().filter(|h| h != "dcc_share").collect();
+        let errors = WorkforceBuilder::new("w.csv", &short).err().unwrap().0;
+        assert_eq!(errors[0].column.as_deref(), Some("dcc_share"));
+    }
+}

@@ -1,0 +1,193 @@
+//! What planners read: results summed into NHS financial years, the rates derived from those
+//! sums, and comparisons of scenarios against a baseline with the break-even of their
+//! interventions. Pure functions over results; printing lives in [`table`].
+
+pub mod table;
+
+use crate::model::results::{is_stock, Metric, METRICS};
+use crate::model::{InputColumn, RunResults, Workforce};
+
+/// One financial year (or the part of it inside the run) of a run, over all rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    pub label: String,
+    pub months: usize,
+    /// Stocks averaged over the period's months, flows summed, in [`METRICS`] order.
+    pub values: [f64; METRICS.len()],
+}
+
+impl Period {
+    pub fn get(&self, metric: Metric) -> f64 {
+        self.values[metric as usize]
+    }
+
+    /// Mean vacancies over mean required FTE.
+    pub fn vacancy_rate(&self) -> f64 {
+        ratio(self.get(Metric::Vacancies), self.get(Metric::RequiredFte))
+    }
+
+    /// Leavers over mean staff in post, scaled to a year when the period is shorter.
+    pub fn leaver_rate(&self) -> f64 {
+        ratio(self.get(Metric::Leavers), self.get(Metric::Fte)) * 12.0 / self.months as f64
+    }
+
+    /// Share of temporary staffing hours worked by agency staff.
+    pub fn agency_share(&self) -> f64 {
+        let agency = self.get(Metric::AgencyHours);
+        ratio(agency, agency + self.get(Metric::BankHours))
+    }
+
+    /// Pay, bank, agency and intervention cost together.
+    pub fn total_cost(&self) -> f64 {
+        self.get(Metric::PayCost) + self.get(Metric::BankCost) + self.get(Metric::AgencyCost) + self.get(Metric::InterventionCost)
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        0.0
+    } else {
+        a / b
+    }
+}
+
+/// A run's totals by NHS financial year (April to March).
+pub fn by_financial_year(results: &RunResults) -> Vec<Period> {
+    let mut periods: Vec<Period> = Vec::new();
+    for month in 0..results.months {
+        let label = results.start.plus(month as i64).financial_year();
+        if periods.last().is_none_or(|p| p.label != label) {
+            periods.push(Period {
+                label,
+                months: 0,
+                values: [0.0; METRICS.len()],
+            });
+        }
+        let period = periods.last_mut().expect("pushed above");
+        period.months += 1;
+        for row in 0..results.rows.len() {
+            for (total, value) in period.values.iter_mut().zip(results.row_figures(month, row)) {
+                *total += value;
+            }
+        }
+    }
+    for period in &mut periods {
+        for (metric, value) in period.values.iter_mut().enumerate() {
+            if is_stock(metric) {
+                *value /= period.months as f64;
+            }
+        }
+    }
+    periods
+}
+
+/// The whole run as one period.
+pub fn whole_run(years: &[Period]) -> Period {
+    let months: usize = years.iter().map(|p| p.months).sum();
+    let mut values = [0.0; METRICS.len()];
+    for year in years {
+        for (metric, value) in values.iter_mut().enumerate() {
+            *value += if is_stock(metric) {
+                year.values[metric] * year.months as f64 / months as f64
+            } else {
+                year.values[metric]
+            };
+        }
+    }
+    Period {
+        label: "whole run".into(),
+        months,
+        values,
+    }
+}
+
+/// The difference a scenario makes against the baseline in one period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub label: String,
+    /// Scenario minus baseline, in [`METRICS`] order.
+    pub change: [f64; METRICS.len()],
+    pub net_cost: f64,
+}
+
+/// The faculty evaluation's test of an intervention's return: it pays for itself once it
+/// removes more vacancies than its cost would buy, valuing a vacancy left unfilled at the
+/// pay of the FTE (the care it would have given), or, where agency staff fill vacancies, at
+/// the agency premium over substantive pay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakEven {
+    /// Extra intervention cost a year, against the baseline.
+    pub intervention_cost_per_year: f64,
+    /// FTE-weighted mean annual pay of the segments.
+    pub pay_per_fte_year: f64,
+    /// FTE-weighted mean extra cost of an agency FTE-year over a substantive one.
+    pub agency_extra_per_fte_year: f64,
+    /// Vacancies the interventions must remove to pay back if vacancies go unfilled.
+    pub fte_if_unfilled: f64,
+    /// Vacancies the interventions must remove to pay back if agency staff fill them.
+    pub fte_if_agency_filled: f64,
+    /// Vacancies removed: baseline minus scenario, averaged over the run.
+    pub vacancies_removed: f64,
+}
+
+/// A scenario compared with the baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub baseline: String,
+    pub scenario: String,
+    pub years: Vec<Difference>,
+    pub whole_run: Difference,
+    pub break_even: BreakEven,
+}
+
+/// Compares a scenario with a baseline run over the same months. `workforce` gives the pay
+/// and agency premium used for the break-even.
+pub fn compare(baseline: &RunResults, scenario: &RunResults, workforce: &Workforce) -> Result<Comparison, String> {
+    if baseline.start != scenario.start || baseline.months != scenario.months {
+        return Err(format!(
+            "'{}' runs {} months from {} but the baseline '{}' runs {} months from {}: compare runs over the same months",
+            scenario.scenario, scenario.months, scenario.start, baseline.scenario, baseline.months, baseline.start
+        ));
+    }
+    let base_years = by_financial_year(baseline);
+    let other_years = by_financial_year(scenario);
+    let difference = |b: &Period, o: &Period| {
+        let mut change = [0.0; METRICS.len()];
+        for (m, c) in change.iter_mut().enumerate() {
+            *c = o.values[m] - b.values[m];
+        }
+        Difference {
+            label: b.label.clone(),
+            change,
+            net_cost: o.total_cost() - b.total_cost(),
+        }
+    };
+    let years: Vec<Difference> = base_years.iter().zip(&other_years).map(|(b, o)| difference(b, o)).collect();
+    let whole = difference(&whole_run(&base_years), &whole_run(&other_years));
+
+    let fte = workforce.input(InputColumn::Fte).values();
+    let pay = workforce.input(InputColumn::AnnualPay).values();
+    let premium = workforce.input(InputColumn::AgencyPremium).values();
+    let total_fte: f64 = fte.iter().sum();
+    let weighted = |f: &dyn Fn(usize) -> f64| ratio((0..fte.len()).map(|i| fte[i] * f(i)).sum(), total_fte);
+    let pay_per_fte_year = weighted(&|i| pay[i]);
+    let agency_extra_per_fte_year = weighted(&|i| pay[i] * (premium[i] - 1.0));
+    let years_run = scenario.months as f64 / 12.0;
+    let cost_per_year = whole.change[Metric::InterventionCost as usize] / years_run;
+    let per = |value: f64| if value > 0.0 { cost_per_year / value } else { f64::INFINITY };
+    let break_even = BreakEven {
+        intervention_cost_per_year: cost_per_year,
+        pay_per_fte_year,
+        agency_extra_per_fte_year,
+        fte_if_unfilled: per(pay_per_fte_year),
+        fte_if_agency_filled: per(agency_extra_per_fte_year),
+        vacancies_removed: -whole.change[Metric::Vacancies as usize],
+    };
+    Ok(Comparison {
+        baseline: baseline.scenario.clone(),
+        scenario: scenario.scenario.clone(),
+        years,
+        whole_run: whole,
+        break_even,
+    })
+}

@@ -1,0 +1,173 @@
+//! Plain-text tables for the terminal: metrics down the side, financial years across.
+
+use super::{BreakEven, Comparison, Period};
+use crate::model::results::Metric;
+
+/// Formats a number with thousands separators and `decimals` places.
+pub fn number(x: f64, decimals: usize) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() { "-".into() } else { "never".into() };
+    }
+    let text = format!("{:.*}", decimals, x.abs());
+    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let sign = if x < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    match fraction {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// A table with a label column and one column per period.
+struct Grid {
+    header: Vec<String>,
+    rows: Vec<(String, Vec<String>)>,
+}
+
+impl Grid {
+    fn new(labels: impl IntoIterator<Item = String>) -> Self {
+        Grid {
+            header: labels.into_iter().collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, label: &str, cells: Vec<String>) {
+        self.rows.push((label.to_string(), cells));
+    }
+
+    fn render(&self) -> String {
+        let label_width = self.rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..self.header.len())
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .map(|(_, cells)| cells[c].len())
+                    .chain([self.header[c].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = format!("  {:label_width$}", "");
+        for (h, w) in self.header.iter().zip(&widths) {
+            out.push_str(&format!("  {h:>w$}"));
+        }
+        out.push('\n');
+        for (label, cells) in &self.rows {
+            out.push_str(&format!("  {label:label_width$}"));
+            for (cell, w) in cells.iter().zip(&widths) {
+                out.push_str(&format!("  {cell:>w$}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A run's figures by financial year: stocks are means over the year's months, flows are
+/// sums, rates are derived from those sums.
+pub fn summary(years: &[Period]) -> String {
+    let mut grid = Grid::new(years.iter().map(|p| {
+        if p.months < 12 {
+            format!("{} ({}m)", p.label, p.months)
+        } else {
+            p.label.clone()
+        }
+    }));
+    let metric = |m: Metric, d: usize| -> Vec<String> { years.iter().map(|p| number(p.get(m), d)).collect() };
+    grid.row("staff in post (FTE)", metric(Metric::Fte, 1));
+    grid.row("required FTE", metric(Metric::RequiredFte, 1));
+    grid.row("vacancies (FTE)", metric(Metric::Vacancies, 1));
+    grid.row("vacancy rate", years.iter().map(|p| percent(p.vacancy_rate())).collect());
+    grid.row("leavers (FTE)", metric(Metric::Leavers, 1));
+    grid.row("leaver rate", years.iter().map(|p| percent(p.leaver_rate())).collect());
+    grid.row("joiners (FTE)", metric(Metric::Joiners, 1));
+    grid.row("  recruited", metric(Metric::Recruits, 1));
+    grid.row("  newly qualified", metric(Metric::NewlyQualified, 1));
+    grid.row("  apprentices qualified", metric(Metric::ApprenticesQualified, 1));
+    grid.row("  returners", metric(Metric::Returners, 1));
+    grid.row("  international", metric(Metric::International, 1));
+    grid.row("sickness (FTE)", metric(Metric::SicknessFte, 1));
+    grid.row("bank hours", metric(Metric::BankHours, 0));
+    grid.row("bank cost (GBP)", metric(Metric::BankCost, 0));
+    grid.row("agency hours", metric(Metric::AgencyHours, 0));
+    grid.row("agency cost (GBP)", metric(Metric::AgencyCost, 0));
+    grid.row("unmet care hours", metric(Metric::UnmetHours, 0));
+    grid.row("intervention cost (GBP)", metric(Metric::InterventionCost, 0));
+    grid.render()
+}
+
+/// A comparison by financial year, with the break-even of the interventions.
+pub fn comparison(c: &Comparison) -> String {
+    let mut grid = Grid::new(c.years.iter().map(|d| d.label.clone()).chain(["whole run".to_string()]));
+    let all: Vec<_> = c.years.iter().chain([&c.whole_run]).collect();
+    let change = |m: Metric, d: usize| -> Vec<String> { all.iter().map(|y| number(y.change[m as usize], d)).collect() };
+    grid.row("staff in post (FTE)", change(Metric::Fte, 1));
+    grid.row("vacancies (FTE)", change(Metric::Vacancies, 1));
+    grid.row("joiners (FTE)", change(Metric::Joiners, 1));
+    grid.row("agency cost (GBP)", change(Metric::AgencyCost, 0));
+    grid.row("bank cost (GBP)", change(Metric::BankCost, 0));
+    grid.row("pay cost (GBP)", change(Metric::PayCost, 0));
+    grid.row("intervention cost (GBP)", change(Metric::InterventionCost, 0));
+    grid.row("net cost (GBP)", all.iter().map(|y| number(y.net_cost, 0)).collect());
+    format!(
+        "{} against {} (change; stocks are yearly means)\n{}{}",
+        c.scenario,
+        c.baseline,
+        grid.render(),
+        break_even(&c.break_even)
+    )
+}
+
+fn break_even(b: &BreakEven) -> String {
+    if b.intervention_cost_per_year <= 0.0 {
+        return format!(
+            "  break-even: no extra intervention cost; vacancies removed {} FTE\n",
+            number(b.vacancies_removed, 1)
+        );
+    }
+    let verdict = |needed: f64| {
+        if b.vacancies_removed > needed {
+            "pays back"
+        } else {
+            "does not pay back"
+        }
+    };
+    format!(
+        "  break-even: intervention cost {} GBP a year; vacancies removed {} FTE (mean over the run)\n\
+         \x20   if vacancies go unfilled (valued at mean pay {} GBP/FTE-year): needs {} FTE, {}\n\
+         \x20   if agency fills them (agency premium {} GBP/FTE-year): needs {} FTE, {}\n",
+        number(b.intervention_cost_per_year, 0),
+        number(b.vacancies_removed, 1),
+        number(b.pay_per_fte_year, 0),
+        number(b.fte_if_unfilled, 1),
+        verdict(b.fte_if_unfilled),
+        number(b.agency_extra_per_fte_year, 0),
+        number(b.fte_if_agency_filled, 1),
+        verdict(b.fte_if_agency_filled),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+
+    #[test]
+    fn numbers_have_thousands_separators() {
+        assert_eq!(number(1234567.891, 1), "1,234,567.9");
+        assert_eq!(number(-1234.0, 0), "-1,234");
+        assert_eq!(number(12.0, 0), "12");
+        assert_eq!(number(-0.01, 1), "0.0");
+        assert_eq!(number(f64::INFINITY, 1), "never");
+    }
+}

@@ -1,0 +1,236 @@
+//! The column type as rule scripts see it: arithmetic, comparisons, masks and the few
+//! functions the model needs, each evaluated over all segments in one call so that the
+//! interpreter runs a statement once per month rather than once per segment.
+//!
+//! Scalars broadcast: `fte * 0.5`, `1.0 - leaver` and `t / 12.0` mix freely with columns.
+//! A mask is a column of 1.0 (true) and 0.0 (false); comparisons return masks, `where`
+//! selects with them, and `&`, `|` and `!` combine them.
+
+use rhai::{Engine, FLOAT, INT};
+
+use crate::model::{Column, KeyColumn};
+
+/// Either operand of a broadcasting operation.
+enum Operand<'a> {
+    Values(&'a [f64]),
+    Scalar(f64),
+}
+
+impl Operand<'_> {
+    fn at(&self, i: usize) -> f64 {
+        match self {
+            Operand::Values(v) => v[i],
+            Operand::Scalar(x) => *x,
+        }
+    }
+}
+
+fn combine(a: Operand, b: Operand, f: impl Fn(f64, f64) -> f64) -> Column {
+    let len = match (&a, &b) {
+        (Operand::Values(v), Operand::Values(w)) => v.len().min(w.len()),
+        (Operand::Values(v), _) | (_, Operand::Values(v)) => v.len(),
+        _ => 0,
+    };
+    Column::new((0..len).map(|i| f(a.at(i), b.at(i))).collect())
+}
+
+fn mask(condition: bool) -> f64 {
+    if condition {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// Registers a binary function under `name` for every mix of column and scalar operands.
+macro_rules! broadcast {
+    ($engine:expr, $name:expr, $f:expr) => {{
+        let f = $f;
+        $engine.register_fn($name, move |a: Column, b: Column| {
+            combine(Operand::Values(a.values()), Operand::Values(b.values()), f)
+        });
+        $engine.register_fn($name, move |a: Column, b: FLOAT| {
+            combine(Operand::Values(a.values()), Operand::Scalar(b), f)
+        });
+        $engine.register_fn($name, move |a: FLOAT, b: Column| {
+            combine(Operand::Scalar(a), Operand::Values(b.values()), f)
+        });
+        $engine.register_fn($name, move |a: Column, b: INT| {
+            combine(Operand::Values(a.values()), Operand::Scalar(b as f64), f)
+        });
+        $engine.register_fn($name, move |a: INT, b: Column| {
+            combine(Operand::Scalar(a as f64), Operand::Values(b.values()), f)
+        });
+    }};
+}
+
+/// Registers `where(mask, a, b)` for every mix of column and scalar branches.
+macro_rules! register_where {
+    ($engine:expr, $($a:ty => $ta:expr, $b:ty => $tb:expr);* $(;)?) => {$(
+        $engine.register_fn("where", |m: Column, a: $a, b: $b| {
+            let (a, b) = ($ta(&a), $tb(&b));
+            Column::new(
+                m.values().iter().enumerate()
+                    .map(|(i, &m)| if m != 0.0 { a.at(i) } else { b.at(i) })
+                    .collect(),
+            )
+        });
+    )*};
+}
+
+fn values(c: &Column) -> Operand<'_> {
+    Operand::Values(c.values())
+}
+fn float(x: &FLOAT) -> Operand<'static> {
+    Operand::Scalar(*x)
+}
+fn int(x: &INT) -> Operand<'static> {
+    Operand::Scalar(*x as f64)
+}
+
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<Column>("Column");
+    engine.register_type_with_name::<KeyColumn>("KeyColumn");
+
+    broadcast!(engine, "+", |a: f64, b: f64| a + b);
+    broadcast!(engine, "-", |a: f64, b: f64| a - b);
+    broadcast!(engine, "*", |a: f64, b: f64| a * b);
+    broadcast!(engine, "/", |a: f64, b: f64| a / b);
+    broadcast!(engine, "min", |a: f64, b: f64| a.min(b));
+    broadcast!(engine, "max", |a: f64, b: f64| a.max(b));
+    broadcast!(engine, "pow", |a: f64, b: f64| a.powf(b));
+    broadcast!(engine, "**", |a: f64, b: f64| a.powf(b));
+    broadcast!(engine, ">", |a: f64, b: f64| mask(a > b));
+    broadcast!(engine, ">=", |a: f64, b: f64| mask(a >= b));
+    broadcast!(engine, "<", |a: f64, b: f64| mask(a < b));
+    broadcast!(engine, "<=", |a: f64, b: f64| mask(a <= b));
+    broadcast!(engine, "==", |a: f64, b: f64| mask(a == b));
+    broadcast!(engine, "!=", |a: f64, b: f64| mask(a != b));
+    broadcast!(engine, "&", |a: f64, b: f64| mask(a != 0.0 && b != 0.0));
+    broadcast!(engine, "|", |a: f64, b: f64| mask(a != 0.0 || b != 0.0));
+
+    engine.register_fn("-", |a: Column| a.map(|x| -x));
+    engine.register_fn("!", |a: Column| a.map(|x| mask(x == 0.0)));
+    engine.register_fn("exp", |a: Column| a.map(f64::exp));
+    engine.register_fn("ln", |a: Column| a.map(f64::ln));
+    engine.register_fn("sqrt", |a: Column| a.map(f64::sqrt));
+    engine.register_fn("abs", |a: Column| a.map(f64::abs));
+    engine.register_fn("sum", |a: Column| a.sum());
+    engine.register_fn("len", |a: Column| a.len() as INT);
+    // Scalar forms, so that a rule reads the same whatever it is given.
+    engine.register_fn("exp", |a: FLOAT| a.exp());
+    engine.register_fn("pow", |a: FLOAT, b: FLOAT| a.powf(b));
+    engine.register_fn("min", |a: FLOAT, b: FLOAT| a.min(b));
+    engine.register_fn("max", |a: FLOAT, b: FLOAT| a.max(b));
+    // `column(x)`: a column of the scenario's length holding x in every segment.
+    engine.register_fn("column", |like: Column, x: FLOAT| Column::filled(like.len(), x));
+    // `values[i]`: one segment's value, for rules that must look at a single segment.
+    engine.register_indexer_get(|c: &mut Column, i: INT| -> Result<FLOAT, Box<rhai::EvalAltResult>> {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| c.values().get(i).copied())
+            .ok_or_else(|| format!("segment index {i} is outside the column of {} segments", c.len()).into())
+    });
+
+    register_where!(engine,
+        Column => values, Column => values;
+        Column => values, FLOAT => float;
+        FLOAT => float, Column => values;
+        FLOAT => float, FLOAT => float;
+        Column => values, INT => int;
+        INT => int, Column => values;
+        INT => int, INT => int;
+    );
+
+    // Key columns compare with text to give masks: `seg.staff_group == "physiotherapy"`.
+    engine.register_fn("==", |k: KeyColumn, value: &str| key_mask(&k, |v| v == value));
+    engine.register_fn("!=", |k: KeyColumn, value: &str| key_mask(&k, |v| v != value));
+    engine.register_fn("is_in", |k: KeyColumn, values: rhai::Array| {
+        let wanted: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        key_mask(&k, |v| wanted.iter().any(|w| w == v))
+    });
+
+    // Cross-segment primitives, used by skill_mix.
+    engine.register_fn("group_has", group_has);
+    engine.register_fn("spread", spread);
+}
+
+fn key_mask(key: &KeyColumn, test: impl Fn(&str) -> bool) -> Column {
+    let by_code: Vec<f64> = key.dictionary.iter().map(|v| mask(test(v))).collect();
+    Column::new(key.codes.iter().map(|&c| by_code[c as usize]).collect())
+}
+
+/// `group_has(group, target)`: 1 for each segment whose group (for example its org) holds at
+/// least one segment of the `target` mask.
+pub fn group_has(group: KeyColumn, target: Column) -> Column {
+    let mut has = vec![false; group.dictionary.len()];
+    for (&g, &t) in group.codes.iter().zip(target.values()) {
+        if t != 0.0 {
+            has[g as usize] = true;
+        }
+    }
+    Column::new(group.codes.iter().map(|&g| mask(has[g as usize])).collect())
+}
+
+/// `spread(group, amount, target, weight)`: each group's total `amount` shared among the
+/// group's `target` segments in proportion to `weight`, or equally where all their weights
+/// are 0. A group with no target segment spreads nothing.
+pub fn spread(group: KeyColumn, amount: Column, target: Column, weight: Column) -> Column {
+    let groups = group.dictionary.len();
+    let mut total = vec![0.0; groups];
+    let mut weight_sum = vec![0.0; groups];
+    let mut targets = vec![0usize; groups];
+    for (i, &g) in group.codes.iter().enumerate() {
+        let g = g as usize;
+        total[g] += amount.values()[i];
+        if target.values()[i] != 0.0 {
+            weight_sum[g] += weight.values()[i];
+            targets[g] += 1;
+        }
+    }
+    Column::new(
+        group
+            .codes
+            .iter()
+            .enumerate()
+            .map(|(i, &g)| {
+                let g = g as usize;
+                if target.values()[i] == 0.0 {
+                    0.0
+                } else if weight_sum[g] > 0.0 {
+                    total[g] * weight.values()[i] / weight_sum[g]
+                } else {
+                    total[g] / targets[g] as f64
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_shares_within_groups_by_weight() {
+        let org = KeyColumn::from_values(&["a", "a", "a", "b", "b"]);
+        let amount = Column::new(vec![6.0, 0.0, 0.0, 3.0, 0.0]);
+        let target = Column::new(vec![0.0, 1.0, 1.0, 0.0, 0.0]);
+        let weight = Column::new(vec![0.0, 1.0, 2.0, 5.0, 5.0]);
+        let shared = spread(org.clone(), amount, target.clone(), weight);
+        assert_eq!(shared.values(), &[0.0, 2.0, 4.0, 0.0, 0.0]);
+        assert_eq!(group_has(org, target).values(), &[1.0, 1.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn spread_is_equal_when_weights_are_zero() {
+        let org = KeyColumn::from_values(&["a", "a", "a"]);
+        let shared = spread(
+            org,
+            Column::new(vec![3.0, 0.0, 0.0]),
+            Column::new(vec![0.0, 1.0, 1.0]),
+            Column::new(vec![0.0, 0.0, 0.0]),
+        );
+        assert_eq!(shared.values(), &[0.0, 1.5, 1.5]);
+    }
+}

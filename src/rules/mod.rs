@@ -1,0 +1,440 @@
+//! The rhai runtime: the engine and its limits, the column type and the functions rules
+//! call, and the loading and checking of the scripts in the top-level `rules/` folder.
+//!
+//! This module owns *how* scripts run; `engine/` owns *when* (the month loop) and what
+//! state they see. Scripts are compiled once per batch into ASTs that every rayon worker
+//! shares. Nothing here reads data or writes results.
+//!
+//! The script contract (the variables each script reads and writes) is described in
+//! `rules/README.md`; [`contract`] lists the names in code.
+
+pub mod columns;
+pub mod sandbox;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope, AST};
+use sha2::{Digest, Sha256};
+
+/// The variable names shared by the engine and the scripts.
+pub mod contract {
+    /// Effective values for the month, set by `rates.rhai` and changed by interventions.
+    pub const MONTH_STATE: [&str; 6] = ["leaver", "sickness", "bank_share", "agency_share", "required", "fill_rate"];
+    /// Added to by interventions; the engine sets them to zero at the start of each month.
+    pub const ACCUMULATORS: [&str; 8] = [
+        "newly_qualified",
+        "apprentices_qualified",
+        "returners",
+        "international",
+        "trainees",
+        "apprentices",
+        "intervention_cost",
+        "time_released_fte",
+    ];
+    /// The month's figures, set by `flows.rhai`, and the next month's staff in post.
+    pub const FLOWS: [&str; 16] = [
+        "vacancies",
+        "leavers",
+        "recruits",
+        "joiners",
+        "sickness_fte",
+        "available_hours",
+        "clinical_hours",
+        "demand_hours",
+        "bank_hours",
+        "agency_hours",
+        "unmet_hours",
+        "pay_cost",
+        "bank_cost",
+        "agency_cost",
+        "time_released_hours",
+        "fte_next",
+    ];
+    /// Set by the engine for every script.
+    pub const GIVEN: [&str; 6] = ["seg", "t", "calendar_month", "months", "fte", "zeros"];
+    /// Set by the engine for an intervention's script, besides its own fields.
+    pub const INTERVENTION: [&str; 5] = ["ramp", "active", "matched", "weight", "timing"];
+    /// Common fields of every intervention, read by the engine, not by kind scripts.
+    pub const COMMON_FIELDS: [&str; 7] = ["kind", "name", "where", "start", "end", "ramp_months", "cost_per_month"];
+
+    /// The script variable holding each output metric, in `METRICS` order.
+    pub fn variable_of(metric: &str) -> &str {
+        match metric {
+            "required_fte" => "required",
+            other => other,
+        }
+    }
+}
+
+/// A problem in a rule script, located by file, line and column.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleProblem {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for RuleProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for RuleProblem {}
+
+/// Every problem found while loading the rules.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} problem(s) in the rules:\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct RuleProblems(pub Vec<RuleProblem>);
+
+/// One compiled script and where it came from.
+#[derive(Debug, Clone)]
+pub struct RuleScript {
+    /// Shown in errors, for example `rules/interventions/placements.rhai`.
+    pub file: String,
+    pub source: String,
+    pub ast: AST,
+}
+
+/// When in the month an intervention kind acts. Kinds run stage by stage, in file order
+/// within a stage (spec section 4: rate kinds, then skill mix; pipelines only add joiners
+/// and costs, so their place does not change any figure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Rates,
+    SkillMix,
+    Pipeline,
+}
+
+/// The type of a kind's field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    Number,
+    Integer,
+    /// A `where`-style filter, given to the script as a mask.
+    Filter,
+}
+
+/// A field an intervention kind reads, as its script declares it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FieldSpec {
+    pub name: String,
+    pub field_type: FieldType,
+    /// `None` means the field is required.
+    pub default: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub doc: String,
+}
+
+/// An intervention kind: one script in `rules/interventions/`.
+#[derive(Debug, Clone)]
+pub struct KindRule {
+    pub name: String,
+    pub summary: String,
+    pub stage: Stage,
+    pub fields: Vec<FieldSpec>,
+    pub script: RuleScript,
+}
+
+/// The whole rule set: the two month scripts and every intervention kind.
+pub struct RuleSet {
+    engine: Engine,
+    /// `rates.rhai`: the month's effective rates and required FTE before interventions.
+    pub rates: RuleScript,
+    /// `flows.rhai`: the month's figures and next month's staff in post.
+    pub flows: RuleScript,
+    pub kinds: BTreeMap<String, KindRule>,
+    /// SHA-256 of every script, so a stored run says exactly which rules produced it.
+    pub fingerprint: String,
+}
+
+impl fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleSet").field("kinds", &self.kinds.keys()).finish()
+    }
+}
+
+/// A sandboxed engine with the column type and our functions registered.
+pub fn new_engine() -> Engine {
+    let mut engine = Engine::new_raw();
+    engine.register_global_module(rhai::packages::StandardPackage::new().as_shared_module());
+    sandbox::apply_limits(&mut engine);
+    columns::register(&mut engine);
+    values::register(&mut engine);
+    engine
+}
+
+impl RuleSet {
+    /// Loads and compiles `dir/rates.rhai`, `dir/flows.rhai` and `dir/interventions/*.rhai`,
+    /// reporting every problem found.
+    pub fn load(dir: &Path) -> Result<RuleSet, RuleProblems> {
+        let mut files = vec![dir.join("rates.rhai"), dir.join("flows.rhai")];
+        let kinds_dir = dir.join("interventions");
+        match std::fs::read_dir(&kinds_dir) {
+            Ok(entries) => {
+                let mut kind_files: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+                    .collect();
+                kind_files.sort();
+                files.extend(kind_files);
+            }
+            Err(e) => {
+                return Err(RuleProblems(vec![RuleProblem {
+                    file: kinds_dir.display().to_string(),
+                    line: None,
+                    column: None,
+                    message: format!("cannot read the intervention kinds folder: {e}"),
+                }]))
+            }
+        }
+        let mut sources = Vec::new();
+        let mut problems = Vec::new();
+        for path in files {
+            match read_script(&path) {
+                Ok(source) => sources.push((path.display().to_string(), source)),
+                Err(p) => problems.push(p),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RuleProblems(problems));
+        }
+        Self::from_sources(sources)
+    }
+
+    /// Compiles scripts given as `(file name, source)`: the first two are `rates` and
+    /// `flows`, the rest intervention kinds named after their file stem.
+    pub fn from_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProblems> {
+        let engine = new_engine();
+        let mut problems = Vec::new();
+        let mut hasher = Sha256::new();
+        let mut compiled = Vec::new();
+        for (file, source) in sources {
+            hasher.update(file.as_bytes());
+            hasher.update([0]);
+            hasher.update(source.as_bytes());
+            hasher.update([0]);
+            match compile(&engine, &file, &source) {
+                Ok(script) => compiled.push(Some(script)),
+                Err(p) => {
+                    problems.push(p);
+                    compiled.push(None);
+                }
+            }
+        }
+        let mut compiled = compiled.into_iter();
+        let rates = compiled.next().flatten();
+        let flows = compiled.next().flatten();
+        let mut kinds = BTreeMap::new();
+        for script in compiled.flatten() {
+            match describe_kind(&engine, script) {
+                Ok(kind) => {
+                    kinds.insert(kind.name.clone(), kind);
+                }
+                Err(p) => problems.push(p),
+            }
+        }
+        match (rates, flows, problems.is_empty()) {
+            (Some(rates), Some(flows), true) => Ok(RuleSet {
+                engine,
+                rates,
+                flows,
+                kinds,
+                fingerprint: format!("{:x}", hasher.finalize()),
+            }),
+            _ => Err(RuleProblems(problems)),
+        }
+    }
+
+    /// Runs a script's statements against `scope`. Variables the script declares are left in
+    /// the scope; the caller rewinds it.
+    pub fn run(&self, script: &RuleScript, scope: &mut Scope) -> Result<(), RuleProblem> {
+        self.engine
+            .run_ast_with_scope(scope, &script.ast)
+            .map_err(|e| runtime_problem(&script.file, &e))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+fn read_script(path: &Path) -> Result<String, RuleProblem> {
+    let problem = |message: String| RuleProblem {
+        file: path.display().to_string(),
+        line: None,
+        column: None,
+        message,
+    };
+    let size = std::fs::metadata(path).map_err(|e| problem(format!("cannot read the rule: {e}")))?.len();
+    if size > sandbox::MAX_SCRIPT_BYTES {
+        return Err(problem(format!(
+            "the rule is {size} bytes; rules may be at most {} bytes",
+            sandbox::MAX_SCRIPT_BYTES
+        )));
+    }
+    std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read the rule: {e}")))
+}
+
+/// Compiles one script, or says where it does not parse.
+pub fn compile(engine: &Engine, file: &str, source: &str) -> Result<RuleScript, RuleProblem> {
+    if source.len() as u64 > sandbox::MAX_SCRIPT_BYTES {
+        return Err(RuleProblem {
+            file: file.to_string(),
+            line: None,
+            column: None,
+            message: format!("the rule is {} bytes; rules may be at most {} bytes", source.len(), sandbox::MAX_SCRIPT_BYTES),
+        });
+    }
+    match engine.compile(source) {
+        Ok(ast) => Ok(RuleScript {
+            file: file.to_string(),
+            source: source.to_string(),
+            ast,
+        }),
+        Err(e) => Err(RuleProblem {
+            file: file.to_string(),
+            line: e.1.line(),
+            column: e.1.position(),
+            message: e.0.to_string(),
+        }),
+    }
+}
+
+/// Turns a rhai error into a problem at the innermost position, so an error inside a
+/// script function points at the failing line rather than at the call.
+pub fn runtime_problem(file: &str, error: &EvalAltResult) -> RuleProblem {
+    let inner = error.unwrap_inner();
+    let position = match inner.position() {
+        p if p.is_none() => error.position(),
+        p => p,
+    };
+    let message = match inner {
+        EvalAltResult::ErrorTerminated(..) => "the rule ran past its scenario's time budget and was stopped".to_string(),
+        EvalAltResult::ErrorTooManyOperations(..) => format!(
+            "the rule took more than {} operations in one month and was stopped",
+            sandbox::MAX_OPERATIONS_PER_CALL
+        ),
+        other => {
+            let mut unpositioned = other.clone();
+            unpositioned.take_position();
+            unpositioned.to_string()
+        }
+    };
+    RuleProblem {
+        file: file.to_string(),
+        line: position.line(),
+        column: position.position(),
+        message,
+    }
+}
+
+/// Reads a kind's declaration from its script's `kind()` function.
+fn describe_kind(engine: &Engine, script: RuleScript) -> Result<KindRule, RuleProblem> {
+    let name = Path::new(&script.file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let problem = |message: String| RuleProblem {
+        file: script.file.clone(),
+        line: None,
+        column: None,
+        message,
+    };
+    let mut scope = Scope::new();
+    let options = rhai::CallFnOptions::new().eval_ast(false);
+    let declaration: Map = engine
+        .call_fn_with_options(options, &mut scope, &script.ast, "kind", ())
+        .map_err(|e| match *e {
+            EvalAltResult::ErrorFunctionNotFound(..) => problem(
+                "an intervention kind must define `fn kind()` returning #{ summary, stage, fields }".into(),
+            ),
+            ref other => runtime_problem(&script.file, other),
+        })?;
+    let text = |key: &str| declaration.get(key).and_then(|v| v.clone().into_string().ok());
+    let summary = text("summary").unwrap_or_default();
+    let stage = match text("stage").as_deref() {
+        Some("rates") => Stage::Rates,
+        Some("skill_mix") => Stage::SkillMix,
+        Some("pipeline") => Stage::Pipeline,
+        other => {
+            return Err(problem(format!(
+                "kind() must give a stage of \"rates\", \"skill_mix\" or \"pipeline\", not {other:?}"
+            )))
+        }
+    };
+    let mut fields = Vec::new();
+    if let Some(declared) = declaration.get("fields") {
+        let declared = declared
+            .clone()
+            .try_cast::<Map>()
+            .ok_or_else(|| problem("kind().fields must be a map of field name to its declaration".into()))?;
+        for (field, spec) in declared {
+            fields.push(field_spec(field.as_str(), spec).map_err(|m| problem(format!("field '{field}': {m}")))?);
+        }
+    }
+    let reserved = contract::MONTH_STATE
+        .iter()
+        .chain(&contract::ACCUMULATORS)
+        .chain(&contract::FLOWS)
+        .chain(&contract::GIVEN)
+        .chain(&contract::INTERVENTION)
+        .chain(&contract::COMMON_FIELDS);
+    for name in reserved {
+        if fields.iter().any(|f| f.name == *name) {
+            return Err(problem(format!(
+                "field '{name}' has the name of a model variable or common field; choose another name"
+            )));
+        }
+    }
+    Ok(KindRule {
+        name,
+        summary,
+        stage,
+        fields,
+        script,
+    })
+}
+
+fn field_spec(name: &str, spec: Dynamic) -> Result<FieldSpec, String> {
+    let spec = spec.try_cast::<Map>().ok_or("declare it as a map, for example #{ default: 0.0 }")?;
+    let number = |key: &str| -> Result<Option<f64>, String> {
+        match spec.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_unit() => Ok(None),
+            Some(v) => v
+                .as_float()
+                .or_else(|_| v.as_int().map(|i| i as f64))
+                .map(Some)
+                .map_err(|_| format!("'{key}' must be a number")),
+        }
+    };
+    let field_type = match spec.get("type").map(|v| v.to_string()).as_deref() {
+        None | Some("number") => FieldType::Number,
+        Some("integer") => FieldType::Integer,
+        Some("filter") => FieldType::Filter,
+        Some(other) => return Err(format!("type must be \"number\", \"integer\" or \"filter\", not \"{other}\"")),
+    };
+    Ok(FieldSpec {
+        name: name.to_string(),
+        field_type,
+        default: number("default")?,
+        min: number("min")?,
+        max: number("max")?,
+        doc: spec.get("doc").map(|v| v.to_string()).unwrap_or_default(),
+    })
+}

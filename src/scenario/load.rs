@@ -1,0 +1,167 @@
+//! Reading scenario files and resolving `extends`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::ScenarioProblem;
+
+/// A scenario document with `extends` resolved, before sweeps and validation.
+#[derive(Debug, Clone)]
+pub struct ScenarioSource {
+    /// Shown in errors.
+    pub file: String,
+    pub document: Map<String, Value>,
+}
+
+/// Largest scenario file read, in bytes.
+const MAX_SCENARIO_BYTES: u64 = 1024 * 1024;
+/// Longest chain of `extends`.
+const MAX_EXTENDS_DEPTH: usize = 32;
+
+/// Reads scenario files and every `.toml` file of the given folders (in name order).
+pub fn load_paths(paths: &[PathBuf]) -> (Vec<ScenarioSource>, Vec<ScenarioProblem>) {
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        let files = if path.is_dir() {
+            match std::fs::read_dir(path) {
+                Ok(entries) => {
+                    let mut files: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                        .collect();
+                    files.sort();
+                    if files.is_empty() {
+                        problems.push(problem(path, "", "the folder holds no .toml scenario files"));
+                    }
+                    files
+                }
+                Err(e) => {
+                    problems.push(problem(path, "", &format!("cannot read the folder: {e}")));
+                    continue;
+                }
+            }
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            match load_file(&file, &mut Vec::new()) {
+                Ok(document) => sources.push(ScenarioSource {
+                    file: file.display().to_string(),
+                    document,
+                }),
+                Err(p) => problems.push(p),
+            }
+        }
+    }
+    (sources, problems)
+}
+
+fn problem(file: &Path, field: &str, message: &str) -> ScenarioProblem {
+    ScenarioProblem {
+        file: file.display().to_string(),
+        field: field.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Reads one file as a document, merging in its parents. `chain` holds the files already
+/// being read, to catch cycles.
+fn load_file(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Map<String, Value>, ScenarioProblem> {
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    if chain.contains(&canonical) {
+        let names: Vec<String> = chain.iter().chain([&canonical]).map(|p| stem(p)).collect();
+        return Err(problem(path, "extends", &format!("extends forms a cycle: {}", names.join(" -> "))));
+    }
+    if chain.len() >= MAX_EXTENDS_DEPTH {
+        return Err(problem(path, "extends", "extends is nested too deeply"));
+    }
+    let size = std::fs::metadata(path)
+        .map_err(|e| problem(path, "", &format!("cannot read the scenario: {e}")))?
+        .len();
+    if size > MAX_SCENARIO_BYTES {
+        return Err(problem(path, "", &format!("the file is {size} bytes; scenarios may be at most 1 MiB")));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| problem(path, "", &format!("cannot read the scenario: {e}")))?;
+    let mut document = parse(path, &text)?;
+    if !document.contains_key("name") {
+        document.insert("name".into(), Value::String(stem(path)));
+    }
+    let Some(parent) = document.remove("extends") else {
+        return Ok(document);
+    };
+    let Some(parent) = parent.as_str() else {
+        return Err(problem(path, "extends", "extends must be the name of a scenario in the same folder"));
+    };
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let parent_path = find_parent(folder, parent)
+        .ok_or_else(|| problem(path, "extends", &format!("no scenario '{parent}' in {}", folder.display())))?;
+    chain.push(canonical);
+    let parent_document = load_file(&parent_path, chain)?;
+    chain.pop();
+    Ok(merge(parent_document, document))
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default()
+}
+
+/// The parent named by `extends`: the file `<name>.toml` in the folder, or else the file
+/// whose `name` is `name`.
+fn find_parent(folder: &Path, name: &str) -> Option<PathBuf> {
+    let direct = folder.join(format!("{name}.toml"));
+    if direct.is_file() {
+        return Some(direct);
+    }
+    let entries = std::fs::read_dir(folder).ok()?;
+    entries.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
+        p.extension().is_some_and(|e| e == "toml")
+            && std::fs::read_to_string(p)
+                .ok()
+                .and_then(|text| text.parse::<toml::Table>().ok())
+                .is_some_and(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+    })
+}
+
+/// Parses TOML, or JSON when the file name ends in `.json`.
+fn parse(path: &Path, text: &str) -> Result<Map<String, Value>, ScenarioProblem> {
+    let is_json = path.extension().is_some_and(|e| e == "json");
+    let value: Value = if is_json {
+        serde_json::from_str(text).map_err(|e| problem(path, "", &format!("not valid JSON: {e}")))?
+    } else {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| problem(path, "", &format!("not valid TOML: {}", e.to_string().trim())))?;
+        serde_json::to_value(table).map_err(|e| problem(path, "", &e.to_string()))?
+    };
+    load_value(value).map_err(|message| problem(path, "", &message))
+}
+
+/// Accepts a parsed document (from a file or an API request body).
+pub fn load_value(value: Value) -> Result<Map<String, Value>, String> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err("a scenario must be a table of fields".into()),
+    }
+}
+
+/// `extends`: the parent's fields, the child's replacing them, with the child's overrides
+/// and interventions appended to the parent's and the two sweeps combined.
+pub fn merge(mut parent: Map<String, Value>, child: Map<String, Value>) -> Map<String, Value> {
+    for (key, value) in child {
+        match (key.as_str(), parent.get_mut(&key), value) {
+            ("overrides" | "interventions", Some(Value::Array(inherited)), Value::Array(own)) => inherited.extend(own),
+            ("sweep", Some(Value::Object(inherited)), Value::Object(own)) => {
+                let mut combined: BTreeMap<String, Value> = std::mem::take(inherited).into_iter().collect();
+                combined.extend(own);
+                *inherited = combined.into_iter().collect();
+            }
+            (_, _, value) => {
+                parent.insert(key, value);
+            }
+        }
+    }
+    parent
+}

@@ -1,0 +1,363 @@
+//! Checking a scenario document into a [`Scenario`].
+
+use serde_json::{Map, Value};
+
+use super::ScenarioProblem;
+use crate::model::scenario::{FieldValue, InputColumnName};
+use crate::model::workforce::format_number;
+use crate::model::{Filter, InputColumn, Intervention, Override, Scenario, YearMonth};
+use crate::rules::{FieldType, RuleSet};
+
+/// Longest run, in months (50 years).
+pub const MAX_MONTHS: i64 = 600;
+
+const TOP_LEVEL: [&str; 7] = ["name", "description", "start", "months", "overrides", "interventions", "extends"];
+
+/// Collects problems for one document.
+struct Checker<'a> {
+    file: &'a str,
+    key_names: &'a [String],
+    problems: Vec<ScenarioProblem>,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(ScenarioProblem {
+            file: self.file.to_string(),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn month(&mut self, field: &str, value: &Value) -> Option<YearMonth> {
+        match value.as_str().map(str::parse::<YearMonth>) {
+            Some(Ok(month)) => Some(month),
+            Some(Err(e)) => {
+                self.report(field, e.to_string());
+                None
+            }
+            None => {
+                self.report(field, "give the month as text, for example \"2025-04\"");
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, field: &str, value: &Value, min: Option<f64>, max: Option<f64>) -> Option<f64> {
+        let Some(x) = value.as_f64() else {
+            self.report(field, format!("{} is not a number", short(value)));
+            return None;
+        };
+        if !x.is_finite() {
+            self.report(field, format!("{x} is not a finite number"));
+            return None;
+        }
+        if let Some(min) = min.filter(|m| x < *m) {
+            self.report(field, format!("{x} is below the least allowed value, {min}"));
+            return None;
+        }
+        if let Some(max) = max.filter(|m| x > *m) {
+            self.report(field, format!("{x} is above the greatest allowed value, {max}"));
+            return None;
+        }
+        Some(x)
+    }
+
+    fn integer(&mut self, field: &str, value: &Value, min: Option<f64>, max: Option<f64>) -> Option<i64> {
+        let x = self.number(field, value, min, max)?;
+        if x.fract() != 0.0 {
+            self.report(field, format!("{x} is not a whole number"));
+            return None;
+        }
+        Some(x as i64)
+    }
+
+    fn text(&mut self, field: &str, value: &Value) -> Option<String> {
+        match value.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                self.report(field, format!("{} is not text", short(value)));
+                None
+            }
+        }
+    }
+
+    /// A `where` filter: `{ column = value }` or `{ column = [v1, v2] }`, on key columns.
+    fn filter(&mut self, field: &str, value: &Value) -> Option<Filter> {
+        let Some(table) = value.as_object() else {
+            self.report(field, "a filter is a table such as { staff_group = \"physiotherapy\" }");
+            return None;
+        };
+        let mut filter = Filter::default();
+        let mut ok = true;
+        for (column, accepted) in table {
+            let at = format!("{field}.{column}");
+            if !self.key_names.iter().any(|k| k == column) {
+                self.report(
+                    &at,
+                    format!("'{column}' is not a key column of the workforce data; key columns are {}", self.key_names.join(", ")),
+                );
+                ok = false;
+                continue;
+            }
+            let values = match accepted {
+                Value::Array(items) if items.is_empty() => {
+                    self.report(&at, "the list of values is empty, so nothing would match");
+                    ok = false;
+                    continue;
+                }
+                Value::Array(items) => items.iter().map(key_text).collect::<Option<Vec<_>>>(),
+                single => key_text(single).map(|v| vec![v]),
+            };
+            match values {
+                Some(values) => filter.conditions.push((column.clone(), values)),
+                None => {
+                    self.report(&at, "give a value or a list of values as text or numbers");
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(filter)
+    }
+}
+
+/// A filter value as text: `band = 5` matches band "5".
+fn key_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => n.as_f64().map(format_number),
+        _ => None,
+    }
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.len() > 40 {
+        format!("{}...", &text[..40])
+    } else {
+        text
+    }
+}
+
+/// Checks one scenario document. `key_names` are the dataset's key columns, which `where`
+/// filters may use.
+pub fn validate(
+    file: &str,
+    document: &Map<String, Value>,
+    rules: &RuleSet,
+    key_names: &[String],
+) -> Result<Scenario, Vec<ScenarioProblem>> {
+    let mut c = Checker {
+        file,
+        key_names,
+        problems: Vec::new(),
+    };
+    for key in document.keys() {
+        if !TOP_LEVEL.contains(&key.as_str()) {
+            c.report(key, format!("unknown field; a scenario has {}, and sweep", TOP_LEVEL.join(", ")));
+        }
+    }
+    let name = match document.get("name") {
+        Some(v) => c.text("name", v).unwrap_or_default(),
+        None => "scenario".into(),
+    };
+    if name.trim().is_empty() {
+        c.report("name", "the name is empty");
+    }
+    let description = document.get("description").and_then(|v| c.text("description", v)).unwrap_or_default();
+    let start = match document.get("start") {
+        Some(v) => c.month("start", v),
+        None => {
+            c.report("start", "required: the first month of the run, for example \"2025-04\"");
+            None
+        }
+    };
+    let months = match document.get("months") {
+        Some(v) => c.integer("months", v, Some(1.0), Some(MAX_MONTHS as f64)),
+        None => {
+            c.report("months", "required: the number of months to run, 1 to 600");
+            None
+        }
+    };
+
+    let mut overrides = Vec::new();
+    match document.get("overrides") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(o) = check_override(&mut c, &format!("overrides[{i}]"), item) {
+                    overrides.push(o);
+                }
+            }
+        }
+        Some(_) => c.report("overrides", "overrides must be a list of [[overrides]] tables"),
+    }
+
+    let mut interventions = Vec::new();
+    match document.get("interventions") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(iv) = check_intervention(&mut c, &format!("interventions[{i}]"), item, rules, start) {
+                    interventions.push(iv);
+                }
+            }
+        }
+        Some(_) => c.report("interventions", "interventions must be a list of [[interventions]] tables"),
+    }
+
+    match (c.problems.is_empty(), start, months) {
+        (true, Some(start), Some(months)) => Ok(Scenario {
+            name,
+            description,
+            start,
+            months: months as usize,
+            overrides,
+            interventions,
+        }),
+        _ => Err(c.problems),
+    }
+}
+
+fn check_override(c: &mut Checker, at: &str, item: &Value) -> Option<Override> {
+    let Some(table) = item.as_object() else {
+        c.report(at, "an override is a table with `where` and `set`");
+        return None;
+    };
+    for key in table.keys() {
+        if key != "where" && key != "set" {
+            c.report(format!("{at}.{key}"), "unknown field; an override has `where` and `set`");
+        }
+    }
+    let filter = match table.get("where") {
+        Some(v) => c.filter(&format!("{at}.where"), v),
+        None => Some(Filter::default()),
+    };
+    let mut set = Vec::new();
+    match table.get("set").and_then(Value::as_object) {
+        Some(values) if !values.is_empty() => {
+            for (column, value) in values {
+                let field = format!("{at}.set.{column}");
+                match InputColumn::from_name(column) {
+                    Some(input) => {
+                        if let Some(x) = c.number(&field, value, None, None) {
+                            match input.check(x) {
+                                Some(reason) => c.report(&field, reason),
+                                None => set.push((InputColumnName(input), x)),
+                            }
+                        }
+                    }
+                    None => c.report(&field, "not a numeric input column of the workforce table"),
+                }
+            }
+        }
+        _ => c.report(format!("{at}.set"), "required: a table of input columns to set, such as { leaver_rate = 0.09 }"),
+    }
+    Some(Override { filter: filter?, set })
+}
+
+fn check_intervention(
+    c: &mut Checker,
+    at: &str,
+    item: &Value,
+    rules: &RuleSet,
+    scenario_start: Option<YearMonth>,
+) -> Option<Intervention> {
+    let Some(table) = item.as_object() else {
+        c.report(at, "an intervention is a table with at least `kind`");
+        return None;
+    };
+    let kind_name = match table.get("kind") {
+        Some(v) => c.text(&format!("{at}.kind"), v)?,
+        None => {
+            c.report(format!("{at}.kind"), "required: the kind of intervention");
+            return None;
+        }
+    };
+    let Some(kind) = rules.kinds.get(&kind_name) else {
+        let known: Vec<&str> = rules.kinds.keys().map(String::as_str).collect();
+        c.report(format!("{at}.kind"), format!("unknown kind '{kind_name}'; the rules define {}", known.join(", ")));
+        return None;
+    };
+    let before = c.problems.len();
+    let name = table.get("name").and_then(|v| c.text(&format!("{at}.name"), v)).unwrap_or_else(|| kind_name.clone());
+    let filter = match table.get("where") {
+        Some(v) => c.filter(&format!("{at}.where"), v),
+        None => Some(Filter::default()),
+    };
+    let start = match table.get("start") {
+        Some(v) => c.month(&format!("{at}.start"), v),
+        None => scenario_start,
+    };
+    let end = table.get("end").and_then(|v| c.month(&format!("{at}.end"), v));
+    if let (Some(start), Some(end)) = (start, end) {
+        if end < start {
+            c.report(format!("{at}.end"), format!("the intervention ends ({end}) before it starts ({start})"));
+        }
+    }
+    let ramp_months = match table.get("ramp_months") {
+        Some(v) => c.number(&format!("{at}.ramp_months"), v, None, Some(MAX_MONTHS as f64)).and_then(|r| {
+            if r > 0.0 {
+                Some(r)
+            } else {
+                c.report(format!("{at}.ramp_months"), format!("{r} must be more than 0"));
+                None
+            }
+        }),
+        None => Some(1.0),
+    };
+    let cost_per_month = match table.get("cost_per_month") {
+        Some(v) => c.number(&format!("{at}.cost_per_month"), v, Some(0.0), None),
+        None => Some(0.0),
+    };
+
+    let mut fields = Vec::new();
+    for spec in &kind.fields {
+        let field = format!("{at}.{}", spec.name);
+        let value = match (table.get(&spec.name), spec.default) {
+            (Some(v), _) => match spec.field_type {
+                FieldType::Number => c.number(&field, v, spec.min, spec.max).map(FieldValue::Number),
+                FieldType::Integer => c.integer(&field, v, spec.min, spec.max).map(FieldValue::Integer),
+                FieldType::Filter => c.filter(&field, v).map(FieldValue::Filter),
+            },
+            (None, Some(default)) => Some(match spec.field_type {
+                FieldType::Integer => FieldValue::Integer(default as i64),
+                _ => FieldValue::Number(default),
+            }),
+            (None, None) => {
+                c.report(&field, format!("required by kind '{kind_name}': {}", spec.doc));
+                None
+            }
+        };
+        if let Some(value) = value {
+            fields.push((spec.name.clone(), value));
+        }
+    }
+    let common = crate::rules::contract::COMMON_FIELDS;
+    for key in table.keys() {
+        if !common.contains(&key.as_str()) && !kind.fields.iter().any(|f| &f.name == key) {
+            let own: Vec<&str> = kind.fields.iter().map(|f| f.name.as_str()).collect();
+            c.report(
+                format!("{at}.{key}"),
+                format!(
+                    "unknown field for kind '{kind_name}'; it reads {} and the common fields {}",
+                    own.join(", "),
+                    common[1..].join(", ")
+                ),
+            );
+        }
+    }
+    if c.problems.len() > before {
+        return None;
+    }
+    Some(Intervention {
+        kind: kind_name,
+        name,
+        filter: filter?,
+        start: start?,
+        end,
+        ramp_months: ramp_months?,
+        cost_per_month: cost_per_month?,
+        fields,
+    })
+}
