@@ -1,4 +1,4 @@
-//! The `wfplan` command line: `run`, `import`, `check`, `compare` and `rules`.
+//! The `wfplan` command line: `run`, `import`, `check`, `compare`, `rules` and `generate`.
 //!
 //! Exit codes: 0 when everything succeeded; 1 when a scenario failed at run time (the others
 //! still complete and are stored); 2 for bad usage or bad input (data, rules or scenarios).
@@ -40,6 +40,21 @@ enum Command {
     Compare(CompareArgs),
     /// List the intervention kinds the rules define and the fields each reads.
     Rules(RulesArgs),
+    /// Write a synthetic workforce table of any size, for benchmarks and demonstrations.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// Number of segments.
+    #[arg(long)]
+    segments: usize,
+    /// Seed of the random figures; the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Folder to write workforce.csv into (created if absent).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// Where the inputs come from.
@@ -132,8 +147,14 @@ enum Failure {
     Runs(usize),
 }
 
-impl<E: Into<anyhow::Error>> From<E> for Failure {
-    fn from(e: E) -> Self {
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Input(e)
+    }
+}
+
+impl From<crate::data::DataError> for Failure {
+    fn from(e: crate::data::DataError) -> Self {
         Failure::Input(e.into())
     }
 }
@@ -156,6 +177,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Compare(args) => compare(args),
         Command::Rules(args) => list_rules(args),
+        Command::Generate(args) => generate(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -233,9 +255,11 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         time_budget: Duration::from_secs_f64(args.time_budget),
     };
     let data_hash = workforce.fingerprint();
+    let batch_id = store.new_batch()?;
     let mut run_ids = Vec::with_capacity(scenarios.len());
     for s in &scenarios {
         run_ids.push(store.begin_run(&RunRecord {
+            batch_id,
             scenario: s.name.clone(),
             scenario_hash: sha256(&serde_json::to_string(s).unwrap_or_default()),
             rules_hash: rules.fingerprint.clone(),
@@ -454,5 +478,15 @@ fn list_rules(args: RulesArgs) -> Result<(), Failure> {
             println!("    {:<22} {:<8} {:<14} {}", f.name, format!("{:?}", f.field_type).to_lowercase(), default, f.doc);
         }
     }
+    Ok(())
+}
+
+fn generate(args: GenerateArgs) -> Result<(), Failure> {
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let path = args.out.join("workforce.csv");
+    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    crate::data::generate::write_csv(std::io::BufWriter::new(file), args.segments, args.seed)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("wrote {} segments to {}", args.segments, path.display());
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! engine's workers never hold a connection.
 
 pub mod export;
+pub mod generate;
 pub mod import;
 pub mod store;
 

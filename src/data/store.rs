@@ -24,6 +24,8 @@ pub struct Store {
 /// What identifies a run, recorded before it starts.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
+    /// Runs started together (one command, one sweep) share a batch id.
+    pub batch_id: i64,
     pub scenario: String,
     pub scenario_hash: String,
     pub rules_hash: String,
@@ -35,8 +37,10 @@ pub struct RunRecord {
 
 const SCHEMA: &str = "
 CREATE SEQUENCE IF NOT EXISTS run_ids START 1;
+CREATE SEQUENCE IF NOT EXISTS batch_ids START 1;
 CREATE TABLE IF NOT EXISTS runs (
     run_id BIGINT PRIMARY KEY,
+    batch_id BIGINT,
     scenario VARCHAR NOT NULL,
     scenario_hash VARCHAR,
     rules_hash VARCHAR,
@@ -132,14 +136,20 @@ impl Store {
         Ok(())
     }
 
+    /// A new batch id for runs started together.
+    pub fn new_batch(&self) -> Result<i64, DataError> {
+        Ok(self.connection.query_row("SELECT nextval('batch_ids')", [], |r| r.get(0))?)
+    }
+
     /// Records a run as started and returns its id.
     pub fn begin_run(&self, record: &RunRecord) -> Result<i64, DataError> {
         let id: i64 = self.connection.query_row("SELECT nextval('run_ids')", [], |r| r.get(0))?;
         self.connection.execute(
-            "INSERT INTO runs (run_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params![
                 id,
+                record.batch_id,
                 record.scenario,
                 record.scenario_hash,
                 record.rules_hash,

@@ -400,7 +400,7 @@ impl WorkforceBuilder {
             if name.is_empty() {
                 problems.push(problem(&source, Some(1), None, format!("column {} has no name", i + 1)));
             } else if seen_names.insert(name.clone(), i).is_some() {
-                problems.push(problem(&source, Some(1), Some(&name), "the column appears twice".into()));
+                problems.push(problem(&source, Some(1), Some(name.as_str()), "the column appears twice".into()));
             }
             match InputColumn::from_name(&name) {
                 Some(input) => slots.push(Slot::Input(input)),
@@ -447,7 +447,7 @@ impl WorkforceBuilder {
                     return Err(InputProblems(vec![problem(
                         &source,
                         Some(1),
-                        Some(name),
+                        Some(name.as_str()),
                         format!("the column is not in {} (all files must have the same columns)", self.source),
                     )]))
                 }

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use rhai::packages::Package;
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 use sha2::{Digest, Sha256};
 
@@ -329,10 +330,13 @@ pub fn runtime_problem(file: &str, error: &EvalAltResult) -> RuleProblem {
             "the rule took more than {} operations in one month and was stopped",
             sandbox::MAX_OPERATIONS_PER_CALL
         ),
+        // rhai ends its messages with the position, which the problem carries separately.
         other => {
-            let mut unpositioned = other.clone();
-            unpositioned.take_position();
-            unpositioned.to_string()
+            let text = other.to_string();
+            match text.rfind(" (line ") {
+                Some(at) if text.ends_with(')') => text[..at].to_string(),
+                _ => text,
+            }
         }
     };
     RuleProblem {

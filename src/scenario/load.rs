@@ -1,6 +1,5 @@
 //! Reading scenario files and resolving `extends`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -111,7 +110,9 @@ fn stem(path: &Path) -> String {
 /// The parent named by `extends`: the file `<name>.toml` in the folder, or else the file
 /// whose `name` is `name`.
 fn find_parent(folder: &Path, name: &str) -> Option<PathBuf> {
-    let direct = folder.join(format!("{name}.toml"));
+    // `extends = "baseline"` and `extends = "baseline.toml"` both name baseline.toml.
+    let file = if name.ends_with(".toml") { name.to_string() } else { format!("{name}.toml") };
+    let direct = folder.join(file);
     if direct.is_file() {
         return Some(direct);
     }
@@ -151,17 +152,19 @@ pub fn load_value(value: Value) -> Result<Map<String, Value>, String> {
 /// and interventions appended to the parent's and the two sweeps combined.
 pub fn merge(mut parent: Map<String, Value>, child: Map<String, Value>) -> Map<String, Value> {
     for (key, value) in child {
-        match (key.as_str(), parent.get_mut(&key), value) {
-            ("overrides" | "interventions", Some(Value::Array(inherited)), Value::Array(own)) => inherited.extend(own),
-            ("sweep", Some(Value::Object(inherited)), Value::Object(own)) => {
-                let mut combined: BTreeMap<String, Value> = std::mem::take(inherited).into_iter().collect();
-                combined.extend(own);
-                *inherited = combined.into_iter().collect();
+        let inherited = parent.remove(&key);
+        let combined = match (key.as_str(), inherited, value) {
+            ("overrides" | "interventions", Some(Value::Array(mut inherited)), Value::Array(own)) => {
+                inherited.extend(own);
+                Value::Array(inherited)
             }
-            (_, _, value) => {
-                parent.insert(key, value);
+            ("sweep", Some(Value::Object(mut inherited)), Value::Object(own)) => {
+                inherited.extend(own);
+                Value::Object(inherited)
             }
-        }
+            (_, _, value) => value,
+        };
+        parent.insert(key, combined);
     }
     parent
 }
