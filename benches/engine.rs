@@ -15,8 +15,12 @@ fn main() {
 fn setup(names: &[&str]) -> (RuleSet, Workforce, Vec<Scenario>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let rules = RuleSet::load(&root.join("rules")).expect("rules compile");
-    let workforce = wfplan::data::read_workforce(&root.join("data/sample/workforce.csv")).expect("sample loads");
-    let files: Vec<_> = names.iter().map(|n| root.join("scenarios").join(format!("{n}.toml"))).collect();
+    let workforce = wfplan::data::read_workforce(&root.join("data/sample/workforce.csv"))
+        .expect("sample loads");
+    let files: Vec<_> = names
+        .iter()
+        .map(|n| root.join("scenarios").join(format!("{n}.toml")))
+        .collect();
     let (sources, problems) = wfplan::scenario::load_paths(&files);
     assert!(problems.is_empty(), "{problems:?}");
     let (scenarios, problems) = wfplan::scenario::check_all(&sources, &rules, &workforce.key_names);
@@ -34,16 +38,28 @@ fn compile_rules() -> RuleSet {
 #[divan::bench(args = ["baseline", "faculty_plan"])]
 fn sample_scenario(bencher: divan::Bencher, name: &str) {
     let (rules, workforce, scenarios) = setup(&[name]);
-    bencher.bench(|| run_scenario(&rules, &workforce, &scenarios[0], &RunOptions::default()).unwrap());
+    bencher
+        .bench(|| run_scenario(&rules, &workforce, &scenarios[0], &RunOptions::default()).unwrap());
 }
 
 /// Every shipped scenario in parallel on the default pool.
 #[divan::bench]
 fn sample_batch(bencher: divan::Bencher) {
     let names = [
-        "baseline", "retention", "wellbeing", "time_released", "bank_shift", "skill_mix", "placements",
-        "apprenticeships", "return_to_practice", "international", "work_experience", "faculty_plan",
+        "baseline",
+        "retention",
+        "wellbeing",
+        "time_released",
+        "bank_shift",
+        "skill_mix",
+        "placements",
+        "apprenticeships",
+        "return_to_practice",
+        "international",
+        "work_experience",
+        "faculty_plan",
     ];
     let (rules, workforce, scenarios) = setup(&names);
-    bencher.bench(|| run_all(&rules, &workforce, &scenarios, &RunOptions::default(), None).unwrap());
+    bencher
+        .bench(|| run_all(&rules, &workforce, &scenarios, &RunOptions::default(), None).unwrap());
 }

@@ -15,14 +15,18 @@ use sha2::{Digest, Sha256};
 use crate::data::store::RunRecord;
 use crate::data::{export, Store};
 use crate::engine::batch::{run_all, run_batch};
-use crate::engine::{RunOptions, scenario_workforce};
+use crate::engine::{scenario_workforce, RunOptions};
 use crate::model::{Detail, RunResults, Scenario, Workforce};
 use crate::report::{self, table};
 use crate::rules::RuleSet;
 use crate::scenario;
 
 #[derive(Debug, Parser)]
-#[command(name = "wfplan", version, about = "Workforce planning what-ifs for NHS and care systems")]
+#[command(
+    name = "wfplan",
+    version,
+    about = "Workforce planning what-ifs for NHS and care systems"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -200,14 +204,23 @@ fn load_rules(dir: &Path) -> Result<RuleSet> {
 /// which is then stored in the database for next time.
 fn load_workforce(sources: &Sources, store: &mut Store) -> Result<Workforce> {
     if let Some(path) = &sources.data {
-        return crate::data::read_workforce(path).with_context(|| format!("cannot read the workforce data {}", path.display()));
+        return crate::data::read_workforce(path)
+            .with_context(|| format!("cannot read the workforce data {}", path.display()));
     }
-    if let Some(workforce) = store.workforce().context("cannot read the workforce table")? {
+    if let Some(workforce) = store
+        .workforce()
+        .context("cannot read the workforce table")?
+    {
         return Ok(workforce);
     }
-    let sample = crate::data::import::read_csv_text("bundled sample workforce.csv", crate::data::SAMPLE_WORKFORCE_CSV)
-        .context("the bundled sample data is invalid")?;
-    store.replace_workforce(&sample).context("cannot store the sample data")?;
+    let sample = crate::data::import::read_csv_text(
+        "bundled sample workforce.csv",
+        crate::data::SAMPLE_WORKFORCE_CSV,
+    )
+    .context("the bundled sample data is invalid")?;
+    store
+        .replace_workforce(&sample)
+        .context("cannot store the sample data")?;
     eprintln!(
         "created the workforce table in {} from the bundled sample ICS ({} segments)",
         sources.db.display(),
@@ -217,7 +230,11 @@ fn load_workforce(sources: &Sources, store: &mut Store) -> Result<Workforce> {
 }
 
 /// Loads, expands and checks scenarios; returns the good ones and reports the rest.
-fn load_scenarios(paths: &[PathBuf], rules: &RuleSet, workforce: &Workforce) -> (Vec<Scenario>, Vec<String>) {
+fn load_scenarios(
+    paths: &[PathBuf],
+    rules: &RuleSet,
+    workforce: &Workforce,
+) -> (Vec<Scenario>, Vec<String>) {
     let (sources, mut problems) = scenario::load_paths(paths);
     let (scenarios, more) = scenario::check_all(&sources, rules, &workforce.key_names);
     problems.extend(more);
@@ -233,12 +250,13 @@ fn load_scenarios(paths: &[PathBuf], rules: &RuleSet, workforce: &Workforce) -> 
 }
 
 fn sha256(text: &str) -> String {
-    format!("{:x}", Sha256::digest(text.as_bytes()))
+    crate::model::hex(&Sha256::digest(text.as_bytes()))
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {
     let rules = load_rules(&args.sources.rules)?;
-    let mut store = Store::open(&args.sources.db).with_context(|| format!("cannot open {}", args.sources.db.display()))?;
+    let mut store = Store::open(&args.sources.db)
+        .with_context(|| format!("cannot open {}", args.sources.db.display()))?;
     let workforce = load_workforce(&args.sources, &mut store)?;
     let (scenarios, problems) = load_scenarios(&args.scenarios, &rules, &workforce);
     for p in &problems {
@@ -248,7 +266,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         return Err(Failure::Input(anyhow::anyhow!("no scenario to run")));
     }
     if !(args.time_budget > 0.0 && args.time_budget.is_finite()) {
-        return Err(Failure::Input(anyhow::anyhow!("--time-budget must be a positive number of seconds")));
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--time-budget must be a positive number of seconds"
+        )));
     }
     let options = RunOptions {
         detail: Detail::parse(&args.detail),
@@ -279,37 +299,52 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if scenarios.len() < 2 {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let keep_rows = args.out.as_ref().is_some_and(|p| !p.extension().is_some_and(|e| e == "parquet"));
+    let keep_rows = args
+        .out
+        .as_ref()
+        .is_some_and(|p| !p.extension().is_some_and(|e| e == "parquet"));
     let mut summaries: Vec<Option<(Vec<report::Period>, Duration)>> = vec![None; scenarios.len()];
     let mut kept: Vec<Option<RunResults>> = vec![None; scenarios.len()];
     let mut failed = 0;
     let mut store_error = None;
     let started = Instant::now();
-    run_batch(&rules, &workforce, &scenarios, &options, args.threads, |outcome| {
-        let id = run_ids[outcome.index];
-        progress.inc(1);
-        match outcome.result {
-            Ok(results) => {
-                if let Err(e) = store.finish_run(id, &results, outcome.elapsed) {
-                    store_error.get_or_insert(e);
+    run_batch(
+        &rules,
+        &workforce,
+        &scenarios,
+        &options,
+        args.threads,
+        |outcome| {
+            let id = run_ids[outcome.index];
+            progress.inc(1);
+            match outcome.result {
+                Ok(results) => {
+                    if let Err(e) = store.finish_run(id, &results, outcome.elapsed) {
+                        store_error.get_or_insert(e);
+                    }
+                    summaries[outcome.index] =
+                        Some((report::by_financial_year(&results), outcome.elapsed));
+                    if keep_rows {
+                        kept[outcome.index] = Some(results);
+                    }
                 }
-                summaries[outcome.index] = Some((report::by_financial_year(&results), outcome.elapsed));
-                if keep_rows {
-                    kept[outcome.index] = Some(results);
+                Err(e) => {
+                    failed += 1;
+                    let message = e.to_string();
+                    progress.suspend(|| {
+                        eprintln!("error: scenario {} failed: {message}", outcome.scenario)
+                    });
+                    let _ = store.fail_run(id, &message, outcome.elapsed);
                 }
             }
-            Err(e) => {
-                failed += 1;
-                let message = e.to_string();
-                progress.suspend(|| eprintln!("error: scenario {} failed: {message}", outcome.scenario));
-                let _ = store.fail_run(id, &message, outcome.elapsed);
-            }
-        }
-    })
+        },
+    )
     .context("cannot start the worker threads")?;
     progress.finish_and_clear();
     if let Some(e) = store_error {
-        return Err(Failure::Input(anyhow::Error::new(e).context("cannot store the results")));
+        return Err(Failure::Input(
+            anyhow::Error::new(e).context("cannot store the results"),
+        ));
     }
 
     if !args.quiet {
@@ -320,7 +355,12 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             let runs: Vec<&RunResults> = kept.iter().flatten().collect();
             export::write_csv(out, &runs)?;
         } else {
-            let done: Vec<i64> = run_ids.iter().zip(&summaries).filter(|(_, s)| s.is_some()).map(|(id, _)| *id).collect();
+            let done: Vec<i64> = run_ids
+                .iter()
+                .zip(&summaries)
+                .filter(|(_, s)| s.is_some())
+                .map(|(id, _)| *id)
+                .collect();
             let keys = match &options.detail {
                 Detail::Segment => workforce.key_names.clone(),
                 Detail::GroupBy(keys) => keys.clone(),
@@ -332,7 +372,10 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         }
     }
     if !problems.is_empty() {
-        return Err(Failure::Input(anyhow::anyhow!("{} problem(s) in the scenarios", problems.len())));
+        return Err(Failure::Input(anyhow::anyhow!(
+            "{} problem(s) in the scenarios",
+            problems.len()
+        )));
     }
     if failed > 0 {
         return Err(Failure::Runs(failed));
@@ -350,7 +393,9 @@ fn print_summaries(
     const DETAILED: usize = 10;
     let ran = summaries.iter().flatten().count();
     for (s, summary) in scenarios.iter().zip(summaries) {
-        let Some((years, took)) = summary else { continue };
+        let Some((years, took)) = summary else {
+            continue;
+        };
         if ran <= DETAILED {
             println!(
                 "{}: {}\n  {} months from {}, ran in {:.0} ms\n{}",
@@ -373,15 +418,23 @@ fn print_summaries(
             );
         }
     }
-    println!("{ran} of {} scenario(s) ran in {:.2} s; results stored in {}", scenarios.len(), elapsed.as_secs_f64(), db.display());
+    println!(
+        "{ran} of {} scenario(s) ran in {:.2} s; results stored in {}",
+        scenarios.len(),
+        elapsed.as_secs_f64(),
+        db.display()
+    );
 }
 
 fn import(args: ImportArgs) -> Result<(), Failure> {
     let workforce = crate::data::read_workforce_files(&args.files)?;
-    let mut store = Store::open(&args.db).with_context(|| format!("cannot open {}", args.db.display()))?;
+    let mut store =
+        Store::open(&args.db).with_context(|| format!("cannot open {}", args.db.display()))?;
     store.replace_workforce(&workforce)?;
     let fte = workforce.input(crate::model::InputColumn::Fte).sum();
-    let establishment = workforce.input(crate::model::InputColumn::Establishment).sum();
+    let establishment = workforce
+        .input(crate::model::InputColumn::Establishment)
+        .sum();
     println!(
         "imported {} segments into {} (staff in post {} FTE, establishment {} FTE; key columns {})",
         workforce.len(),
@@ -400,17 +453,24 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
             for p in &problems.0 {
                 eprintln!("error: {p}");
             }
-            return Err(Failure::Input(anyhow::anyhow!("{} problem(s) in the rules", problems.0.len())));
+            return Err(Failure::Input(anyhow::anyhow!(
+                "{} problem(s) in the rules",
+                problems.0.len()
+            )));
         }
     };
-    let mut store = Store::open(&args.sources.db).with_context(|| format!("cannot open {}", args.sources.db.display()))?;
+    let mut store = Store::open(&args.sources.db)
+        .with_context(|| format!("cannot open {}", args.sources.db.display()))?;
     let workforce = load_workforce(&args.sources, &mut store)?;
     let (scenarios, problems) = load_scenarios(&args.scenarios, &rules, &workforce);
     for p in &problems {
         eprintln!("error: {p}");
     }
     if !problems.is_empty() {
-        return Err(Failure::Input(anyhow::anyhow!("{} problem(s) in the scenarios", problems.len())));
+        return Err(Failure::Input(anyhow::anyhow!(
+            "{} problem(s) in the scenarios",
+            problems.len()
+        )));
     }
     println!(
         "ok: {} intervention kinds compiled, {} scenario run(s) checked against {} segments",
@@ -423,7 +483,8 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
 
 fn compare(args: CompareArgs) -> Result<(), Failure> {
     let rules = load_rules(&args.sources.rules)?;
-    let mut store = Store::open(&args.sources.db).with_context(|| format!("cannot open {}", args.sources.db.display()))?;
+    let mut store = Store::open(&args.sources.db)
+        .with_context(|| format!("cannot open {}", args.sources.db.display()))?;
     let workforce = load_workforce(&args.sources, &mut store)?;
     let resolve = |name: &String| {
         let path = PathBuf::from(name);
@@ -433,20 +494,27 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
             args.scenario_dir.join(format!("{name}.toml"))
         }
     };
-    let paths: Vec<PathBuf> = std::iter::once(&args.base).chain(&args.others).map(resolve).collect();
+    let paths: Vec<PathBuf> = std::iter::once(&args.base)
+        .chain(&args.others)
+        .map(resolve)
+        .collect();
     let (scenarios, problems) = load_scenarios(&paths, &rules, &workforce);
     if !problems.is_empty() {
         for p in &problems {
             eprintln!("error: {p}");
         }
-        return Err(Failure::Input(anyhow::anyhow!("{} problem(s) in the scenarios", problems.len())));
+        return Err(Failure::Input(anyhow::anyhow!(
+            "{} problem(s) in the scenarios",
+            problems.len()
+        )));
     }
     // Totals are all a comparison needs.
     let options = RunOptions {
         detail: Detail::GroupBy(Vec::new()),
         ..RunOptions::default()
     };
-    let outcomes = run_all(&rules, &workforce, &scenarios, &options, None).context("cannot start the worker threads")?;
+    let outcomes = run_all(&rules, &workforce, &scenarios, &options, None)
+        .context("cannot start the worker threads")?;
     let mut results = Vec::new();
     let mut failed = 0;
     for o in outcomes {
@@ -463,7 +531,8 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
     }
     let (baseline, others) = results.split_first().expect("the baseline ran");
     for other in others {
-        let comparison = report::compare(baseline, other, &workforce).map_err(|m| Failure::Input(anyhow::anyhow!(m)))?;
+        let comparison = report::compare(baseline, other, &workforce)
+            .map_err(|m| Failure::Input(anyhow::anyhow!(m)))?;
         println!("{}", table::comparison(&comparison));
     }
     Ok(())
@@ -474,17 +543,27 @@ fn list_rules(args: RulesArgs) -> Result<(), Failure> {
     for kind in rules.kinds.values() {
         println!("{} ({:?} stage): {}", kind.name, kind.stage, kind.summary);
         for f in &kind.fields {
-            let default = f.default.map_or("required".to_string(), |d| format!("default {d}"));
-            println!("    {:<22} {:<8} {:<14} {}", f.name, format!("{:?}", f.field_type).to_lowercase(), default, f.doc);
+            let default = f
+                .default
+                .map_or("required".to_string(), |d| format!("default {d}"));
+            println!(
+                "    {:<22} {:<8} {:<14} {}",
+                f.name,
+                format!("{:?}", f.field_type).to_lowercase(),
+                default,
+                f.doc
+            );
         }
     }
     Ok(())
 }
 
 fn generate(args: GenerateArgs) -> Result<(), Failure> {
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let path = args.out.join("workforce.csv");
-    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     crate::data::generate::write_csv(std::io::BufWriter::new(file), args.segments, args.seed)
         .with_context(|| format!("cannot write {}", path.display()))?;
     println!("wrote {} segments to {}", args.segments, path.display());

@@ -10,7 +10,8 @@ use crate::model::RunResults;
 /// Writes the rows of several runs to a CSV file, figures at full precision.
 pub fn write_csv(path: &Path, runs: &[&RunResults]) -> Result<(), DataError> {
     let file = std::fs::File::create(path).map_err(|e| DataError::file(path.display(), e))?;
-    write_csv_to(std::io::BufWriter::new(file), runs).map_err(|e| DataError::file(path.display(), e))
+    write_csv_to(std::io::BufWriter::new(file), runs)
+        .map_err(|e| DataError::file(path.display(), e))
 }
 
 /// Writes the rows of several runs as CSV to any writer.
@@ -43,7 +44,12 @@ pub fn write_csv_to(output: impl std::io::Write, runs: &[&RunResults]) -> Result
 }
 
 /// Writes stored runs to a Parquet file through DuckDB.
-pub fn write_parquet(store: &Store, path: &Path, run_ids: &[i64], key_names: &[String]) -> Result<(), DataError> {
+pub fn write_parquet(
+    store: &Store,
+    path: &Path,
+    run_ids: &[i64],
+    key_names: &[String],
+) -> Result<(), DataError> {
     let ids: Vec<String> = run_ids.iter().map(|i| i.to_string()).collect();
     let mut columns = vec!["scenario".to_string(), "month".into()];
     columns.extend(key_names.iter().map(|k| quote(k)));

@@ -26,7 +26,9 @@ const STAFF_GROUPS: [&str; 16] = [
 ];
 const BANDS: [&str; 7] = ["3", "4", "5", "6", "7", "8a", "8b"];
 /// Annual pay by band, on-costs included.
-const PAY: [f64; 7] = [31_500.0, 35_000.0, 42_500.0, 52_700.0, 62_500.0, 72_700.0, 85_000.0];
+const PAY: [f64; 7] = [
+    31_500.0, 35_000.0, 42_500.0, 52_700.0, 62_500.0, 72_700.0, 85_000.0,
+];
 const SETTINGS: [&str; 4] = ["acute", "community", "mental_health", "social_care"];
 
 /// Writes `segments` synthetic segments as CSV: organisations of up to 112 segments (16 staff
@@ -64,8 +66,8 @@ pub fn write_csv(output: impl Write, segments: usize, seed: u64) -> std::io::Res
             uniform(1.0, 6.0), // time_to_fill
             bank,
             agency,
-            uniform(1.0, 1.2), // bank_premium
-            uniform(1.5, 2.2), // agency_premium
+            uniform(1.0, 1.2),  // bank_premium
+            uniform(1.5, 2.2),  // agency_premium
             uniform(0.0, 0.04), // demand_growth
         ];
         record.clear();
@@ -91,8 +93,12 @@ mod tests {
         super::write_csv(&mut second, 300, 7).unwrap();
         assert_eq!(first, second);
         let text = String::from_utf8(first).unwrap();
-        let workforce = crate::data::import::read_csv_text("generated", &text).expect("generated data is valid");
+        let workforce = crate::data::import::read_csv_text("generated", &text)
+            .expect("generated data is valid");
         assert_eq!(workforce.len(), 300);
-        assert_eq!(workforce.key_names, vec!["org", "system", "staff_group", "band", "setting"]);
+        assert_eq!(
+            workforce.key_names,
+            vec!["org", "system", "staff_group", "band", "setting"]
+        );
     }
 }

@@ -57,7 +57,13 @@ pub fn read_workforce_files(paths: &[PathBuf]) -> Result<Workforce, DataError> {
             }
         }
     }
-    finish(builder, paths.first().map(|p| p.display().to_string()).unwrap_or_default())
+    finish(
+        builder,
+        paths
+            .first()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    )
 }
 
 /// Reads CSV text, for example an upload or the bundled sample.
@@ -75,7 +81,9 @@ fn finish(builder: Option<WorkforceBuilder>, source: String) -> Result<Workforce
 }
 
 fn extension(path: &Path) -> String {
-    path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
+    path.extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
 }
 
 /// Quotes text as an SQL string literal.
@@ -84,7 +92,11 @@ pub(crate) fn sql_text(text: &str) -> String {
 }
 
 /// Starts the builder on the first file, or checks a later file's header against it.
-fn begin(builder: &mut Option<WorkforceBuilder>, source: &str, header: &[String]) -> Result<(), InputProblems> {
+fn begin(
+    builder: &mut Option<WorkforceBuilder>,
+    source: &str,
+    header: &[String],
+) -> Result<(), InputProblems> {
     match builder {
         None => {
             *builder = Some(WorkforceBuilder::new(source, header)?);
@@ -94,7 +106,11 @@ fn begin(builder: &mut Option<WorkforceBuilder>, source: &str, header: &[String]
     }
 }
 
-fn read_csv(source: &str, input: impl std::io::Read, builder: &mut Option<WorkforceBuilder>) -> Result<(), DataError> {
+fn read_csv(
+    source: &str,
+    input: impl std::io::Read,
+    builder: &mut Option<WorkforceBuilder>,
+) -> Result<(), DataError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let header: Vec<String> = reader
         .headers()
@@ -114,7 +130,6 @@ fn read_csv(source: &str, input: impl std::io::Read, builder: &mut Option<Workfo
     begin(builder, source, &header)?;
     let b = builder.as_mut().expect("begin sets the builder");
     let mut record = csv::StringRecord::new();
-    let mut cells = Vec::with_capacity(header.len());
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -123,8 +138,16 @@ fn read_csv(source: &str, input: impl std::io::Read, builder: &mut Option<Workfo
                 if record.iter().all(|v| v.trim().is_empty()) {
                     continue;
                 }
-                cells.clear();
-                cells.extend(record.iter().map(|v| if v.trim().is_empty() { Cell::Empty } else { Cell::Text(v) }));
+                let cells: Vec<Cell> = record
+                    .iter()
+                    .map(|v| {
+                        if v.trim().is_empty() {
+                            Cell::Empty
+                        } else {
+                            Cell::Text(v)
+                        }
+                    })
+                    .collect();
                 b.push_row(row, &cells);
             }
             Err(e) => return Err(DataError::file(source, format!("cannot read the CSV: {e}"))),
@@ -133,9 +156,14 @@ fn read_csv(source: &str, input: impl std::io::Read, builder: &mut Option<Workfo
     Ok(())
 }
 
-fn read_excel(path: &Path, source: &str, builder: &mut Option<WorkforceBuilder>) -> Result<(), DataError> {
+fn read_excel(
+    path: &Path,
+    source: &str,
+    builder: &mut Option<WorkforceBuilder>,
+) -> Result<(), DataError> {
     use calamine::{open_workbook_auto, Data, Reader};
-    let mut workbook = open_workbook_auto(path).map_err(|e| DataError::file(source, format!("cannot open the workbook: {e}")))?;
+    let mut workbook = open_workbook_auto(path)
+        .map_err(|e| DataError::file(source, format!("cannot open the workbook: {e}")))?;
     let sheets = workbook.sheet_names();
     // A sheet named `workforce` if there is one, else the first.
     let sheet = sheets
@@ -150,7 +178,10 @@ fn read_excel(path: &Path, source: &str, builder: &mut Option<WorkforceBuilder>)
     let source = format!("{source} (sheet {sheet})");
     let first_row = range.start().map_or(0, |(r, _)| r as usize);
     let mut rows = range.rows();
-    let header: Vec<String> = rows.next().map(|r| r.iter().map(|c| c.to_string()).collect()).unwrap_or_default();
+    let header: Vec<String> = rows
+        .next()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .unwrap_or_default();
     begin(builder, &source, &header)?;
     let b = builder.as_mut().expect("begin sets the builder");
     let mut texts: Vec<String> = Vec::new();
@@ -198,9 +229,23 @@ pub(crate) fn read_query(
         }
     }
     let numeric = |t: &str| {
-        ["DOUBLE", "FLOAT", "REAL", "DECIMAL", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"]
-            .iter()
-            .any(|n| t.starts_with(n))
+        [
+            "DOUBLE",
+            "FLOAT",
+            "REAL",
+            "DECIMAL",
+            "INTEGER",
+            "BIGINT",
+            "SMALLINT",
+            "TINYINT",
+            "HUGEINT",
+            "UBIGINT",
+            "UINTEGER",
+            "USMALLINT",
+            "UTINYINT",
+        ]
+        .iter()
+        .any(|n| t.starts_with(n))
     };
     let select: Vec<String> = columns
         .iter()
@@ -216,7 +261,8 @@ pub(crate) fn read_query(
     let header: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
     begin(builder, source, &header)?;
     let b = builder.as_mut().expect("begin sets the builder");
-    let mut statement = connection.prepare(&format!("SELECT {} FROM ({sql})", select.join(", ")))?;
+    let mut statement =
+        connection.prepare(&format!("SELECT {} FROM ({sql})", select.join(", ")))?;
     let mut rows = statement.query([])?;
     let mut row_number = 1;
     let mut texts: Vec<String> = Vec::new();
@@ -238,7 +284,9 @@ pub(crate) fn read_query(
         let cells: Vec<Cell> = (0..header.len())
             .map(|i| match (numbers[i], row.get_ref(i)) {
                 (Some(x), _) => Cell::Number(x),
-                (None, Ok(ValueRef::Text(_))) => Cell::Text(text_iter.next().expect("one text per text value")),
+                (None, Ok(ValueRef::Text(_))) => {
+                    Cell::Text(text_iter.next().expect("one text per text value"))
+                }
                 _ => Cell::Empty,
             })
             .collect();
@@ -252,6 +300,11 @@ fn read_duckdb_workforce(path: &Path) -> Result<Workforce, DataError> {
     let connection = Connection::open_with_flags(path, config)?;
     let source = format!("{} (table workforce)", path.display());
     let mut builder = None;
-    read_query(&connection, "SELECT * FROM workforce", &source, &mut builder)?;
+    read_query(
+        &connection,
+        "SELECT * FROM workforce",
+        &source,
+        &mut builder,
+    )?;
     finish(builder, source)
 }

@@ -76,7 +76,11 @@ impl Store {
         connection.execute_batch(SCHEMA)?;
         connection.execute(
             "UPDATE runs SET status = ?, error = ? WHERE status = ?",
-            params![FAILED, "interrupted: the process stopped before the run finished", RUNNING],
+            params![
+                FAILED,
+                "interrupted: the process stopped before the run finished",
+                RUNNING
+            ],
         )?;
         Ok(Store { connection })
     }
@@ -103,7 +107,12 @@ impl Store {
             return Ok(None);
         }
         let mut builder = None;
-        read_query(&self.connection, "SELECT * FROM workforce", "table workforce", &mut builder)?;
+        read_query(
+            &self.connection,
+            "SELECT * FROM workforce",
+            "table workforce",
+            &mut builder,
+        )?;
         match builder {
             Some(b) => Ok(Some(b.finish()?)),
             None => Ok(None),
@@ -113,8 +122,16 @@ impl Store {
     /// Replaces the `workforce` table in one transaction: on any error it is unchanged.
     pub fn replace_workforce(&mut self, workforce: &Workforce) -> Result<(), DataError> {
         let transaction = self.connection.transaction()?;
-        let mut columns: Vec<String> = workforce.key_names.iter().map(|k| format!("{} VARCHAR", quote(k))).collect();
-        columns.extend(InputColumn::ALL.iter().map(|c| format!("{} DOUBLE", c.name())));
+        let mut columns: Vec<String> = workforce
+            .key_names
+            .iter()
+            .map(|k| format!("{} VARCHAR", quote(k)))
+            .collect();
+        columns.extend(
+            InputColumn::ALL
+                .iter()
+                .map(|c| format!("{} DOUBLE", c.name())),
+        );
         transaction.execute_batch(&format!(
             "DROP TABLE IF EXISTS workforce; CREATE TABLE workforce ({});",
             columns.join(", ")
@@ -138,12 +155,16 @@ impl Store {
 
     /// A new batch id for runs started together.
     pub fn new_batch(&self) -> Result<i64, DataError> {
-        Ok(self.connection.query_row("SELECT nextval('batch_ids')", [], |r| r.get(0))?)
+        Ok(self
+            .connection
+            .query_row("SELECT nextval('batch_ids')", [], |r| r.get(0))?)
     }
 
     /// Records a run as started and returns its id.
     pub fn begin_run(&self, record: &RunRecord) -> Result<i64, DataError> {
-        let id: i64 = self.connection.query_row("SELECT nextval('run_ids')", [], |r| r.get(0))?;
+        let id: i64 = self
+            .connection
+            .query_row("SELECT nextval('run_ids')", [], |r| r.get(0))?;
         self.connection.execute(
             "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -164,11 +185,21 @@ impl Store {
     }
 
     /// Stores a run's results and marks it succeeded, in one transaction.
-    pub fn finish_run(&mut self, run_id: i64, results: &RunResults, elapsed: Duration) -> Result<(), DataError> {
+    pub fn finish_run(
+        &mut self,
+        run_id: i64,
+        results: &RunResults,
+        elapsed: Duration,
+    ) -> Result<(), DataError> {
         self.ensure_results_table(&results.key_names)?;
         let transaction = self.connection.transaction()?;
         {
-            let mut columns: Vec<String> = vec!["run_id".into(), "scenario".into(), "month".into(), "row".into()];
+            let mut columns: Vec<String> = vec![
+                "run_id".into(),
+                "scenario".into(),
+                "month".into(),
+                "row".into(),
+            ];
             columns.extend(results.key_names.iter().cloned());
             columns.extend(METRICS.iter().map(|m| m.to_string()));
             let names: Vec<&str> = columns.iter().map(String::as_str).collect();
@@ -183,7 +214,12 @@ impl Store {
                     values.push(&label);
                     values.push(&row_number);
                     values.extend(keys.iter().map(|k| k as &dyn ToSql));
-                    values.extend(results.row_figures(month, row).iter().map(|x| x as &dyn ToSql));
+                    values.extend(
+                        results
+                            .row_figures(month, row)
+                            .iter()
+                            .map(|x| x as &dyn ToSql),
+                    );
                     appender.append_row(appender_params_from_iter(values))?;
                 }
             }
@@ -217,12 +253,15 @@ impl Store {
             ];
             columns.extend(key_names.iter().map(|k| format!("{} VARCHAR", quote(k))));
             columns.extend(METRICS.iter().map(|m| format!("{m} DOUBLE")));
-            self.connection.execute_batch(&format!("CREATE TABLE results ({});", columns.join(", ")))?;
+            self.connection
+                .execute_batch(&format!("CREATE TABLE results ({});", columns.join(", ")))?;
             return Ok(());
         }
         for key in key_names {
-            self.connection
-                .execute_batch(&format!("ALTER TABLE results ADD COLUMN IF NOT EXISTS {} VARCHAR;", quote(key)))?;
+            self.connection.execute_batch(&format!(
+                "ALTER TABLE results ADD COLUMN IF NOT EXISTS {} VARCHAR;",
+                quote(key)
+            ))?;
         }
         Ok(())
     }
@@ -231,7 +270,11 @@ impl Store {
     pub fn run_status(&self, run_id: i64) -> Result<Option<(String, Option<String>)>, DataError> {
         Ok(self
             .connection
-            .query_row("SELECT status, error FROM runs WHERE run_id = ?", [run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT status, error FROM runs WHERE run_id = ?",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?)
     }
 }

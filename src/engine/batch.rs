@@ -41,17 +41,20 @@ pub fn run_batch(
     std::thread::scope(|s| {
         s.spawn(move || {
             pool.install(|| {
-                scenarios.par_iter().enumerate().for_each_with(sender, |sender, (index, scenario)| {
-                    let started = Instant::now();
-                    let result = run_scenario(rules, workforce, scenario, options);
-                    // The receiver only goes away if the caller panicked; nothing to do then.
-                    let _ = sender.send(Outcome {
-                        index,
-                        scenario: scenario.name.clone(),
-                        elapsed: started.elapsed(),
-                        result,
-                    });
-                });
+                scenarios.par_iter().enumerate().for_each_with(
+                    sender,
+                    |sender, (index, scenario)| {
+                        let started = Instant::now();
+                        let result = run_scenario(rules, workforce, scenario, options);
+                        // The receiver only goes away if the caller panicked; nothing to do then.
+                        let _ = sender.send(Outcome {
+                            index,
+                            scenario: scenario.name.clone(),
+                            elapsed: started.elapsed(),
+                            result,
+                        });
+                    },
+                );
             });
         });
         for outcome in receiver {
@@ -70,7 +73,9 @@ pub fn run_all(
     threads: Option<usize>,
 ) -> Result<Vec<Outcome>, rayon::ThreadPoolBuildError> {
     let mut outcomes = Vec::with_capacity(scenarios.len());
-    run_batch(rules, workforce, scenarios, options, threads, |o| outcomes.push(o))?;
+    run_batch(rules, workforce, scenarios, options, threads, |o| {
+        outcomes.push(o)
+    })?;
     outcomes.sort_by_key(|o| o.index);
     Ok(outcomes)
 }

@@ -59,7 +59,10 @@ struct Prepared<'r> {
 }
 
 /// The workforce a scenario runs on: its overrides applied and checked.
-pub fn scenario_workforce(workforce: &Workforce, scenario: &Scenario) -> Result<Workforce, RunError> {
+pub fn scenario_workforce(
+    workforce: &Workforce,
+    scenario: &Scenario,
+) -> Result<Workforce, RunError> {
     let adjusted = scenario.apply_overrides(workforce);
     if scenario.overrides.is_empty() {
         return Ok(adjusted);
@@ -111,7 +114,11 @@ pub fn run_scenario(
     scope.push("t", 0 as INT);
     scope.push("calendar_month", scenario.start.month as INT);
     scope.push("fte", workforce.input(InputColumn::Fte).clone());
-    for name in contract::MONTH_STATE.iter().chain(&contract::ACCUMULATORS).chain(&contract::FLOWS) {
+    for name in contract::MONTH_STATE
+        .iter()
+        .chain(&contract::ACCUMULATORS)
+        .chain(&contract::FLOWS)
+    {
         scope.push(*name, zeros.clone());
     }
     let base = scope.len();
@@ -126,18 +133,28 @@ pub fn run_scenario(
         }
         rules.run(&rules.rates, &mut scope)?;
         scope.rewind(base);
+        keep_state_columns(&mut scope, segments, &rules.rates.file)?;
         for p in &prepared {
             run_intervention(rules, &mut scope, p, t as i64)?;
             scope.rewind(base);
+            keep_state_columns(&mut scope, segments, &p.kind.script.file)?;
         }
         rules.run(&rules.flows, &mut scope)?;
         scope.rewind(base);
 
         month_figures.clear();
         for metric in METRICS {
-            month_figures.push(read_column(&scope, contract::variable_of(metric), segments, &rules.flows.file)?);
+            month_figures.push(read_column(
+                &scope,
+                contract::variable_of(metric),
+                segments,
+                &rules.flows.file,
+            )?);
         }
-        grouping.add_month(&month_figures, &mut figures[t * grouping.rows.len() * METRICS.len()..]);
+        grouping.add_month(
+            &month_figures,
+            &mut figures[t * grouping.rows.len() * METRICS.len()..],
+        );
         let next = read_column(&scope, "fte_next", segments, &rules.flows.file)?;
         scope.set_value("fte", next);
     }
@@ -159,9 +176,19 @@ fn prepare<'r>(
     intervention: &Intervention,
 ) -> Result<Prepared<'r>, RunError> {
     let kind = rules.kinds.get(&intervention.kind).ok_or_else(|| {
-        RunError::Scenario(format!("intervention '{}': no rule for kind '{}'", intervention.name, intervention.kind))
+        RunError::Scenario(format!(
+            "intervention '{}': no rule for kind '{}'",
+            intervention.name, intervention.kind
+        ))
     })?;
-    let mask = |matched: Vec<bool>| Column::new(matched.into_iter().map(|m| if m { 1.0 } else { 0.0 }).collect());
+    let mask = |matched: Vec<bool>| {
+        Column::new(
+            matched
+                .into_iter()
+                .map(|m| if m { 1.0 } else { 0.0 })
+                .collect(),
+        )
+    };
     let matched = intervention.filter.matches(workforce);
     let weight = attribution_weights(workforce.input(InputColumn::Fte).values(), &matched);
     let fields = intervention
@@ -180,7 +207,9 @@ fn prepare<'r>(
         kind,
         timing: Timing {
             first: intervention.start.months_since(scenario.start),
-            last: intervention.end.map_or(i64::MAX / 4, |end| end.months_since(scenario.start)),
+            last: intervention
+                .end
+                .map_or(i64::MAX / 4, |end| end.months_since(scenario.start)),
             ramp_months: intervention.ramp_months,
             months: scenario.months as i64,
             first_calendar_month: scenario.start.month as i64,
@@ -195,7 +224,12 @@ fn prepare<'r>(
 /// Spec section 4, attribution: each matched segment's share of the matched segments' FTE at
 /// the start, or equal shares where they all have none. Unmatched segments get nothing.
 pub fn attribution_weights(fte: &[f64], matched: &[bool]) -> Vec<f64> {
-    let total: f64 = fte.iter().zip(matched).filter(|(_, m)| **m).map(|(f, _)| f).sum();
+    let total: f64 = fte
+        .iter()
+        .zip(matched)
+        .filter(|(_, m)| **m)
+        .map(|(f, _)| f)
+        .sum();
     let count = matched.iter().filter(|m| **m).count();
     fte.iter()
         .zip(matched)
@@ -207,7 +241,12 @@ pub fn attribution_weights(fte: &[f64], matched: &[bool]) -> Vec<f64> {
         .collect()
 }
 
-fn run_intervention(rules: &RuleSet, scope: &mut Scope, p: &Prepared, t: i64) -> Result<(), RunError> {
+fn run_intervention(
+    rules: &RuleSet,
+    scope: &mut Scope,
+    p: &Prepared,
+    t: i64,
+) -> Result<(), RunError> {
     let active = p.timing.active(t);
     scope.push_constant("ramp", p.timing.ramp(t));
     scope.push_constant("active", active);
@@ -221,28 +260,58 @@ fn run_intervention(rules: &RuleSet, scope: &mut Scope, p: &Prepared, t: i64) ->
     // `cost_per_month` is common to every kind, so the engine charges it rather than
     // every kind's script repeating it.
     if active && p.cost_per_month != 0.0 {
-        let cost = read_column(scope, "intervention_cost", p.weight.len(), &p.kind.script.file)?;
+        let cost = read_column(
+            scope,
+            "intervention_cost",
+            p.weight.len(),
+            &p.kind.script.file,
+        )?;
         let charged = cost.zip(&p.weight, |c, w| c + p.cost_per_month * w);
         scope.set_value("intervention_cost", charged);
     }
     Ok(())
 }
 
+/// Checks, after a script, that the month's state is still one number per segment, and
+/// turns plain numbers into columns. Without this a script that assigned, say, text to
+/// `leaver` would only fail later, in another file, with a confusing message.
+fn keep_state_columns(scope: &mut Scope, segments: usize, file: &str) -> Result<(), RuleProblem> {
+    for name in contract::MONTH_STATE
+        .iter()
+        .chain(&contract::ACCUMULATORS)
+        .chain(&["fte"])
+    {
+        let column = read_column(scope, name, segments, file)?;
+        scope.set_value(*name, column);
+    }
+    Ok(())
+}
+
 /// Reads a script variable as a column; a plain number stands for the same value in every
 /// segment.
-fn read_column(scope: &Scope, name: &str, segments: usize, file: &str) -> Result<Column, RuleProblem> {
+fn read_column(
+    scope: &Scope,
+    name: &str,
+    segments: usize,
+    file: &str,
+) -> Result<Column, RuleProblem> {
     let problem = |message: String| RuleProblem {
         file: file.to_string(),
         line: None,
         column: None,
         message,
     };
-    let value = scope.get(name).ok_or_else(|| problem(format!("the variable `{name}` is missing")))?;
+    let value = scope
+        .get(name)
+        .ok_or_else(|| problem(format!("the variable `{name}` is missing")))?;
     if let Some(column) = value.clone().try_cast::<Column>() {
         if column.len() == segments {
             return Ok(column);
         }
-        return Err(problem(format!("`{name}` has {} values, not one per segment ({segments})", column.len())));
+        return Err(problem(format!(
+            "`{name}` has {} values, not one per segment ({segments})",
+            column.len()
+        )));
     }
     if let Ok(x) = value.as_float() {
         return Ok(Column::filled(segments, x));
@@ -250,7 +319,10 @@ fn read_column(scope: &Scope, name: &str, segments: usize, file: &str) -> Result
     if let Ok(i) = value.as_int() {
         return Ok(Column::filled(segments, i as f64));
     }
-    Err(problem(format!("`{name}` must be a column or a number, not {}", value.type_name())))
+    Err(problem(format!(
+        "`{name}` must be a column or a number, not {}",
+        value.type_name()
+    )))
 }
 
 /// How segment figures become result rows: one row per segment, or sums over groups.
@@ -282,12 +354,21 @@ impl Grouping {
         for segment in 0..workforce.len() {
             let codes: Vec<u32> = columns.iter().map(|c| c.codes[segment]).collect();
             let row = *index.entry(codes).or_insert_with(|| {
-                rows.push(columns.iter().map(|c| c.value(segment).to_string()).collect());
+                rows.push(
+                    columns
+                        .iter()
+                        .map(|c| c.value(segment).to_string())
+                        .collect(),
+                );
                 rows.len() - 1
             });
             row_of.push(row);
         }
-        Ok(Grouping { key_names, rows, row_of })
+        Ok(Grouping {
+            key_names,
+            rows,
+            row_of,
+        })
     }
 
     /// Adds one month's segment figures into that month's rows.
@@ -307,8 +388,14 @@ mod tests {
 
     #[test]
     fn attribution_is_by_fte_or_equal() {
-        assert_eq!(attribution_weights(&[1.0, 3.0, 4.0], &[true, true, false]), vec![0.25, 0.75, 0.0]);
-        assert_eq!(attribution_weights(&[0.0, 0.0, 4.0], &[true, true, false]), vec![0.5, 0.5, 0.0]);
+        assert_eq!(
+            attribution_weights(&[1.0, 3.0, 4.0], &[true, true, false]),
+            vec![0.25, 0.75, 0.0]
+        );
+        assert_eq!(
+            attribution_weights(&[0.0, 0.0, 4.0], &[true, true, false]),
+            vec![0.5, 0.5, 0.0]
+        );
         assert_eq!(attribution_weights(&[1.0], &[false]), vec![0.0]);
     }
 }

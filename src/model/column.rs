@@ -49,7 +49,13 @@ impl Column {
     /// Combines two columns of the same length value by value.
     pub fn zip(&self, other: &Column, f: impl Fn(f64, f64) -> f64) -> Column {
         debug_assert_eq!(self.len(), other.len());
-        Column::new(self.0.iter().zip(other.0.iter()).map(|(&a, &b)| f(a, b)).collect())
+        Column::new(
+            self.0
+                .iter()
+                .zip(other.0.iter())
+                .map(|(&a, &b)| f(a, b))
+                .collect(),
+        )
     }
 
     pub fn sum(&self) -> f64 {

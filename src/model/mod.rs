@@ -12,3 +12,8 @@ pub use month::YearMonth;
 pub use results::{Metric, RunResults, METRICS};
 pub use scenario::{Detail, Filter, Intervention, Override, Scenario};
 pub use workforce::{InputColumn, KeyColumn, Workforce};
+
+/// Lower-case hex of a digest, for fingerprints stored beside each run.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -40,7 +40,11 @@ impl YearMonth {
 
     /// The NHS financial year (April to March) the month falls in, written `2025/26`.
     pub fn financial_year(self) -> String {
-        let first = if self.month >= 4 { self.year } else { self.year - 1 };
+        let first = if self.month >= 4 {
+            self.year
+        } else {
+            self.year - 1
+        };
         format!("{}/{:02}", first, (first + 1).rem_euclid(100))
     }
 }
@@ -48,6 +52,13 @@ impl YearMonth {
 impl fmt::Display for YearMonth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// Months travel as `YYYY-MM` text in JSON and TOML, as planners write them.
+impl serde::Serialize for YearMonth {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -78,10 +89,19 @@ mod tests {
     #[test]
     fn parses_and_prints_months() {
         let m: YearMonth = "2025-04".parse().unwrap();
-        assert_eq!(m, YearMonth { year: 2025, month: 4 });
+        assert_eq!(
+            m,
+            YearMonth {
+                year: 2025,
+                month: 4
+            }
+        );
         assert_eq!(m.to_string(), "2025-04");
         for bad in ["2025-13", "2025-00", "2025-4", "25-04", "2025/04", "april"] {
-            assert!(bad.parse::<YearMonth>().is_err(), "{bad} should be rejected");
+            assert!(
+                bad.parse::<YearMonth>().is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 

@@ -101,6 +101,8 @@ impl RunResults {
 
     /// A figure summed over every row of a month.
     pub fn month_total(&self, month: usize, metric: Metric) -> f64 {
-        (0..self.rows.len()).map(|row| self.figure(month, row, metric)).sum()
+        (0..self.rows.len())
+            .map(|row| self.figure(month, row, metric))
+            .sum()
     }
 }

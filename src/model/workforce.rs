@@ -159,7 +159,10 @@ impl KeyColumn {
     }
 
     pub fn code_of(&self, value: &str) -> Option<u32> {
-        self.dictionary.iter().position(|v| v == value).map(|i| i as u32)
+        self.dictionary
+            .iter()
+            .position(|v| v == value)
+            .map(|i| i as u32)
     }
 
     pub fn from_values<S: AsRef<str>>(values: &[S]) -> Self {
@@ -224,7 +227,10 @@ impl Workforce {
     }
 
     pub fn key(&self, name: &str) -> Option<&KeyColumn> {
-        self.key_names.iter().position(|k| k == name).map(|i| &self.keys[i])
+        self.key_names
+            .iter()
+            .position(|k| k == name)
+            .map(|i| &self.keys[i])
     }
 
     /// A readable name of one segment, for error messages: `org/staff_group/band`.
@@ -245,7 +251,11 @@ impl Workforce {
             .filter_map(|&c| c.check(value(c)).map(|reason| (c.name(), reason)))
             .collect();
         if problems.is_empty() {
-            problems.extend(cross_column_problems(value).into_iter().map(|(c, r)| (c.name(), r)));
+            problems.extend(
+                cross_column_problems(value)
+                    .into_iter()
+                    .map(|(c, r)| (c.name(), r)),
+            );
         }
         problems
     }
@@ -266,7 +276,7 @@ impl Workforce {
                 hasher.update(x.to_le_bytes());
             }
         }
-        format!("{:x}", hasher.finalize())
+        super::hex(&hasher.finalize())
     }
 
     /// A copy holding only the given segments, in the given order.
@@ -355,7 +365,11 @@ pub struct InputProblems(pub Vec<InputProblem>);
 
 pub(crate) fn list_problems(problems: &[InputProblem]) -> String {
     const SHOWN: usize = 50;
-    let mut text: Vec<String> = problems.iter().take(SHOWN).map(|p| format!("  {p}")).collect();
+    let mut text: Vec<String> = problems
+        .iter()
+        .take(SHOWN)
+        .map(|p| format!("  {p}"))
+        .collect();
     if problems.len() > SHOWN {
         text.push(format!("  ... and {} more", problems.len() - SHOWN));
     }
@@ -398,9 +412,19 @@ impl WorkforceBuilder {
         for (i, raw) in header.iter().enumerate() {
             let name = clean_name(raw);
             if name.is_empty() {
-                problems.push(problem(&source, Some(1), None, format!("column {} has no name", i + 1)));
+                problems.push(problem(
+                    &source,
+                    Some(1),
+                    None,
+                    format!("column {} has no name", i + 1),
+                ));
             } else if seen_names.insert(name.clone(), i).is_some() {
-                problems.push(problem(&source, Some(1), Some(name.as_str()), "the column appears twice".into()));
+                problems.push(problem(
+                    &source,
+                    Some(1),
+                    Some(name.as_str()),
+                    "the column appears twice".into(),
+                ));
             }
             match InputColumn::from_name(&name) {
                 Some(input) => slots.push(Slot::Input(input)),
@@ -410,9 +434,18 @@ impl WorkforceBuilder {
                 }
             }
         }
-        for required in REQUIRED_KEYS.iter().copied().chain(InputColumn::ALL.iter().map(|c| c.name())) {
+        for required in REQUIRED_KEYS
+            .iter()
+            .copied()
+            .chain(InputColumn::ALL.iter().map(|c| c.name()))
+        {
             if !seen_names.contains_key(required) {
-                problems.push(problem(&source, None, Some(required), "required column is missing".into()));
+                problems.push(problem(
+                    &source,
+                    None,
+                    Some(required),
+                    "required column is missing".into(),
+                ));
             }
         }
         if !problems.is_empty() {
@@ -436,7 +469,11 @@ impl WorkforceBuilder {
 
     /// Starts another file whose rows join the same table. It must have the same columns as
     /// the first, in any order.
-    pub fn start_file(&mut self, source: impl Into<String>, header: &[String]) -> Result<(), InputProblems> {
+    pub fn start_file(
+        &mut self,
+        source: impl Into<String>,
+        header: &[String],
+    ) -> Result<(), InputProblems> {
         let source = source.into();
         let names: Vec<String> = header.iter().map(|h| clean_name(h)).collect();
         let mut mapping = Vec::new();
@@ -448,7 +485,10 @@ impl WorkforceBuilder {
                         &source,
                         Some(1),
                         Some(name.as_str()),
-                        format!("the column is not in {} (all files must have the same columns)", self.source),
+                        format!(
+                            "the column is not in {} (all files must have the same columns)",
+                            self.source
+                        ),
                     )]))
                 }
             }
@@ -462,7 +502,11 @@ impl WorkforceBuilder {
                 &source,
                 Some(1),
                 None,
-                format!("columns missing that {} has: {}", self.source, missing.join(", ")),
+                format!(
+                    "columns missing that {} has: {}",
+                    self.source,
+                    missing.join(", ")
+                ),
             )]));
         }
         self.source = source;
@@ -477,7 +521,11 @@ impl WorkforceBuilder {
             self.report(
                 row,
                 None,
-                format!("the row has {} values but the header has {} columns", cells.len(), self.slots.len()),
+                format!(
+                    "the row has {} values but the header has {} columns",
+                    cells.len(),
+                    self.slots.len()
+                ),
             );
             return;
         }
@@ -530,7 +578,10 @@ impl WorkforceBuilder {
         }
         let here = format!("{} row {row}", self.source);
         if let Some(first) = self.seen.get(&key_values) {
-            let message = format!("duplicate segment: the same {} as {first}", self.key_names.join(", "));
+            let message = format!(
+                "duplicate segment: the same {} as {first}",
+                self.key_names.join(", ")
+            );
             self.report(row, None, message);
             return;
         }
@@ -551,19 +602,28 @@ impl WorkforceBuilder {
             .iter()
             .position(|s| matches!(s, Slot::Input(c) if *c == input))
             .expect("required columns were checked in new()");
-        self.mapping.iter().position(|&m| m == slot).expect("every slot is mapped")
+        self.mapping
+            .iter()
+            .position(|&m| m == slot)
+            .expect("every slot is mapped")
     }
 
     fn report(&mut self, row: usize, column: Option<usize>, message: String) {
         let column = column.map(|c| self.header[c].as_str());
-        self.problems.push(problem(&self.source, Some(row), column, message));
+        self.problems
+            .push(problem(&self.source, Some(row), column, message));
     }
 
     /// The workforce, or every problem found.
     pub fn finish(self) -> Result<Workforce, InputProblems> {
         let mut problems = self.problems;
         if self.rows.is_empty() && problems.is_empty() {
-            problems.push(problem(&self.source, None, None, "the file has no segment rows".into()));
+            problems.push(problem(
+                &self.source,
+                None,
+                None,
+                "the file has no segment rows".into(),
+            ));
         }
         if !problems.is_empty() {
             return Err(InputProblems(problems));
@@ -581,7 +641,12 @@ fn clean_name(raw: &str) -> String {
     raw.trim_start_matches('\u{feff}').trim().to_string()
 }
 
-fn problem(source: &str, row: Option<usize>, column: Option<&str>, message: String) -> InputProblem {
+fn problem(
+    source: &str,
+    row: Option<usize>,
+    column: Option<&str>,
+    message: String,
+) -> InputProblem {
     InputProblem {
         source: source.to_string(),
         row,
@@ -610,11 +675,20 @@ mod tests {
     }
 
     fn row(org: &str, band: &str, fte: &str) -> Vec<String> {
-        let mut cells = vec![org.into(), "ics".into(), "physiotherapy".into(), band.into(), fte.into()];
+        let mut cells = vec![
+            org.into(),
+            "ics".into(),
+            "physiotherapy".into(),
+            band.into(),
+            fte.into(),
+        ];
         cells.extend(
-            ["10", "0.1", "0.04", "0.12", "0.02", "0.01", "37.5", "0.7", "40000", "3", "0.3", "0.2", "1.1", "1.8", "0.02"]
-                .iter()
-                .map(|s| s.to_string()),
+            [
+                "10", "0.1", "0.04", "0.12", "0.02", "0.01", "37.5", "0.7", "40000", "3", "0.3",
+                "0.2", "1.1", "1.8", "0.02",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
         );
         cells
     }
@@ -640,13 +714,23 @@ mod tests {
     fn reports_every_problem_with_row_and_column() {
         let mut bad_rate = row("a", "6", "3");
         bad_rate[6] = "1.5".into(); // leaver_rate
-        let errors = build(&[row("a", "5", "-1"), bad_rate, row("a", "5", "x"), row("a", "5", "2")])
-            .unwrap_err()
-            .0;
-        let found: Vec<(Option<usize>, Option<&str>)> =
-            errors.iter().map(|p| (p.row, p.column.as_deref())).collect();
+        let errors = build(&[
+            row("a", "5", "-1"),
+            bad_rate,
+            row("a", "5", "x"),
+            row("a", "5", "2"),
+        ])
+        .unwrap_err()
+        .0;
+        let found: Vec<(Option<usize>, Option<&str>)> = errors
+            .iter()
+            .map(|p| (p.row, p.column.as_deref()))
+            .collect();
         assert!(found.contains(&(Some(2), Some("fte"))), "{errors:?}");
-        assert!(found.contains(&(Some(3), Some("leaver_rate"))), "{errors:?}");
+        assert!(
+            found.contains(&(Some(3), Some("leaver_rate"))),
+            "{errors:?}"
+        );
         assert!(found.contains(&(Some(4), Some("fte"))), "{errors:?}");
         // Row 5 repeats row 2's keys, but row 2 was rejected, so it is not a duplicate.
         assert_eq!(errors.len(), 3, "{errors:?}");
@@ -654,8 +738,13 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_and_missing_columns() {
-        let errors = build(&[row("a", "5", "1"), row("a", "5", "2")]).unwrap_err().0;
-        assert!(errors[0].message.contains("duplicate segment"), "{errors:?}");
+        let errors = build(&[row("a", "5", "1"), row("a", "5", "2")])
+            .unwrap_err()
+            .0;
+        assert!(
+            errors[0].message.contains("duplicate segment"),
+            "{errors:?}"
+        );
         let short: Vec<String> = header().into_iter().filter(|h| h != "dcc_share").collect();
         let errors = WorkforceBuilder::new("w.csv", &short).err().unwrap().0;
         assert_eq!(errors[0].column.as_deref(), Some("dcc_share"));

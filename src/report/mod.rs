@@ -39,7 +39,10 @@ impl Period {
 
     /// Pay, bank, agency and intervention cost together.
     pub fn total_cost(&self) -> f64 {
-        self.get(Metric::PayCost) + self.get(Metric::BankCost) + self.get(Metric::AgencyCost) + self.get(Metric::InterventionCost)
+        self.get(Metric::PayCost)
+            + self.get(Metric::BankCost)
+            + self.get(Metric::AgencyCost)
+            + self.get(Metric::InterventionCost)
     }
 }
 
@@ -66,7 +69,11 @@ pub fn by_financial_year(results: &RunResults) -> Vec<Period> {
         let period = periods.last_mut().expect("pushed above");
         period.months += 1;
         for row in 0..results.rows.len() {
-            for (total, value) in period.values.iter_mut().zip(results.row_figures(month, row)) {
+            for (total, value) in period
+                .values
+                .iter_mut()
+                .zip(results.row_figures(month, row))
+            {
                 *total += value;
             }
         }
@@ -142,7 +149,11 @@ pub struct Comparison {
 
 /// Compares a scenario with a baseline run over the same months. `workforce` gives the pay
 /// and agency premium used for the break-even.
-pub fn compare(baseline: &RunResults, scenario: &RunResults, workforce: &Workforce) -> Result<Comparison, String> {
+pub fn compare(
+    baseline: &RunResults,
+    scenario: &RunResults,
+    workforce: &Workforce,
+) -> Result<Comparison, String> {
     if baseline.start != scenario.start || baseline.months != scenario.months {
         return Err(format!(
             "'{}' runs {} months from {} but the baseline '{}' runs {} months from {}: compare runs over the same months",
@@ -162,19 +173,30 @@ pub fn compare(baseline: &RunResults, scenario: &RunResults, workforce: &Workfor
             net_cost: o.total_cost() - b.total_cost(),
         }
     };
-    let years: Vec<Difference> = base_years.iter().zip(&other_years).map(|(b, o)| difference(b, o)).collect();
+    let years: Vec<Difference> = base_years
+        .iter()
+        .zip(&other_years)
+        .map(|(b, o)| difference(b, o))
+        .collect();
     let whole = difference(&whole_run(&base_years), &whole_run(&other_years));
 
     let fte = workforce.input(InputColumn::Fte).values();
     let pay = workforce.input(InputColumn::AnnualPay).values();
     let premium = workforce.input(InputColumn::AgencyPremium).values();
     let total_fte: f64 = fte.iter().sum();
-    let weighted = |f: &dyn Fn(usize) -> f64| ratio((0..fte.len()).map(|i| fte[i] * f(i)).sum(), total_fte);
+    let weighted =
+        |f: &dyn Fn(usize) -> f64| ratio((0..fte.len()).map(|i| fte[i] * f(i)).sum(), total_fte);
     let pay_per_fte_year = weighted(&|i| pay[i]);
     let agency_extra_per_fte_year = weighted(&|i| pay[i] * (premium[i] - 1.0));
     let years_run = scenario.months as f64 / 12.0;
     let cost_per_year = whole.change[Metric::InterventionCost as usize] / years_run;
-    let per = |value: f64| if value > 0.0 { cost_per_year / value } else { f64::INFINITY };
+    let per = |value: f64| {
+        if value > 0.0 {
+            cost_per_year / value
+        } else {
+            f64::INFINITY
+        }
+    };
     let break_even = BreakEven {
         intervention_cost_per_year: cost_per_year,
         pay_per_fte_year,

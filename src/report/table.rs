@@ -6,10 +6,16 @@ use crate::model::results::Metric;
 /// Formats a number with thousands separators and `decimals` places.
 pub fn number(x: f64, decimals: usize) -> String {
     if !x.is_finite() {
-        return if x.is_nan() { "-".into() } else { "never".into() };
+        return if x.is_nan() {
+            "-".into()
+        } else {
+            "never".into()
+        };
     }
     let text = format!("{:.*}", decimals, x.abs());
-    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let (whole, fraction) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
     let mut grouped = String::new();
     for (i, digit) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i) % 3 == 0 {
@@ -17,7 +23,11 @@ pub fn number(x: f64, decimals: usize) -> String {
         }
         grouped.push(digit);
     }
-    let sign = if x < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    let sign = if x < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
     match fraction {
         Some(f) => format!("{sign}{grouped}.{f}"),
         None => format!("{sign}{grouped}"),
@@ -84,17 +94,28 @@ pub fn summary(years: &[Period]) -> String {
             p.label.clone()
         }
     }));
-    let metric = |m: Metric, d: usize| -> Vec<String> { years.iter().map(|p| number(p.get(m), d)).collect() };
+    let metric = |m: Metric, d: usize| -> Vec<String> {
+        years.iter().map(|p| number(p.get(m), d)).collect()
+    };
     grid.row("staff in post (FTE)", metric(Metric::Fte, 1));
     grid.row("required FTE", metric(Metric::RequiredFte, 1));
     grid.row("vacancies (FTE)", metric(Metric::Vacancies, 1));
-    grid.row("vacancy rate", years.iter().map(|p| percent(p.vacancy_rate())).collect());
+    grid.row(
+        "vacancy rate",
+        years.iter().map(|p| percent(p.vacancy_rate())).collect(),
+    );
     grid.row("leavers (FTE)", metric(Metric::Leavers, 1));
-    grid.row("leaver rate", years.iter().map(|p| percent(p.leaver_rate())).collect());
+    grid.row(
+        "leaver rate",
+        years.iter().map(|p| percent(p.leaver_rate())).collect(),
+    );
     grid.row("joiners (FTE)", metric(Metric::Joiners, 1));
     grid.row("  recruited", metric(Metric::Recruits, 1));
     grid.row("  newly qualified", metric(Metric::NewlyQualified, 1));
-    grid.row("  apprentices qualified", metric(Metric::ApprenticesQualified, 1));
+    grid.row(
+        "  apprentices qualified",
+        metric(Metric::ApprenticesQualified, 1),
+    );
     grid.row("  returners", metric(Metric::Returners, 1));
     grid.row("  international", metric(Metric::International, 1));
     grid.row("sickness (FTE)", metric(Metric::SicknessFte, 1));
@@ -103,23 +124,41 @@ pub fn summary(years: &[Period]) -> String {
     grid.row("agency hours", metric(Metric::AgencyHours, 0));
     grid.row("agency cost (GBP)", metric(Metric::AgencyCost, 0));
     grid.row("unmet care hours", metric(Metric::UnmetHours, 0));
-    grid.row("intervention cost (GBP)", metric(Metric::InterventionCost, 0));
+    grid.row(
+        "intervention cost (GBP)",
+        metric(Metric::InterventionCost, 0),
+    );
     grid.render()
 }
 
 /// A comparison by financial year, with the break-even of the interventions.
 pub fn comparison(c: &Comparison) -> String {
-    let mut grid = Grid::new(c.years.iter().map(|d| d.label.clone()).chain(["whole run".to_string()]));
+    let mut grid = Grid::new(
+        c.years
+            .iter()
+            .map(|d| d.label.clone())
+            .chain(["whole run".to_string()]),
+    );
     let all: Vec<_> = c.years.iter().chain([&c.whole_run]).collect();
-    let change = |m: Metric, d: usize| -> Vec<String> { all.iter().map(|y| number(y.change[m as usize], d)).collect() };
+    let change = |m: Metric, d: usize| -> Vec<String> {
+        all.iter()
+            .map(|y| number(y.change[m as usize], d))
+            .collect()
+    };
     grid.row("staff in post (FTE)", change(Metric::Fte, 1));
     grid.row("vacancies (FTE)", change(Metric::Vacancies, 1));
     grid.row("joiners (FTE)", change(Metric::Joiners, 1));
     grid.row("agency cost (GBP)", change(Metric::AgencyCost, 0));
     grid.row("bank cost (GBP)", change(Metric::BankCost, 0));
     grid.row("pay cost (GBP)", change(Metric::PayCost, 0));
-    grid.row("intervention cost (GBP)", change(Metric::InterventionCost, 0));
-    grid.row("net cost (GBP)", all.iter().map(|y| number(y.net_cost, 0)).collect());
+    grid.row(
+        "intervention cost (GBP)",
+        change(Metric::InterventionCost, 0),
+    );
+    grid.row(
+        "net cost (GBP)",
+        all.iter().map(|y| number(y.net_cost, 0)).collect(),
+    );
     format!(
         "{} against {} (change; stocks are yearly means)\n{}{}",
         c.scenario,

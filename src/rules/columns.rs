@@ -123,14 +123,24 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("min", |a: FLOAT, b: FLOAT| a.min(b));
     engine.register_fn("max", |a: FLOAT, b: FLOAT| a.max(b));
     // `column(x)`: a column of the scenario's length holding x in every segment.
-    engine.register_fn("column", |like: Column, x: FLOAT| Column::filled(like.len(), x));
-    // `values[i]`: one segment's value, for rules that must look at a single segment.
-    engine.register_indexer_get(|c: &mut Column, i: INT| -> Result<FLOAT, Box<rhai::EvalAltResult>> {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| c.values().get(i).copied())
-            .ok_or_else(|| format!("segment index {i} is outside the column of {} segments", c.len()).into())
+    engine.register_fn("column", |like: Column, x: FLOAT| {
+        Column::filled(like.len(), x)
     });
+    // `values[i]`: one segment's value, for rules that must look at a single segment.
+    engine.register_indexer_get(
+        |c: &mut Column, i: INT| -> Result<FLOAT, Box<rhai::EvalAltResult>> {
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| c.values().get(i).copied())
+                .ok_or_else(|| {
+                    format!(
+                        "segment index {i} is outside the column of {} segments",
+                        c.len()
+                    )
+                    .into()
+                })
+        },
+    );
 
     register_where!(engine,
         Column => values, Column => values;
@@ -143,8 +153,12 @@ pub fn register(engine: &mut Engine) {
     );
 
     // Key columns compare with text to give masks: `seg.staff_group == "physiotherapy"`.
-    engine.register_fn("==", |k: KeyColumn, value: &str| key_mask(&k, |v| v == value));
-    engine.register_fn("!=", |k: KeyColumn, value: &str| key_mask(&k, |v| v != value));
+    engine.register_fn("==", |k: KeyColumn, value: &str| {
+        key_mask(&k, |v| v == value)
+    });
+    engine.register_fn("!=", |k: KeyColumn, value: &str| {
+        key_mask(&k, |v| v != value)
+    });
     engine.register_fn("is_in", |k: KeyColumn, values: rhai::Array| {
         let wanted: Vec<String> = values.iter().map(|v| v.to_string()).collect();
         key_mask(&k, |v| wanted.iter().any(|w| w == v))

@@ -23,7 +23,14 @@ use sha2::{Digest, Sha256};
 /// The variable names shared by the engine and the scripts.
 pub mod contract {
     /// Effective values for the month, set by `rates.rhai` and changed by interventions.
-    pub const MONTH_STATE: [&str; 6] = ["leaver", "sickness", "bank_share", "agency_share", "required", "fill_rate"];
+    pub const MONTH_STATE: [&str; 6] = [
+        "leaver",
+        "sickness",
+        "bank_share",
+        "agency_share",
+        "required",
+        "fill_rate",
+    ];
     /// Added to by interventions; the engine sets them to zero at the start of each month.
     pub const ACCUMULATORS: [&str; 8] = [
         "newly_qualified",
@@ -59,7 +66,15 @@ pub mod contract {
     /// Set by the engine for an intervention's script, besides its own fields.
     pub const INTERVENTION: [&str; 5] = ["ramp", "active", "matched", "weight", "timing"];
     /// Common fields of every intervention, read by the engine, not by kind scripts.
-    pub const COMMON_FIELDS: [&str; 7] = ["kind", "name", "where", "start", "end", "ramp_months", "cost_per_month"];
+    pub const COMMON_FIELDS: [&str; 7] = [
+        "kind",
+        "name",
+        "where",
+        "start",
+        "end",
+        "ramp_months",
+        "cost_per_month",
+    ];
 
     /// The script variable holding each output metric, in `METRICS` order.
     pub fn variable_of(metric: &str) -> &str {
@@ -165,7 +180,9 @@ pub struct RuleSet {
 
 impl fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RuleSet").field("kinds", &self.kinds.keys()).finish()
+        f.debug_struct("RuleSet")
+            .field("kinds", &self.kinds.keys())
+            .finish()
     }
 }
 
@@ -212,6 +229,13 @@ impl RuleSet {
             }
         }
         if !problems.is_empty() {
+            // Still compile what could be read, so one pass reports every problem.
+            let engine = new_engine();
+            problems.extend(
+                sources
+                    .iter()
+                    .filter_map(|(file, source)| compile(&engine, file, source).err()),
+            );
             return Err(RuleProblems(problems));
         }
         Self::from_sources(sources)
@@ -255,7 +279,7 @@ impl RuleSet {
                 rates,
                 flows,
                 kinds,
-                fingerprint: format!("{:x}", hasher.finalize()),
+                fingerprint: crate::model::hex(&hasher.finalize()),
             }),
             _ => Err(RuleProblems(problems)),
         }
@@ -281,7 +305,9 @@ fn read_script(path: &Path) -> Result<String, RuleProblem> {
         column: None,
         message,
     };
-    let size = std::fs::metadata(path).map_err(|e| problem(format!("cannot read the rule: {e}")))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| problem(format!("cannot read the rule: {e}")))?
+        .len();
     if size > sandbox::MAX_SCRIPT_BYTES {
         return Err(problem(format!(
             "the rule is {size} bytes; rules may be at most {} bytes",
@@ -298,7 +324,11 @@ pub fn compile(engine: &Engine, file: &str, source: &str) -> Result<RuleScript, 
             file: file.to_string(),
             line: None,
             column: None,
-            message: format!("the rule is {} bytes; rules may be at most {} bytes", source.len(), sandbox::MAX_SCRIPT_BYTES),
+            message: format!(
+                "the rule is {} bytes; rules may be at most {} bytes",
+                source.len(),
+                sandbox::MAX_SCRIPT_BYTES
+            ),
         });
     }
     match engine.compile(source) {
@@ -325,7 +355,9 @@ pub fn runtime_problem(file: &str, error: &EvalAltResult) -> RuleProblem {
         p => p,
     };
     let message = match inner {
-        EvalAltResult::ErrorTerminated(..) => "the rule ran past its scenario's time budget and was stopped".to_string(),
+        EvalAltResult::ErrorTerminated(..) => {
+            "the rule ran past its scenario's time budget and was stopped".to_string()
+        }
         EvalAltResult::ErrorTooManyOperations(..) => format!(
             "the rule took more than {} operations in one month and was stopped",
             sandbox::MAX_OPERATIONS_PER_CALL
@@ -369,26 +401,30 @@ fn describe_kind(engine: &Engine, script: RuleScript) -> Result<KindRule, RulePr
             ),
             ref other => runtime_problem(&script.file, other),
         })?;
-    let text = |key: &str| declaration.get(key).and_then(|v| v.clone().into_string().ok());
+    let text = |key: &str| {
+        declaration
+            .get(key)
+            .and_then(|v| v.clone().into_string().ok())
+    };
     let summary = text("summary").unwrap_or_default();
     let stage = match text("stage").as_deref() {
         Some("rates") => Stage::Rates,
         Some("skill_mix") => Stage::SkillMix,
         Some("pipeline") => Stage::Pipeline,
-        other => {
-            return Err(problem(format!(
-                "kind() must give a stage of \"rates\", \"skill_mix\" or \"pipeline\", not {other:?}"
-            )))
-        }
+        other => return Err(problem(format!(
+            "kind() must give a stage of \"rates\", \"skill_mix\" or \"pipeline\", not {other:?}"
+        ))),
     };
     let mut fields = Vec::new();
     if let Some(declared) = declaration.get("fields") {
-        let declared = declared
-            .clone()
-            .try_cast::<Map>()
-            .ok_or_else(|| problem("kind().fields must be a map of field name to its declaration".into()))?;
+        let declared = declared.clone().try_cast::<Map>().ok_or_else(|| {
+            problem("kind().fields must be a map of field name to its declaration".into())
+        })?;
         for (field, spec) in declared {
-            fields.push(field_spec(field.as_str(), spec).map_err(|m| problem(format!("field '{field}': {m}")))?);
+            fields.push(
+                field_spec(field.as_str(), spec)
+                    .map_err(|m| problem(format!("field '{field}': {m}")))?,
+            );
         }
     }
     let reserved = contract::MONTH_STATE
@@ -415,7 +451,9 @@ fn describe_kind(engine: &Engine, script: RuleScript) -> Result<KindRule, RulePr
 }
 
 fn field_spec(name: &str, spec: Dynamic) -> Result<FieldSpec, String> {
-    let spec = spec.try_cast::<Map>().ok_or("declare it as a map, for example #{ default: 0.0 }")?;
+    let spec = spec
+        .try_cast::<Map>()
+        .ok_or("declare it as a map, for example #{ default_value: 0.0 }")?;
     let number = |key: &str| -> Result<Option<f64>, String> {
         match spec.get(key) {
             None => Ok(None),
@@ -431,12 +469,16 @@ fn field_spec(name: &str, spec: Dynamic) -> Result<FieldSpec, String> {
         None | Some("number") => FieldType::Number,
         Some("integer") => FieldType::Integer,
         Some("filter") => FieldType::Filter,
-        Some(other) => return Err(format!("type must be \"number\", \"integer\" or \"filter\", not \"{other}\"")),
+        Some(other) => {
+            return Err(format!(
+                "type must be \"number\", \"integer\" or \"filter\", not \"{other}\""
+            ))
+        }
     };
     Ok(FieldSpec {
         name: name.to_string(),
         field_type,
-        default: number("default")?,
+        default: number("default_value")?,
         min: number("min")?,
         max: number("max")?,
         doc: spec.get("doc").map(|v| v.to_string()).unwrap_or_default(),

@@ -50,27 +50,41 @@ impl Timing {
 pub fn register(engine: &mut Engine) {
     engine.register_type_with_name::<Segments>("Segments");
     for column in InputColumn::ALL {
-        engine.register_get(column.name(), move |s: &mut Segments| s.0.input(column).clone());
+        engine.register_get(column.name(), move |s: &mut Segments| {
+            s.0.input(column).clone()
+        });
     }
     for key in crate::model::workforce::REQUIRED_KEYS {
         engine.register_get(key, move |s: &mut Segments| {
-            s.0.key(key).cloned().expect("required keys are checked on import")
+            s.0.key(key)
+                .cloned()
+                .expect("required keys are checked on import")
         });
     }
-    engine.register_indexer_get(|s: &mut Segments, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
-        if let Some(column) = InputColumn::from_name(name) {
-            return Ok(Dynamic::from(s.0.input(column).clone()));
-        }
-        s.0.key(name).map(|k| Dynamic::from(k.clone())).ok_or_else(|| {
-            format!("the segments have no column '{name}'; key columns are {}", s.0.key_names.join(", ")).into()
-        })
-    });
+    engine.register_indexer_get(
+        |s: &mut Segments, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+            if let Some(column) = InputColumn::from_name(name) {
+                return Ok(Dynamic::from(s.0.input(column).clone()));
+            }
+            s.0.key(name)
+                .map(|k| Dynamic::from(k.clone()))
+                .ok_or_else(|| {
+                    format!(
+                        "the segments have no column '{name}'; key columns are {}",
+                        s.0.key_names.join(", ")
+                    )
+                    .into()
+                })
+        },
+    );
     engine.register_get("count", |s: &mut Segments| s.0.len() as INT);
 
     engine.register_type_with_name::<Timing>("Timing");
     engine.register_fn("active", |t: &mut Timing, s: INT| t.active(s));
     engine.register_fn("ramp", |t: &mut Timing, s: INT| t.ramp(s));
-    engine.register_fn("calendar_month", |t: &mut Timing, s: INT| t.calendar_month(s));
+    engine.register_fn("calendar_month", |t: &mut Timing, s: INT| {
+        t.calendar_month(s)
+    });
     engine.register_get("first", |t: &mut Timing| t.first);
     engine.register_get("last", |t: &mut Timing| t.last);
 }
@@ -81,12 +95,24 @@ mod tests {
 
     #[test]
     fn ramp_and_activity_follow_the_spec() {
-        let timing = Timing { first: 2, last: 7, ramp_months: 3.0, months: 6, first_calendar_month: 4 };
+        let timing = Timing {
+            first: 2,
+            last: 7,
+            ramp_months: 3.0,
+            months: 6,
+            first_calendar_month: 4,
+        };
         let ramps: Vec<f64> = (0..9).map(|s| timing.ramp(s)).collect();
-        assert_eq!(ramps, vec![0.0, 0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0, 1.0, 1.0, 1.0, 0.0]);
+        assert_eq!(
+            ramps,
+            vec![0.0, 0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0, 1.0, 1.0, 1.0, 0.0]
+        );
         // Month 6 and 7 are inside [t0, t1] but past the six-month run.
         let active: Vec<bool> = (0..8).map(|s| timing.active(s)).collect();
-        assert_eq!(active, vec![false, false, true, true, true, true, false, false]);
+        assert_eq!(
+            active,
+            vec![false, false, true, true, true, true, false, false]
+        );
         assert_eq!(timing.calendar_month(0), 4);
         assert_eq!(timing.calendar_month(9), 1);
         assert_eq!(timing.calendar_month(-4), 12);

@@ -33,7 +33,11 @@ pub fn load_paths(paths: &[PathBuf]) -> (Vec<ScenarioSource>, Vec<ScenarioProble
                         .collect();
                     files.sort();
                     if files.is_empty() {
-                        problems.push(problem(path, "", "the folder holds no .toml scenario files"));
+                        problems.push(problem(
+                            path,
+                            "",
+                            "the folder holds no .toml scenario files",
+                        ));
                     }
                     files
                 }
@@ -72,7 +76,11 @@ fn load_file(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Map<String, Value>
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if chain.contains(&canonical) {
         let names: Vec<String> = chain.iter().chain([&canonical]).map(|p| stem(p)).collect();
-        return Err(problem(path, "extends", &format!("extends forms a cycle: {}", names.join(" -> "))));
+        return Err(problem(
+            path,
+            "extends",
+            &format!("extends forms a cycle: {}", names.join(" -> ")),
+        ));
     }
     if chain.len() >= MAX_EXTENDS_DEPTH {
         return Err(problem(path, "extends", "extends is nested too deeply"));
@@ -81,9 +89,14 @@ fn load_file(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Map<String, Value>
         .map_err(|e| problem(path, "", &format!("cannot read the scenario: {e}")))?
         .len();
     if size > MAX_SCENARIO_BYTES {
-        return Err(problem(path, "", &format!("the file is {size} bytes; scenarios may be at most 1 MiB")));
+        return Err(problem(
+            path,
+            "",
+            &format!("the file is {size} bytes; scenarios may be at most 1 MiB"),
+        ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| problem(path, "", &format!("cannot read the scenario: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| problem(path, "", &format!("cannot read the scenario: {e}")))?;
     let mut document = parse(path, &text)?;
     if !document.contains_key("name") {
         document.insert("name".into(), Value::String(stem(path)));
@@ -92,11 +105,20 @@ fn load_file(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Map<String, Value>
         return Ok(document);
     };
     let Some(parent) = parent.as_str() else {
-        return Err(problem(path, "extends", "extends must be the name of a scenario in the same folder"));
+        return Err(problem(
+            path,
+            "extends",
+            "extends must be the name of a scenario in the same folder",
+        ));
     };
     let folder = path.parent().unwrap_or(Path::new("."));
-    let parent_path = find_parent(folder, parent)
-        .ok_or_else(|| problem(path, "extends", &format!("no scenario '{parent}' in {}", folder.display())))?;
+    let parent_path = find_parent(folder, parent).ok_or_else(|| {
+        problem(
+            path,
+            "extends",
+            &format!("no scenario '{parent}' in {}", folder.display()),
+        )
+    })?;
     chain.push(canonical);
     let parent_document = load_file(&parent_path, chain)?;
     chain.pop();
@@ -104,14 +126,20 @@ fn load_file(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Map<String, Value>
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default()
 }
 
 /// The parent named by `extends`: the file `<name>.toml` in the folder, or else the file
 /// whose `name` is `name`.
 fn find_parent(folder: &Path, name: &str) -> Option<PathBuf> {
     // `extends = "baseline"` and `extends = "baseline.toml"` both name baseline.toml.
-    let file = if name.ends_with(".toml") { name.to_string() } else { format!("{name}.toml") };
+    let file = if name.ends_with(".toml") {
+        name.to_string()
+    } else {
+        format!("{name}.toml")
+    };
     let direct = folder.join(file);
     if direct.is_file() {
         return Some(direct);
@@ -130,11 +158,16 @@ fn find_parent(folder: &Path, name: &str) -> Option<PathBuf> {
 fn parse(path: &Path, text: &str) -> Result<Map<String, Value>, ScenarioProblem> {
     let is_json = path.extension().is_some_and(|e| e == "json");
     let value: Value = if is_json {
-        serde_json::from_str(text).map_err(|e| problem(path, "", &format!("not valid JSON: {e}")))?
+        serde_json::from_str(text)
+            .map_err(|e| problem(path, "", &format!("not valid JSON: {e}")))?
     } else {
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| problem(path, "", &format!("not valid TOML: {}", e.to_string().trim())))?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            problem(
+                path,
+                "",
+                &format!("not valid TOML: {}", e.to_string().trim()),
+            )
+        })?;
         serde_json::to_value(table).map_err(|e| problem(path, "", &e.to_string()))?
     };
     load_value(value).map_err(|message| problem(path, "", &message))
@@ -154,7 +187,11 @@ pub fn merge(mut parent: Map<String, Value>, child: Map<String, Value>) -> Map<S
     for (key, value) in child {
         let inherited = parent.remove(&key);
         let combined = match (key.as_str(), inherited, value) {
-            ("overrides" | "interventions", Some(Value::Array(mut inherited)), Value::Array(own)) => {
+            (
+                "overrides" | "interventions",
+                Some(Value::Array(mut inherited)),
+                Value::Array(own),
+            ) => {
                 inherited.extend(own);
                 Value::Array(inherited)
             }

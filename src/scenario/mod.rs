@@ -83,14 +83,17 @@ pub fn from_toml_str(
             message,
         }]
     };
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| problem(format!("not valid TOML: {}", e.to_string().trim())))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        problem(format!("not valid TOML: {}", e.to_string().trim()))
+    })?;
     let value = serde_json::to_value(table).map_err(|e| problem(e.to_string()))?;
     let document = load_value(value).map_err(problem)?;
     if document.contains_key("extends") {
         return Err(vec![ScenarioProblem {
             file: file.to_string(),
             field: "extends".into(),
-            message: "extends needs a scenario folder; load the file from its folder instead".into(),
+            message: "extends needs a scenario folder; load the file from its folder instead"
+                .into(),
         }]);
     }
     let (scenarios, problems) = check_all(

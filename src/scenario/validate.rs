@@ -11,7 +11,15 @@ use crate::rules::{FieldType, RuleSet};
 /// Longest run, in months (50 years).
 pub const MAX_MONTHS: i64 = 600;
 
-const TOP_LEVEL: [&str; 7] = ["name", "description", "start", "months", "overrides", "interventions", "extends"];
+const TOP_LEVEL: [&str; 7] = [
+    "name",
+    "description",
+    "start",
+    "months",
+    "overrides",
+    "interventions",
+    "extends",
+];
 
 /// Collects problems for one document.
 struct Checker<'a> {
@@ -43,7 +51,13 @@ impl Checker<'_> {
         }
     }
 
-    fn number(&mut self, field: &str, value: &Value, min: Option<f64>, max: Option<f64>) -> Option<f64> {
+    fn number(
+        &mut self,
+        field: &str,
+        value: &Value,
+        min: Option<f64>,
+        max: Option<f64>,
+    ) -> Option<f64> {
         let Some(x) = value.as_f64() else {
             self.report(field, format!("{} is not a number", short(value)));
             return None;
@@ -53,17 +67,29 @@ impl Checker<'_> {
             return None;
         }
         if let Some(min) = min.filter(|m| x < *m) {
-            self.report(field, format!("{x} is below the least allowed value, {min}"));
+            self.report(
+                field,
+                format!("{x} is below the least allowed value, {min}"),
+            );
             return None;
         }
         if let Some(max) = max.filter(|m| x > *m) {
-            self.report(field, format!("{x} is above the greatest allowed value, {max}"));
+            self.report(
+                field,
+                format!("{x} is above the greatest allowed value, {max}"),
+            );
             return None;
         }
         Some(x)
     }
 
-    fn integer(&mut self, field: &str, value: &Value, min: Option<f64>, max: Option<f64>) -> Option<i64> {
+    fn integer(
+        &mut self,
+        field: &str,
+        value: &Value,
+        min: Option<f64>,
+        max: Option<f64>,
+    ) -> Option<i64> {
         let x = self.number(field, value, min, max)?;
         if x.fract() != 0.0 {
             self.report(field, format!("{x} is not a whole number"));
@@ -85,7 +111,10 @@ impl Checker<'_> {
     /// A `where` filter: `{ column = value }` or `{ column = [v1, v2] }`, on key columns.
     fn filter(&mut self, field: &str, value: &Value) -> Option<Filter> {
         let Some(table) = value.as_object() else {
-            self.report(field, "a filter is a table such as { staff_group = \"physiotherapy\" }");
+            self.report(
+                field,
+                "a filter is a table such as { staff_group = \"physiotherapy\" }",
+            );
             return None;
         };
         let mut filter = Filter::default();
@@ -95,7 +124,10 @@ impl Checker<'_> {
             if !self.key_names.iter().any(|k| k == column) {
                 self.report(
                     &at,
-                    format!("'{column}' is not a key column of the workforce data; key columns are {}", self.key_names.join(", ")),
+                    format!(
+                        "'{column}' is not a key column of the workforce data; key columns are {}",
+                        self.key_names.join(", ")
+                    ),
                 );
                 ok = false;
                 continue;
@@ -154,7 +186,13 @@ pub fn validate(
     };
     for key in document.keys() {
         if !TOP_LEVEL.contains(&key.as_str()) {
-            c.report(key, format!("unknown field; a scenario has {}, and sweep", TOP_LEVEL.join(", ")));
+            c.report(
+                key,
+                format!(
+                    "unknown field; a scenario has {}, and sweep",
+                    TOP_LEVEL.join(", ")
+                ),
+            );
         }
     }
     let name = match document.get("name") {
@@ -164,11 +202,17 @@ pub fn validate(
     if name.trim().is_empty() {
         c.report("name", "the name is empty");
     }
-    let description = document.get("description").and_then(|v| c.text("description", v)).unwrap_or_default();
+    let description = document
+        .get("description")
+        .and_then(|v| c.text("description", v))
+        .unwrap_or_default();
     let start = match document.get("start") {
         Some(v) => c.month("start", v),
         None => {
-            c.report("start", "required: the first month of the run, for example \"2025-04\"");
+            c.report(
+                "start",
+                "required: the first month of the run, for example \"2025-04\"",
+            );
             None
         }
     };
@@ -190,7 +234,10 @@ pub fn validate(
                 }
             }
         }
-        Some(_) => c.report("overrides", "overrides must be a list of [[overrides]] tables"),
+        Some(_) => c.report(
+            "overrides",
+            "overrides must be a list of [[overrides]] tables",
+        ),
     }
 
     let mut interventions = Vec::new();
@@ -198,12 +245,17 @@ pub fn validate(
         None => {}
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                if let Some(iv) = check_intervention(&mut c, &format!("interventions[{i}]"), item, rules, start) {
+                if let Some(iv) =
+                    check_intervention(&mut c, &format!("interventions[{i}]"), item, rules, start)
+                {
                     interventions.push(iv);
                 }
             }
         }
-        Some(_) => c.report("interventions", "interventions must be a list of [[interventions]] tables"),
+        Some(_) => c.report(
+            "interventions",
+            "interventions must be a list of [[interventions]] tables",
+        ),
     }
 
     match (c.problems.is_empty(), start, months) {
@@ -226,7 +278,10 @@ fn check_override(c: &mut Checker, at: &str, item: &Value) -> Option<Override> {
     };
     for key in table.keys() {
         if key != "where" && key != "set" {
-            c.report(format!("{at}.{key}"), "unknown field; an override has `where` and `set`");
+            c.report(
+                format!("{at}.{key}"),
+                "unknown field; an override has `where` and `set`",
+            );
         }
     }
     let filter = match table.get("where") {
@@ -251,9 +306,15 @@ fn check_override(c: &mut Checker, at: &str, item: &Value) -> Option<Override> {
                 }
             }
         }
-        _ => c.report(format!("{at}.set"), "required: a table of input columns to set, such as { leaver_rate = 0.09 }"),
+        _ => c.report(
+            format!("{at}.set"),
+            "required: a table of input columns to set, such as { leaver_rate = 0.09 }",
+        ),
     }
-    Some(Override { filter: filter?, set })
+    Some(Override {
+        filter: filter?,
+        set,
+    })
 }
 
 fn check_intervention(
@@ -276,11 +337,20 @@ fn check_intervention(
     };
     let Some(kind) = rules.kinds.get(&kind_name) else {
         let known: Vec<&str> = rules.kinds.keys().map(String::as_str).collect();
-        c.report(format!("{at}.kind"), format!("unknown kind '{kind_name}'; the rules define {}", known.join(", ")));
+        c.report(
+            format!("{at}.kind"),
+            format!(
+                "unknown kind '{kind_name}'; the rules define {}",
+                known.join(", ")
+            ),
+        );
         return None;
     };
     let before = c.problems.len();
-    let name = table.get("name").and_then(|v| c.text(&format!("{at}.name"), v)).unwrap_or_else(|| kind_name.clone());
+    let name = table
+        .get("name")
+        .and_then(|v| c.text(&format!("{at}.name"), v))
+        .unwrap_or_else(|| kind_name.clone());
     let filter = match table.get("where") {
         Some(v) => c.filter(&format!("{at}.where"), v),
         None => Some(Filter::default()),
@@ -289,21 +359,36 @@ fn check_intervention(
         Some(v) => c.month(&format!("{at}.start"), v),
         None => scenario_start,
     };
-    let end = table.get("end").and_then(|v| c.month(&format!("{at}.end"), v));
+    let end = table
+        .get("end")
+        .and_then(|v| c.month(&format!("{at}.end"), v));
     if let (Some(start), Some(end)) = (start, end) {
         if end < start {
-            c.report(format!("{at}.end"), format!("the intervention ends ({end}) before it starts ({start})"));
+            c.report(
+                format!("{at}.end"),
+                format!("the intervention ends ({end}) before it starts ({start})"),
+            );
         }
     }
     let ramp_months = match table.get("ramp_months") {
-        Some(v) => c.number(&format!("{at}.ramp_months"), v, None, Some(MAX_MONTHS as f64)).and_then(|r| {
-            if r > 0.0 {
-                Some(r)
-            } else {
-                c.report(format!("{at}.ramp_months"), format!("{r} must be more than 0"));
-                None
-            }
-        }),
+        Some(v) => c
+            .number(
+                &format!("{at}.ramp_months"),
+                v,
+                None,
+                Some(MAX_MONTHS as f64),
+            )
+            .and_then(|r| {
+                if r > 0.0 {
+                    Some(r)
+                } else {
+                    c.report(
+                        format!("{at}.ramp_months"),
+                        format!("{r} must be more than 0"),
+                    );
+                    None
+                }
+            }),
         None => Some(1.0),
     };
     let cost_per_month = match table.get("cost_per_month") {
@@ -316,8 +401,12 @@ fn check_intervention(
         let field = format!("{at}.{}", spec.name);
         let value = match (table.get(&spec.name), spec.default) {
             (Some(v), _) => match spec.field_type {
-                FieldType::Number => c.number(&field, v, spec.min, spec.max).map(FieldValue::Number),
-                FieldType::Integer => c.integer(&field, v, spec.min, spec.max).map(FieldValue::Integer),
+                FieldType::Number => c
+                    .number(&field, v, spec.min, spec.max)
+                    .map(FieldValue::Number),
+                FieldType::Integer => c
+                    .integer(&field, v, spec.min, spec.max)
+                    .map(FieldValue::Integer),
                 FieldType::Filter => c.filter(&field, v).map(FieldValue::Filter),
             },
             (None, Some(default)) => Some(match spec.field_type {
@@ -325,7 +414,10 @@ fn check_intervention(
                 _ => FieldValue::Number(default),
             }),
             (None, None) => {
-                c.report(&field, format!("required by kind '{kind_name}': {}", spec.doc));
+                c.report(
+                    &field,
+                    format!("required by kind '{kind_name}': {}", spec.doc),
+                );
                 None
             }
         };

@@ -16,7 +16,10 @@ fn wfplan(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn text(output: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&output.stdout).to_string(), String::from_utf8_lossy(&output.stderr).to_string())
+    (
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
 }
 
 fn db(dir: &Path) -> String {
@@ -27,26 +30,55 @@ fn db(dir: &Path) -> String {
 fn the_main_job_runs_every_scenario_and_stores_the_results() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results.csv");
-    let output = wfplan(dir.path(), &["run", "--db", &db(dir.path()), "--out", out.to_str().unwrap(), "scenarios"]);
+    let output = wfplan(
+        dir.path(),
+        &[
+            "run",
+            "--db",
+            &db(dir.path()),
+            "--out",
+            out.to_str().unwrap(),
+            "scenarios",
+        ],
+    );
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stderr.contains("bundled sample"), "{stderr}");
-    assert!(stdout.contains("faculty-plan") && stdout.contains("2029/30"), "{stdout}");
-    assert!(stdout.contains("vacancy rate") && stdout.contains("intervention cost"), "{stdout}");
+    assert!(
+        stdout.contains("faculty-plan") && stdout.contains("2029/30"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("vacancy rate") && stdout.contains("intervention cost"),
+        "{stdout}"
+    );
 
     let connection = duckdb::Connection::open(db(dir.path())).unwrap();
     let (runs, succeeded): (i64, i64) = connection
-        .query_row("SELECT count(*), count(*) FILTER (status = 'succeeded') FROM runs", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT count(*), count(*) FILTER (status = 'succeeded') FROM runs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     let scenario_files = std::fs::read_dir(repo().join("scenarios")).unwrap().count() as i64;
     assert_eq!((runs, succeeded), (scenario_files, scenario_files));
-    let rows: i64 = connection.query_row("SELECT count(*) FROM results WHERE scenario = 'baseline'", [], |r| r.get(0)).unwrap();
+    let rows: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM results WHERE scenario = 'baseline'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(rows, 60 * 183);
 
     let csv = std::fs::read_to_string(&out).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(header.starts_with("scenario,month,org,system,setting,staff_group,band,fte,required_fte,vacancies,leavers,recruits"), "{header}");
-    assert!(header.ends_with("intervention_cost,trainees,apprentices,time_released_hours"), "{header}");
+    assert!(
+        header.ends_with("intervention_cost,trainees,apprentices,time_released_hours"),
+        "{header}"
+    );
     assert_eq!(csv.lines().count(), 1 + scenario_files as usize * 60 * 183);
 }
 
@@ -56,13 +88,26 @@ fn a_coarser_detail_and_parquet_output() {
     let out = dir.path().join("by_group.parquet");
     let output = wfplan(
         dir.path(),
-        &["run", "--db", &db(dir.path()), "--detail", "staff_group", "--quiet", "--out", out.to_str().unwrap(), "scenarios/placements.toml"],
+        &[
+            "run",
+            "--db",
+            &db(dir.path()),
+            "--detail",
+            "staff_group",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+            "scenarios/placements.toml",
+        ],
     );
     assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
     let connection = duckdb::Connection::open_in_memory().unwrap();
     let (rows, groups): (i64, i64) = connection
         .query_row(
-            &format!("SELECT count(*), count(DISTINCT staff_group) FROM read_parquet('{}')", out.display()),
+            &format!(
+                "SELECT count(*), count(DISTINCT staff_group) FROM read_parquet('{}')",
+                out.display()
+            ),
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -75,23 +120,37 @@ fn a_coarser_detail_and_parquet_output() {
 fn import_reports_every_bad_value_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.csv");
-    std::fs::write(&good, format!("{HEADER}\n{}\n{}\n", simple_row("a", "5", 10.0), simple_row("a", "6", 5.0))).unwrap();
-    let output = wfplan(dir.path(), &["import", "--db", &db(dir.path()), good.to_str().unwrap()]);
+    std::fs::write(
+        &good,
+        format!(
+            "{HEADER}\n{}\n{}\n",
+            simple_row("a", "5", 10.0),
+            simple_row("a", "6", 5.0)
+        ),
+    )
+    .unwrap();
+    let output = wfplan(
+        dir.path(),
+        &["import", "--db", &db(dir.path()), good.to_str().unwrap()],
+    );
     assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
     assert!(text(&output).0.contains("imported 2 segments"));
 
     let bad = dir.path().join("bad.csv");
     let rows = [
         "a,ics,physiotherapy,1,-4,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0", // negative fte
-        "a,ics,physiotherapy,2,4,ten,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0",  // not a number
-        "a,ics,physiotherapy,3,4,120,1.5,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0",   // rate out of range
-        "a,ics,physiotherapy,4,4,120,0.12,0.5,0.4,0.1,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0",    // headroom 1.02
-        "a,ics,physiotherapy,5,4,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.7,0.4,1.2,2,0",  // bank + agency 1.1
+        "a,ics,physiotherapy,2,4,ten,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0", // not a number
+        "a,ics,physiotherapy,3,4,120,1.5,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0", // rate out of range
+        "a,ics,physiotherapy,4,4,120,0.12,0.5,0.4,0.1,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0", // headroom 1.02
+        "a,ics,physiotherapy,5,4,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.7,0.4,1.2,2,0", // bank + agency 1.1
         "a,ics,physiotherapy,6,4,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0",
-        "a,ics,physiotherapy,6,4,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0",  // duplicate
+        "a,ics,physiotherapy,6,4,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0", // duplicate
     ];
     std::fs::write(&bad, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
-    let output = wfplan(dir.path(), &["import", "--db", &db(dir.path()), bad.to_str().unwrap()]);
+    let output = wfplan(
+        dir.path(),
+        &["import", "--db", &db(dir.path()), bad.to_str().unwrap()],
+    );
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     for expected in [
@@ -102,11 +161,16 @@ fn import_reports_every_bad_value_and_changes_nothing() {
         "row 6, column agency_share: bank_share + agency_share",
         "row 8: duplicate segment",
     ] {
-        assert!(stderr.contains(expected), "missing '{expected}' in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "missing '{expected}' in:\n{stderr}"
+        );
     }
     // The earlier import is untouched.
     let connection = duckdb::Connection::open(db(dir.path())).unwrap();
-    let count: i64 = connection.query_row("SELECT count(*) FROM workforce", [], |r| r.get(0)).unwrap();
+    let count: i64 = connection
+        .query_row("SELECT count(*) FROM workforce", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(count, 2);
 }
 
@@ -114,7 +178,11 @@ fn import_reports_every_bad_value_and_changes_nothing() {
 fn import_refuses_missing_columns_and_empty_files() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.csv");
-    std::fs::write(&missing, "org,system,staff_group,band,fte\na,ics,physiotherapy,5,10\n").unwrap();
+    std::fs::write(
+        &missing,
+        "org,system,staff_group,band,fte\na,ics,physiotherapy,5,10\n",
+    )
+    .unwrap();
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "").unwrap();
     let header_only = dir.path().join("header.csv");
@@ -124,10 +192,16 @@ fn import_refuses_missing_columns_and_empty_files() {
         (&empty, "the file is empty"),
         (&header_only, "no segment rows"),
     ] {
-        let output = wfplan(dir.path(), &["import", "--db", &db(dir.path()), file.to_str().unwrap()]);
+        let output = wfplan(
+            dir.path(),
+            &["import", "--db", &db(dir.path()), file.to_str().unwrap()],
+        );
         let (_, stderr) = text(&output);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains(expected), "missing '{expected}' in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "missing '{expected}' in:\n{stderr}"
+        );
     }
 }
 
@@ -138,7 +212,10 @@ fn check_lists_every_scenario_problem_with_file_and_field() {
     std::fs::create_dir(&scenarios).unwrap();
     let write = |name: &str, text: &str| std::fs::write(scenarios.join(name), text).unwrap();
     write("base.toml", "start = \"2025-04\"\nmonths = 12\n");
-    write("kind.toml", "extends = \"base\"\n[[interventions]]\nkind = \"teleportation\"\n");
+    write(
+        "kind.toml",
+        "extends = \"base\"\n[[interventions]]\nkind = \"teleportation\"\n",
+    );
     write("field.toml", "extends = \"base\"\n[[interventions]]\nkind = \"retention\"\nreduction = 0.1\nreduktion = 0.2\n");
     write("where.toml", "extends = \"base\"\n[[interventions]]\nkind = \"retention\"\nreduction = 0.1\nwhere = { region = \"north\" }\n");
     write("month.toml", "start = \"2025-4\"\nmonths = 12\n");
@@ -147,7 +224,15 @@ fn check_lists_every_scenario_problem_with_file_and_field() {
     write("cycle_a.toml", "extends = \"cycle_b\"\n");
     write("cycle_b.toml", "extends = \"cycle_a\"\n");
     write("range.toml", "extends = \"base\"\nmonths = 601\n[[interventions]]\nkind = \"retention\"\nreduction = 1.5\n");
-    let output = wfplan(dir.path(), &["check", "--db", &db(dir.path()), scenarios.to_str().unwrap()]);
+    let output = wfplan(
+        dir.path(),
+        &[
+            "check",
+            "--db",
+            &db(dir.path()),
+            scenarios.to_str().unwrap(),
+        ],
+    );
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     for expected in [
@@ -175,15 +260,35 @@ fn a_failing_rule_fails_only_its_scenario_and_exits_1() {
     super::sandbox::copy_rules(&rules, &[("endless", super::sandbox::ENDLESS)]);
     let scenarios = dir.path().join("scenarios");
     std::fs::create_dir(&scenarios).unwrap();
-    std::fs::write(scenarios.join("fine.toml"), "start = \"2025-04\"\nmonths = 12\n").unwrap();
-    std::fs::write(scenarios.join("spin.toml"), "start = \"2025-04\"\nmonths = 12\n[[interventions]]\nkind = \"endless\"\n").unwrap();
+    std::fs::write(
+        scenarios.join("fine.toml"),
+        "start = \"2025-04\"\nmonths = 12\n",
+    )
+    .unwrap();
+    std::fs::write(
+        scenarios.join("spin.toml"),
+        "start = \"2025-04\"\nmonths = 12\n[[interventions]]\nkind = \"endless\"\n",
+    )
+    .unwrap();
     let output = wfplan(
         dir.path(),
-        &["run", "--db", &db(dir.path()), "--rules", rules.to_str().unwrap(), "--time-budget", "1", scenarios.to_str().unwrap()],
+        &[
+            "run",
+            "--db",
+            &db(dir.path()),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--time-budget",
+            "1",
+            scenarios.to_str().unwrap(),
+        ],
     );
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stderr.contains("scenario spin failed") && stderr.contains("endless.rhai"), "{stderr}");
+    assert!(
+        stderr.contains("scenario spin failed") && stderr.contains("endless.rhai"),
+        "{stderr}"
+    );
     assert!(stdout.contains("fine:"), "{stdout}");
     let connection = duckdb::Connection::open(db(dir.path())).unwrap();
     let statuses: Vec<(String, String)> = connection
@@ -193,20 +298,50 @@ fn a_failing_rule_fails_only_its_scenario_and_exits_1() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(statuses, vec![("fine".into(), "succeeded".into()), ("spin".into(), "failed".into())]);
-    let spin_rows: i64 = connection.query_row("SELECT count(*) FROM results WHERE scenario = 'spin'", [], |r| r.get(0)).unwrap();
+    assert_eq!(
+        statuses,
+        vec![
+            ("fine".into(), "succeeded".into()),
+            ("spin".into(), "failed".into())
+        ]
+    );
+    let spin_rows: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM results WHERE scenario = 'spin'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(spin_rows, 0, "a failed run leaves no results");
 }
 
 #[test]
 fn compare_reports_differences_and_break_even() {
     let dir = tempfile::tempdir().unwrap();
-    let output = wfplan(dir.path(), &["compare", "--db", &db(dir.path()), "baseline", "apprenticeships"]);
+    let output = wfplan(
+        dir.path(),
+        &[
+            "compare",
+            "--db",
+            &db(dir.path()),
+            "baseline",
+            "apprenticeships",
+        ],
+    );
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("apprenticeships against baseline"), "{stdout}");
-    assert!(stdout.contains("2025/26") && stdout.contains("whole run"), "{stdout}");
-    assert!(stdout.contains("if agency fills them") && stdout.contains("if vacancies go unfilled"), "{stdout}");
+    assert!(
+        stdout.contains("apprenticeships against baseline"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2025/26") && stdout.contains("whole run"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("if agency fills them") && stdout.contains("if vacancies go unfilled"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -218,10 +353,23 @@ fn sweeps_expand_and_bad_usage_exits_2() {
         "start = \"2025-04\"\nmonths = 24\n[[interventions]]\nkind = \"apprenticeships\"\nstarts_per_year = 5\n[sweep]\n\"interventions.0.starts_per_year\" = [5, 10, 20]\n",
     )
     .unwrap();
-    let output = wfplan(dir.path(), &["run", "--db", &db(dir.path()), "--detail", "total", sweep.to_str().unwrap()]);
+    let output = wfplan(
+        dir.path(),
+        &[
+            "run",
+            "--db",
+            &db(dir.path()),
+            "--detail",
+            "total",
+            sweep.to_str().unwrap(),
+        ],
+    );
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("sweep[interventions.0.starts_per_year=20]"), "{stdout}");
+    assert!(
+        stdout.contains("sweep[interventions.0.starts_per_year=20]"),
+        "{stdout}"
+    );
 
     let output = wfplan(dir.path(), &["run", "--no-such-flag"]);
     assert_eq!(output.status.code(), Some(2));

@@ -35,8 +35,9 @@ pub fn workforce(rows: &[String]) -> Workforce {
 
 /// Checks a scenario written as TOML against the workforce; panics with the problems.
 pub fn scenario(toml: &str, workforce: &Workforce) -> Scenario {
-    let mut scenarios = wfplan::scenario::from_toml_str("test.toml", toml, rules(), &workforce.key_names)
-        .unwrap_or_else(|p| panic!("invalid test scenario: {p:#?}"));
+    let mut scenarios =
+        wfplan::scenario::from_toml_str("test.toml", toml, rules(), &workforce.key_names)
+            .unwrap_or_else(|p| panic!("invalid test scenario: {p:#?}"));
     assert_eq!(scenarios.len(), 1);
     scenarios.remove(0)
 }
@@ -48,9 +49,13 @@ pub fn run(toml: &str, workforce: &Workforce) -> RunResults {
 
 /// Asserts two figures agree to 1e-9 relative (or 1e-9 absolute near zero).
 #[track_caller]
+#[allow(dead_code)]
 pub fn close(actual: f64, expected: f64) {
     let tolerance = 1e-9 * expected.abs().max(1.0);
-    assert!((actual - expected).abs() <= tolerance, "got {actual}, expected {expected}");
+    assert!(
+        (actual - expected).abs() <= tolerance,
+        "got {actual}, expected {expected}"
+    );
 }
 
 #[track_caller]
@@ -67,12 +72,21 @@ pub fn figure(results: &RunResults, month: usize, segment: usize, metric: Metric
 /// near zero). Returns the first few differences.
 pub fn compare_csv(actual: &str, expected: &str) -> Result<(), String> {
     let parse = |text: &str| -> Vec<Vec<String>> {
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
-        reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        reader
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect()
     };
     let (a, e) = (parse(actual), parse(expected));
     if a.first() != e.first() {
-        return Err(format!("headers differ:\n  {:?}\n  {:?}", a.first(), e.first()));
+        return Err(format!(
+            "headers differ:\n  {:?}\n  {:?}",
+            a.first(),
+            e.first()
+        ));
     }
     if a.len() != e.len() {
         return Err(format!("{} rows, expected {}", a.len(), e.len()));
@@ -82,11 +96,17 @@ pub fn compare_csv(actual: &str, expected: &str) -> Result<(), String> {
     for (row, (x, y)) in a.iter().zip(&e).enumerate().skip(1) {
         for (column, (u, v)) in x.iter().zip(y).enumerate() {
             let same = match (u.parse::<f64>(), v.parse::<f64>()) {
-                (Ok(p), Ok(q)) if header[column] != "band" => (p - q).abs() <= 1e-9 * p.abs().max(q.abs()).max(1.0),
+                (Ok(p), Ok(q)) if header[column] != "band" => {
+                    (p - q).abs() <= 1e-9 * p.abs().max(q.abs()).max(1.0)
+                }
                 _ => u == v,
             };
             if !same && differences.len() < 10 {
-                differences.push(format!("row {row} {}: {u} vs expected {v} ({:?})", header[column], &x[..4]));
+                differences.push(format!(
+                    "row {row} {}: {u} vs expected {v} ({:?})",
+                    header[column],
+                    &x[..4]
+                ));
             }
         }
     }
@@ -98,15 +118,20 @@ pub fn compare_csv(actual: &str, expected: &str) -> Result<(), String> {
 }
 
 /// Runs every scenario of a folder on a workforce and returns the results as CSV text.
-pub fn run_folder_to_csv(workforce: &Workforce, scenario_files: &[PathBuf]) -> Vec<(String, String)> {
+pub fn run_folder_to_csv(
+    workforce: &Workforce,
+    scenario_files: &[PathBuf],
+) -> Vec<(String, String)> {
     let (sources, problems) = wfplan::scenario::load_paths(scenario_files);
     assert!(problems.is_empty(), "{problems:#?}");
-    let (scenarios, problems) = wfplan::scenario::check_all(&sources, rules(), &workforce.key_names);
+    let (scenarios, problems) =
+        wfplan::scenario::check_all(&sources, rules(), &workforce.key_names);
     assert!(problems.is_empty(), "{problems:#?}");
     scenarios
         .iter()
         .map(|s| {
-            let results = run_scenario(rules(), workforce, s, &RunOptions::default()).expect("the scenario runs");
+            let results = run_scenario(rules(), workforce, s, &RunOptions::default())
+                .expect("the scenario runs");
             let mut out = Vec::new();
             wfplan::data::export::write_csv_to(&mut out, &[&results]).unwrap();
             (s.name.clone(), String::from_utf8(out).unwrap())

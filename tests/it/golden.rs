@@ -26,8 +26,12 @@ fn results_match_the_checked_in_files() {
                 std::fs::create_dir_all(expected_path.parent().unwrap()).unwrap();
                 std::fs::write(&expected_path, &actual).unwrap();
             }
-            let expected = std::fs::read_to_string(&expected_path)
-                .unwrap_or_else(|_| panic!("no {}: run with WFPLAN_BLESS=1 to create it", expected_path.display()));
+            let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+                panic!(
+                    "no {}: run with WFPLAN_BLESS=1 to create it",
+                    expected_path.display()
+                )
+            });
             if let Err(e) = compare_csv(&actual, &expected) {
                 panic!("{} differs from {}:\n{e}", name, expected_path.display());
             }

@@ -42,7 +42,9 @@ fn baseline_month_zero() {
 #[test]
 fn demand_growth_and_recruitment() {
     // 10% demand growth a year and a time to fill of 2 months.
-    let row = "a,ics,physiotherapy,5,100,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,2,0.5,0.3,1.2,2,0.1".to_string();
+    let row =
+        "a,ics,physiotherapy,5,100,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,2,0.5,0.3,1.2,2,0.1"
+            .to_string();
     let r = run(START, &workforce(&[row]));
     // month 0: required 120; recruits = 20 * (1 - e^-0.5)
     let recruits0 = 20.0 * (1.0 - (-0.5f64).exp());
@@ -52,7 +54,13 @@ fn demand_growth_and_recruitment() {
     // month 1: required = 120 * 1.1^(1/12)
     let required1 = 120.0 * 1.1f64.powf(1.0 / 12.0);
     figure(&r, 1, 0, RequiredFte, required1);
-    figure(&r, 1, 0, Recruits, (required1 - fte1) * (1.0 - (-0.5f64).exp()));
+    figure(
+        &r,
+        1,
+        0,
+        Recruits,
+        (required1 - fte1) * (1.0 - (-0.5f64).exp()),
+    );
 }
 
 #[test]
@@ -82,7 +90,13 @@ start = \"2025-10\"
     // 0.06 for b.
     let fte1 = 100.0 - 100.0 * monthly_leave(0.09);
     figure(&r, 1, 0, Leavers, fte1 * monthly_leave(0.03));
-    figure(&r, 1, 1, Leavers, (100.0 - 100.0 * monthly_leave(0.12)) * monthly_leave(0.06));
+    figure(
+        &r,
+        1,
+        1,
+        Leavers,
+        (100.0 - 100.0 * monthly_leave(0.12)) * monthly_leave(0.06),
+    );
 }
 
 #[test]
@@ -114,7 +128,10 @@ sickness_reduction = 0.04
 #[test]
 fn time_released_lowers_required_fte_and_reports_hours() {
     let w = workforce(&[simple_row("a", "5", 100.0)]);
-    let r = run(&format!("{START}\n[[interventions]]\nkind = \"time_released\"\nshare = 0.1\n"), &w);
+    let r = run(
+        &format!("{START}\n[[interventions]]\nkind = \"time_released\"\nshare = 0.1\n"),
+        &w,
+    );
     // required 120 * 0.9 = 108; vacancies 8; demand = 108 * 130 * 0.6 = 8,424
     figure(&r, 0, 0, RequiredFte, 108.0);
     figure(&r, 0, 0, Vacancies, 8.0);
@@ -126,7 +143,12 @@ fn time_released_lowers_required_fte_and_reports_hours() {
 #[test]
 fn bank_shift_moves_agency_share_to_bank() {
     let w = workforce(&[simple_row("a", "5", 100.0)]);
-    let r = run(&format!("{START}\n[[interventions]]\nkind = \"bank_shift\"\nshare = 0.5\nramp_months = 2\n"), &w);
+    let r = run(
+        &format!(
+            "{START}\n[[interventions]]\nkind = \"bank_shift\"\nshare = 0.5\nramp_months = 2\n"
+        ),
+        &w,
+    );
     // month 0, ramp 1/2: moved = 0.3 * 0.5 * 0.5 = 0.075: agency 0.225, bank 0.575 of 1,560
     figure(&r, 0, 0, AgencyHours, 1_560.0 * 0.225);
     figure(&r, 0, 0, BankHours, 1_560.0 * 0.575);
@@ -255,7 +277,11 @@ cost_per_month = 50
 
 #[test]
 fn cost_per_month_is_split_by_fte_and_equal_when_fte_is_zero() {
-    let w = workforce(&[simple_row("a", "5", 0.0), simple_row("a", "6", 0.0), simple_row("b", "5", 10.0)]);
+    let w = workforce(&[
+        simple_row("a", "5", 0.0),
+        simple_row("a", "6", 0.0),
+        simple_row("b", "5", 10.0),
+    ]);
     let r = run(
         &format!("{START}\n[[interventions]]\nkind = \"retention\"\nwhere = {{ org = \"a\" }}\nreduction = 0\ncost_per_month = 900\n"),
         &w,
@@ -268,7 +294,9 @@ fn cost_per_month_is_split_by_fte_and_equal_when_fte_is_zero() {
 #[test]
 fn work_experience_raises_fill_rate_after_its_lag() {
     // A user-defined kind from rules/interventions/work_experience.rhai.
-    let row = "a,ics,physiotherapy,5,100,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,2,0.5,0.3,1.2,2,0".to_string();
+    let row =
+        "a,ics,physiotherapy,5,100,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,2,0.5,0.3,1.2,2,0"
+            .to_string();
     let w = workforce(&[row]);
     let base = run(START, &w);
     let r = run(&format!("{START}\n[[interventions]]\nkind = \"work_experience\"\nuplift = 0.5\nlag_months = 1\n"), &w);
@@ -276,5 +304,11 @@ fn work_experience_raises_fill_rate_after_its_lag() {
     // Month 0 is inside the lag: no change.
     figure(&r, 0, 0, Recruits, base.figure(0, 0, Recruits));
     // Month 1: fill rate x 1.5.
-    figure(&r, 1, 0, Recruits, (120.0 - r.figure(1, 0, Fte)) * fill * 1.5);
+    figure(
+        &r,
+        1,
+        0,
+        Recruits,
+        (120.0 - r.figure(1, 0, Fte)) * fill * 1.5,
+    );
 }

@@ -1,9 +1,9 @@
 //! wfplan's integration tests: one binary with a module per concern.
 
+mod cli;
 mod common;
+mod golden;
 mod kinds;
+mod peer;
 mod properties;
 mod sandbox;
-mod cli;
-mod golden;
-mod peer;

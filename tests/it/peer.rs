@@ -20,7 +20,11 @@ fn numpy_results(data: &Path, scenario: &Path) -> String {
         .arg(&out)
         .output()
         .expect("python3 runs (bash .ci/run installs numpy)");
-    assert!(output.status.success(), "the NumPy peer failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the NumPy peer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     std::fs::read_to_string(out).unwrap()
 }
 
@@ -40,7 +44,11 @@ fn agree(data: &Path, scenario_dir: &Path, names: &[&str]) {
 #[test]
 fn the_engine_agrees_with_the_numpy_peer_on_its_fixtures() {
     let fixtures = repo().join("benches/peers/fixtures");
-    agree(&fixtures.join("workforce.csv"), &fixtures, &["baseline", "all-kinds", "edges"]);
+    agree(
+        &fixtures.join("workforce.csv"),
+        &fixtures,
+        &["baseline", "all-kinds", "edges"],
+    );
 }
 
 #[test]

@@ -139,8 +139,11 @@ proptest! {
 
 #[test]
 fn results_do_not_depend_on_the_number_of_threads() {
-    let w = wfplan::data::import::read_csv_text("sample", wfplan::data::SAMPLE_WORKFORCE_CSV).unwrap();
-    let scenarios: Vec<_> = (0..6).map(|i| scenario(&all_kinds(i as f64 / 5.0), &w)).collect();
+    let w =
+        wfplan::data::import::read_csv_text("sample", wfplan::data::SAMPLE_WORKFORCE_CSV).unwrap();
+    let scenarios: Vec<_> = (0..6)
+        .map(|i| scenario(&all_kinds(i as f64 / 5.0), &w))
+        .collect();
     let options = RunOptions::default();
     let one = run_all(rules(), &w, &scenarios, &options, Some(1)).unwrap();
     let two = run_all(rules(), &w, &scenarios, &options, Some(2)).unwrap();

@@ -24,7 +24,11 @@ pub fn copy_rules(dir: &Path, extra: &[(&str, &str)]) {
     }
     for entry in std::fs::read_dir(source.join("interventions")).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.join("interventions").join(path.file_name().unwrap())).unwrap();
+        std::fs::copy(
+            &path,
+            dir.join("interventions").join(path.file_name().unwrap()),
+        )
+        .unwrap();
     }
     for (name, text) in extra {
         std::fs::write(dir.join("interventions").join(format!("{name}.rhai")), text).unwrap();
@@ -42,16 +46,30 @@ loop {
 const FAILING: &str = r#"fn kind() { #{ summary: "divides text", stage: "rates", fields: #{} } }
 
 leaver *= 1.0;
-leaver = leaver + "text";
+leaver = leaver - "text";
+"#;
+
+const CLOBBERING: &str = r#"fn kind() { #{ summary: "replaces a rate with text", stage: "rates", fields: #{} } }
+
+leaver = "high";
 "#;
 
 #[test]
 fn an_endless_rule_fails_its_scenario_within_budget_and_the_batch_completes() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = rules_with(dir.path(), &[("endless", ENDLESS), ("failing", FAILING)]);
+    let rules = rules_with(
+        dir.path(),
+        &[
+            ("endless", ENDLESS),
+            ("failing", FAILING),
+            ("clobbering", CLOBBERING),
+        ],
+    );
     let w = workforce(&[simple_row("a", "5", 100.0)]);
     let check = |toml: &str| {
-        wfplan::scenario::from_toml_str("s.toml", toml, &rules, &w.key_names).unwrap().remove(0)
+        wfplan::scenario::from_toml_str("s.toml", toml, &rules, &w.key_names)
+            .unwrap()
+            .remove(0)
     };
     let good = "start = \"2025-04\"\nmonths = 24\n";
     let scenarios = vec![
@@ -59,6 +77,7 @@ fn an_endless_rule_fails_its_scenario_within_budget_and_the_batch_completes() {
         check(&format!("{good}[[interventions]]\nkind = \"endless\"\n")),
         check(&format!("{good}[[interventions]]\nkind = \"failing\"\n")),
         check(good),
+        check(&format!("{good}[[interventions]]\nkind = \"clobbering\"\n")),
     ];
     let options = RunOptions {
         time_budget: Duration::from_millis(500),
@@ -66,15 +85,30 @@ fn an_endless_rule_fails_its_scenario_within_budget_and_the_batch_completes() {
     };
     let started = Instant::now();
     let outcomes = run_all(&rules, &w, &scenarios, &options, Some(2)).unwrap();
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
 
     assert!(outcomes[0].result.is_ok());
     assert!(outcomes[3].result.is_ok());
     let endless = outcomes[1].result.as_ref().unwrap_err().to_string();
     assert!(endless.contains("endless.rhai"), "{endless}");
-    assert!(endless.contains("time budget") || endless.contains("operations"), "{endless}");
+    assert!(
+        endless.contains("time budget") || endless.contains("operations"),
+        "{endless}"
+    );
     let failing = outcomes[2].result.as_ref().unwrap_err().to_string();
-    assert!(failing.contains("failing.rhai:4"), "the error names file and line: {failing}");
+    assert!(
+        failing.contains("failing.rhai:4"),
+        "the error names file and line: {failing}"
+    );
+    let clobbering = outcomes[4].result.as_ref().unwrap_err().to_string();
+    assert!(
+        clobbering.contains("clobbering.rhai") && clobbering.contains("`leaver` must be a column"),
+        "the error names the script that broke the contract: {clobbering}"
+    );
 }
 
 #[test]
@@ -82,10 +116,20 @@ fn oversized_and_broken_rules_are_refused_with_their_location() {
     let dir = tempfile::tempdir().unwrap();
     copy_rules(
         dir.path(),
-        &[("broken", "fn kind() { #{ stage: \"rates\" } }\n\nlet x = ;\n"), ("huge", &"// padding\n".repeat(30_000))],
+        &[
+            (
+                "broken",
+                "fn kind() { #{ stage: \"rates\" } }\n\nlet x = ;\n",
+            ),
+            ("huge", &"// padding\n".repeat(30_000)),
+        ],
     );
     let problems = RuleSet::load(dir.path()).unwrap_err().0;
     let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
     assert!(text.iter().any(|p| p.contains("broken.rhai:3")), "{text:?}");
-    assert!(text.iter().any(|p| p.contains("huge.rhai") && p.contains("at most")), "{text:?}");
+    assert!(
+        text.iter()
+            .any(|p| p.contains("huge.rhai") && p.contains("at most")),
+        "{text:?}"
+    );
 }
