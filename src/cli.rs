@@ -302,7 +302,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let keep_rows = args
         .out
         .as_ref()
-        .is_some_and(|p| !p.extension().is_some_and(|e| e == "parquet"));
+        .is_some_and(|p| p.extension().is_none_or(|e| e != "parquet"));
     let mut summaries: Vec<Option<(Vec<report::Period>, Duration)>> = vec![None; scenarios.len()];
     let mut kept: Vec<Option<RunResults>> = vec![None; scenarios.len()];
     let mut failed = 0;

@@ -49,16 +49,6 @@ pub fn run(toml: &str, workforce: &Workforce) -> RunResults {
 
 /// Asserts two figures agree to 1e-9 relative (or 1e-9 absolute near zero).
 #[track_caller]
-#[allow(dead_code)]
-pub fn close(actual: f64, expected: f64) {
-    let tolerance = 1e-9 * expected.abs().max(1.0);
-    assert!(
-        (actual - expected).abs() <= tolerance,
-        "got {actual}, expected {expected}"
-    );
-}
-
-#[track_caller]
 pub fn figure(results: &RunResults, month: usize, segment: usize, metric: Metric, expected: f64) {
     let actual = results.figure(month, segment, metric);
     let tolerance = 1e-9 * expected.abs().max(1.0);
