@@ -1,4 +1,5 @@
-//! The `wfplan` command line: `run`, `import`, `check`, `compare`, `rules` and `generate`.
+//! The `wfplan` command line: `run`, `import`, `check`, `compare`, `rules`, `generate` and
+//! `serve`.
 //!
 //! Exit codes: 0 when everything succeeded; 1 when a scenario failed at run time (the others
 //! still complete and are stored); 2 for bad usage or bad input (data, rules or scenarios).
@@ -46,6 +47,31 @@ enum Command {
     Rules(RulesArgs),
     /// Write a synthetic workforce table of any size, for benchmarks and demonstrations.
     Generate(GenerateArgs),
+    /// Serve the REST API (OpenAPI document at /openapi.json, interactive docs at /docs).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// The database file (created with the bundled sample data if absent).
+    #[arg(long, default_value = "wfplan.duckdb")]
+    db: PathBuf,
+    /// The folder of rule scripts.
+    #[arg(long, default_value = "rules")]
+    rules: PathBuf,
+    /// The folder of scenario files offered at start.
+    #[arg(long, default_value = "scenarios")]
+    scenarios: PathBuf,
+    /// A file of API keys, one `key:read` or `key:write` per line (or set WFPLAN_API_KEYS
+    /// to `key:scope,key:scope`). Without keys the server listens on loopback only.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Most background runs at once; more are refused with 429.
+    #[arg(long, default_value_t = 2)]
+    background_runs: usize,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +208,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => compare(args),
         Command::Rules(args) => list_rules(args),
         Command::Generate(args) => generate(args),
+        Command::Serve(args) => serve(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -275,6 +302,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         time_budget: Duration::from_secs_f64(args.time_budget),
     };
     let data_hash = workforce.fingerprint();
+    let dataset = args
+        .sources
+        .data
+        .as_ref()
+        .map_or(crate::data::datasets::DEFAULT_DATASET.to_string(), |p| {
+            p.display().to_string()
+        });
     let batch_id = store.new_batch()?;
     let mut run_ids = Vec::with_capacity(scenarios.len());
     for s in &scenarios {
@@ -287,6 +321,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             detail: options.detail.label(),
             start_month: s.start.to_string(),
             months: s.months,
+            dataset: dataset.clone(),
         })?);
     }
 
@@ -567,5 +602,43 @@ fn generate(args: GenerateArgs) -> Result<(), Failure> {
     crate::data::generate::write_csv(std::io::BufWriter::new(file), args.segments, args.seed)
         .with_context(|| format!("cannot write {}", path.display()))?;
     println!("wrote {} segments to {}", args.segments, path.display());
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<(), Failure> {
+    use crate::api::auth::ApiKeys;
+    let mut keys = match std::env::var("WFPLAN_API_KEYS") {
+        Ok(text) => ApiKeys::parse(&text).map_err(|e| anyhow::anyhow!("WFPLAN_API_KEYS: {e}"))?,
+        Err(_) => ApiKeys::default(),
+    };
+    if let Some(file) = &args.key_file {
+        if !keys.is_empty() {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "give API keys either in WFPLAN_API_KEYS or with --key-file, not both"
+            )));
+        }
+        keys = ApiKeys::from_file(file).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    if args.background_runs == 0 {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--background-runs must be at least 1"
+        )));
+    }
+    let options = crate::api::ServeOptions {
+        bind: args.bind,
+        db: args.db,
+        rules: args.rules,
+        scenarios: args.scenarios,
+        keys,
+        limits: crate::api::state::Limits {
+            background_slots: args.background_runs,
+            ..Default::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(crate::api::serve(options))?;
     Ok(())
 }

@@ -7,8 +7,10 @@
 //! - [`scenario`]: reading and checking scenario files.
 //! - [`data`]: DuckDB and input files.
 //! - [`report`]: financial-year summaries and comparisons.
+//! - [`api`]: the REST API (`wfplan serve`).
 //! - [`cli`]: the `wfplan` command line.
 
+pub mod api;
 pub mod cli;
 pub mod data;
 pub mod engine;

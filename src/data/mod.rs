@@ -5,9 +5,11 @@
 //! checked [`Workforce`](crate::model::Workforce) and takes back finished results, so the
 //! engine's workers never hold a connection.
 
+pub mod datasets;
 pub mod export;
 pub mod generate;
 pub mod import;
+pub mod query;
 pub mod store;
 
 pub use import::{read_workforce, read_workforce_files};

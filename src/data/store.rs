@@ -33,6 +33,9 @@ pub struct RunRecord {
     pub detail: String,
     pub start_month: String,
     pub months: usize,
+    /// The dataset run on: `default` (the workforce table), an uploaded dataset's id, or
+    /// the path given to `--data`.
+    pub dataset: String,
 }
 
 const SCHEMA: &str = "
@@ -52,6 +55,19 @@ CREATE TABLE IF NOT EXISTS runs (
     duration_ms DOUBLE,
     status VARCHAR NOT NULL,
     error VARCHAR
+);
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS dataset VARCHAR;
+CREATE SEQUENCE IF NOT EXISTS dataset_ids START 1;
+CREATE TABLE IF NOT EXISTS datasets (
+    dataset_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    created_at TIMESTAMP DEFAULT current_timestamp
+);
+CREATE TABLE IF NOT EXISTS scenarios (
+    name VARCHAR PRIMARY KEY,
+    document VARCHAR,
+    updated_at TIMESTAMP DEFAULT current_timestamp
 );
 ";
 
@@ -89,7 +105,11 @@ impl Store {
         &self.connection
     }
 
-    fn has_table(&self, name: &str) -> Result<bool, DataError> {
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.connection
+    }
+
+    pub(crate) fn has_table(&self, name: &str) -> Result<bool, DataError> {
         let found: Option<i64> = self
             .connection
             .query_row(
@@ -103,14 +123,19 @@ impl Store {
 
     /// The stored `workforce` table, if there is one.
     pub fn workforce(&self) -> Result<Option<Workforce>, DataError> {
-        if !self.has_table("workforce")? {
+        self.read_workforce_table("workforce")
+    }
+
+    /// A stored workforce table (`workforce`, or an uploaded dataset's table), if it exists.
+    pub fn read_workforce_table(&self, table: &str) -> Result<Option<Workforce>, DataError> {
+        if !self.has_table(table)? {
             return Ok(None);
         }
         let mut builder = None;
         read_query(
             &self.connection,
-            "SELECT * FROM workforce",
-            "table workforce",
+            &format!("SELECT * FROM {}", quote(table)),
+            &format!("table {table}"),
             &mut builder,
         )?;
         match builder {
@@ -122,33 +147,7 @@ impl Store {
     /// Replaces the `workforce` table in one transaction: on any error it is unchanged.
     pub fn replace_workforce(&mut self, workforce: &Workforce) -> Result<(), DataError> {
         let transaction = self.connection.transaction()?;
-        let mut columns: Vec<String> = workforce
-            .key_names
-            .iter()
-            .map(|k| format!("{} VARCHAR", quote(k)))
-            .collect();
-        columns.extend(
-            InputColumn::ALL
-                .iter()
-                .map(|c| format!("{} DOUBLE", c.name())),
-        );
-        transaction.execute_batch(&format!(
-            "DROP TABLE IF EXISTS workforce; CREATE TABLE workforce ({});",
-            columns.join(", ")
-        ))?;
-        {
-            let mut appender = transaction.appender("workforce")?;
-            for segment in 0..workforce.len() {
-                let keys = workforce.keys.iter().map(|k| k.value(segment));
-                let values = workforce.inputs.iter().map(|c| c.values()[segment]);
-                let row: Vec<Box<dyn ToSql + '_>> = keys
-                    .map(|k| Box::new(k) as Box<dyn ToSql>)
-                    .chain(values.map(|v| Box::new(v) as Box<dyn ToSql>))
-                    .collect();
-                appender.append_row(appender_params_from_iter(row.iter().map(|b| b.as_ref())))?;
-            }
-            appender.flush()?;
-        }
+        write_workforce_table(&transaction, "workforce", workforce)?;
         transaction.commit()?;
         Ok(())
     }
@@ -166,8 +165,8 @@ impl Store {
             .connection
             .query_row("SELECT nextval('run_ids')", [], |r| r.get(0))?;
         self.connection.execute(
-            "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status, dataset)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params![
                 id,
                 record.batch_id,
@@ -178,7 +177,8 @@ impl Store {
                 record.detail,
                 record.start_month,
                 record.months as i64,
-                RUNNING
+                RUNNING,
+                record.dataset
             ],
         )?;
         Ok(id)
@@ -266,6 +266,14 @@ impl Store {
         Ok(())
     }
 
+    /// Marks the runs of a batch still `running` as failed: for a batch stopped part-way.
+    pub fn fail_unfinished(&self, batch_id: i64, error: &str) -> Result<usize, DataError> {
+        Ok(self.connection.execute(
+            "UPDATE runs SET status = ?, error = ? WHERE batch_id = ? AND status = ?",
+            params![FAILED, error, batch_id, RUNNING],
+        )?)
+    }
+
     /// Status and error of a run.
     pub fn run_status(&self, run_id: i64) -> Result<Option<(String, Option<String>)>, DataError> {
         Ok(self
@@ -282,4 +290,39 @@ impl Store {
 /// Quotes an SQL identifier.
 pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Creates (or replaces) a workforce table inside the caller's transaction.
+pub(crate) fn write_workforce_table(
+    connection: &Connection,
+    table: &str,
+    workforce: &Workforce,
+) -> Result<(), DataError> {
+    let mut columns: Vec<String> = workforce
+        .key_names
+        .iter()
+        .map(|k| format!("{} VARCHAR", quote(k)))
+        .collect();
+    columns.extend(
+        InputColumn::ALL
+            .iter()
+            .map(|c| format!("{} DOUBLE", c.name())),
+    );
+    connection.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({});",
+        columns.join(", "),
+        table = quote(table)
+    ))?;
+    let mut appender = connection.appender(table)?;
+    for segment in 0..workforce.len() {
+        let keys = workforce.keys.iter().map(|k| k.value(segment));
+        let values = workforce.inputs.iter().map(|c| c.values()[segment]);
+        let row: Vec<Box<dyn ToSql + '_>> = keys
+            .map(|k| Box::new(k) as Box<dyn ToSql>)
+            .chain(values.map(|v| Box::new(v) as Box<dyn ToSql>))
+            .collect();
+        appender.append_row(appender_params_from_iter(row.iter().map(|b| b.as_ref())))?;
+    }
+    appender.flush()?;
+    Ok(())
 }

@@ -7,15 +7,19 @@
 
 pub mod batch;
 
+use std::ops::Range;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use rhai::{Dynamic, Scope, INT};
 
 use crate::model::results::METRICS;
 use crate::model::scenario::FieldValue;
 use crate::model::workforce::{InputProblem, InputProblems};
-use crate::model::{Column, Detail, InputColumn, Intervention, RunResults, Scenario, Workforce};
+use crate::model::{
+    Column, Detail, InputColumn, Intervention, KeyColumn, RunResults, Scenario, Workforce,
+};
 use crate::rules::values::{Segments, Timing};
 use crate::rules::{contract, KindRule, RuleProblem, RuleSet};
 
@@ -49,6 +53,7 @@ impl Default for RunOptions {
 
 /// An intervention made ready for the month loop: its segments, its attribution weights and
 /// its fields as script values.
+#[derive(Clone)]
 struct Prepared<'r> {
     kind: &'r KindRule,
     timing: Timing,
@@ -56,6 +61,31 @@ struct Prepared<'r> {
     matched: Column,
     weight: Column,
     fields: Vec<(String, Dynamic)>,
+}
+
+impl Prepared<'_> {
+    /// The intervention as one part of the segments sees it.
+    fn slice(&self, range: Range<usize>) -> Self {
+        let slice = |c: &Column| Column::new(c.values()[range.clone()].to_vec());
+        Prepared {
+            kind: self.kind,
+            timing: self.timing,
+            cost_per_month: self.cost_per_month,
+            matched: slice(&self.matched),
+            weight: slice(&self.weight),
+            fields: self
+                .fields
+                .iter()
+                .map(|(name, value)| {
+                    let value = match value.clone().try_cast::<Column>() {
+                        Some(mask) => Dynamic::from(slice(&mask)),
+                        None => value.clone(),
+                    };
+                    (name.clone(), value)
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The workforce a scenario runs on: its overrides applied and checked.
@@ -85,17 +115,40 @@ pub fn scenario_workforce(
     }
 }
 
+/// Segments in one part when a large workforce is run in parts: small enough that a
+/// part's columns stay in the core's 1 MiB L2 cache while every rule runs over them, large
+/// enough that the interpreter's cost per operation (about half a microsecond) is spread
+/// over many segments. Measured in BENCHMARKS.md; `WFPLAN_PART_SEGMENTS` overrides it for
+/// benchmarking.
+pub const PART_SEGMENTS: usize = 2048;
+
+fn part_segments() -> usize {
+    std::env::var("WFPLAN_PART_SEGMENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(PART_SEGMENTS)
+}
+
 /// Runs one scenario over its whole horizon.
+///
+/// A large workforce is run in parts: contiguous ranges of whole organisations, each with
+/// its own script scope, run month by month on every core of the current rayon pool. Every
+/// rule statement works segment by segment, so a part gives each of its segments exactly the
+/// figures a run over whole columns gives. The few operations that look across segments
+/// (`sum`, `len`, `seg.count`, a segment index, and `group_has` or `spread` over a key whose
+/// groups a part boundary splits) stop a run in parts, which is then run again over whole
+/// columns. Results summed into groups are added in segment order either way, so every
+/// figure is the same to the last bit.
 pub fn run_scenario(
     rules: &RuleSet,
     workforce: &Workforce,
     scenario: &Scenario,
     options: &RunOptions,
 ) -> Result<RunResults, RunError> {
-    let _deadline = crate::rules::sandbox::DeadlineGuard::start(options.time_budget);
+    let deadline = Instant::now() + options.time_budget;
+    let _deadline = crate::rules::sandbox::DeadlineGuard::until(deadline);
     let workforce = Arc::new(scenario_workforce(workforce, scenario)?);
-    let segments = workforce.len();
-    let months = scenario.months;
     let grouping = Grouping::new(&workforce, &options.detail)?;
 
     let mut prepared: Vec<Prepared> = scenario
@@ -106,67 +159,330 @@ pub fn run_scenario(
     // Stage by stage, in file order within a stage (a stable sort keeps file order).
     prepared.sort_by_key(|p| p.kind.stage);
 
-    let zeros = Column::filled(segments, 0.0);
-    let mut scope = Scope::new();
-    scope.push_constant("seg", Segments(workforce.clone()));
-    scope.push_constant("months", months as INT);
-    scope.push_constant("zeros", zeros.clone());
-    scope.push("t", 0 as INT);
-    scope.push("calendar_month", scenario.start.month as INT);
-    scope.push("fte", workforce.input(InputColumn::Fte).clone());
-    for name in contract::MONTH_STATE
-        .iter()
-        .chain(&contract::ACCUMULATORS)
-        .chain(&contract::FLOWS)
-    {
-        scope.push(*name, zeros.clone());
+    let ranges = plan_parts(&workforce, part_segments());
+    if ranges.len() > 1 {
+        let run = Run {
+            rules,
+            workforce: &workforce,
+            scenario,
+            grouping: &grouping,
+            prepared: &prepared,
+            deadline,
+        };
+        if let Ok(results) = run.in_parts(&ranges) {
+            return Ok(results);
+        }
+        // A rule looked across segments, or failed: run over whole columns, which gives
+        // the figures or the error a single part gives (within the same deadline).
     }
-    let base = scope.len();
+    let run = Run {
+        rules,
+        workforce: &workforce,
+        scenario,
+        grouping: &grouping,
+        prepared: &prepared,
+        deadline,
+    };
+    run.in_parts(&[0..workforce.len()])
+}
 
-    let mut figures = vec![0.0; months * grouping.rows.len() * METRICS.len()];
-    let mut month_figures: Vec<Column> = Vec::with_capacity(METRICS.len());
-    for t in 0..months {
-        scope.set_value("t", t as INT);
-        scope.set_value("calendar_month", scenario.start.plus(t as i64).month as INT);
+/// Contiguous ranges of about `target` segments, cut only where no organisation has
+/// segments on both sides, so that skill mix (which moves work within an organisation)
+/// sees each organisation whole. One range if the workforce is small.
+fn plan_parts(workforce: &Workforce, target: usize) -> Vec<Range<usize>> {
+    let n = workforce.len();
+    let Some(org) = workforce.key("org") else {
+        return vec![0..n];
+    };
+    if n < 2 * target {
+        return vec![0..n];
+    }
+    let mut last = vec![0usize; org.dictionary.len()];
+    for (i, &o) in org.codes.iter().enumerate() {
+        last[o as usize] = i;
+    }
+    let mut cuts = vec![0];
+    let mut reach = 0;
+    for (i, &o) in org.codes.iter().enumerate() {
+        reach = reach.max(last[o as usize]);
+        let start = *cuts.last().expect("cuts start at 0");
+        // Leave no small part at the end.
+        if reach == i && i + 1 - start >= target && n - (i + 1) >= target / 2 {
+            cuts.push(i + 1);
+        }
+    }
+    cuts.push(n);
+    cuts.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+/// The key columns whose every group lies inside one part: `group_has` and `spread` over
+/// them give in a part what they give over whole columns.
+fn whole_groups(workforce: &Workforce, ranges: &[Range<usize>]) -> Arc<[usize]> {
+    let mut whole = Vec::new();
+    for key in &workforce.keys {
+        let mut part_of = vec![usize::MAX; key.dictionary.len()];
+        let mut split = false;
+        'parts: for (p, range) in ranges.iter().enumerate() {
+            for &code in &key.codes[range.clone()] {
+                let seen = &mut part_of[code as usize];
+                if *seen == usize::MAX {
+                    *seen = p;
+                } else if *seen != p {
+                    split = true;
+                    break 'parts;
+                }
+            }
+        }
+        if !split {
+            whole.push(crate::rules::columns::key_identity(key));
+        }
+    }
+    whole.into()
+}
+
+/// What every part of a run shares.
+struct Run<'a, 'r> {
+    rules: &'r RuleSet,
+    workforce: &'a Arc<Workforce>,
+    scenario: &'a Scenario,
+    grouping: &'a Grouping,
+    prepared: &'a [Prepared<'r>],
+    deadline: Instant,
+}
+
+impl<'r> Run<'_, 'r> {
+    fn in_parts(&self, ranges: &[Range<usize>]) -> Result<RunResults, RunError> {
+        let months = self.scenario.months;
+        let width = self.grouping.rows.len() * METRICS.len();
+        let mut figures = vec![0.0; months * width];
+        advise_huge_pages(&mut figures);
+        let whole_groups = whole_groups(self.workforce, ranges);
+        let in_parts = ranges.len() > 1;
+        let mut parts: Vec<Part> = ranges
+            .iter()
+            .map(|range| Part::new(self, range.clone()))
+            .collect::<Result<_, _>>()?;
+        // Each part's rows are its own when every segment is a row: the parts then write
+        // their figures in parallel.
+        let rows_are_segments = self.grouping.rows_are_segments();
+
+        for t in 0..months {
+            let calendar_month = self.scenario.start.plus(t as i64).month as INT;
+            let month_out = &mut figures[t * width..(t + 1) * width];
+            let step = |part: &mut Part<'r>, out: Option<&mut [f64]>| {
+                let _deadline = crate::rules::sandbox::DeadlineGuard::until(self.deadline);
+                let _part =
+                    in_parts.then(|| crate::rules::columns::PartGuard::enter(whole_groups.clone()));
+                part.month(self.rules, t as INT, calendar_month)?;
+                let month = part.figures(self.rules)?;
+                if let Some(out) = out {
+                    write_rows(&month, out);
+                }
+                part.advance(self.rules)?;
+                Ok::<_, RunError>(month)
+            };
+            if !in_parts {
+                let part = &mut parts[0];
+                let month = step(part, None)?;
+                self.grouping.add(&month, part.range.start, month_out);
+            } else if rows_are_segments {
+                let mut outs = Vec::with_capacity(parts.len());
+                let mut rest = month_out;
+                for part in &parts {
+                    let (out, tail) = rest.split_at_mut(part.range.len() * METRICS.len());
+                    outs.push(out);
+                    rest = tail;
+                }
+                let done: Vec<Result<Vec<Column>, RunError>> = parts
+                    .par_iter_mut()
+                    .zip(outs)
+                    .map(|(part, out)| step(part, Some(out)))
+                    .collect();
+                for result in done {
+                    result?;
+                }
+            } else {
+                let done: Vec<Result<Vec<Column>, RunError>> =
+                    parts.par_iter_mut().map(|part| step(part, None)).collect();
+                // Added part by part, so each group's sums are in segment order.
+                for (part, month) in parts.iter().zip(done) {
+                    self.grouping.add(&month?, part.range.start, month_out);
+                }
+            }
+        }
+
+        Ok(RunResults {
+            scenario: self.scenario.name.clone(),
+            start: self.scenario.start,
+            months,
+            key_names: self.grouping.key_names.clone(),
+            rows: self.grouping.rows.clone(),
+            figures,
+        })
+    }
+}
+
+/// One part of a run: a range of segments with its own scope, carried from month to month.
+struct Part<'r> {
+    range: Range<usize>,
+    scope: Scope<'static>,
+    /// Length of the scope holding only the engine's variables.
+    base: usize,
+    zeros: Column,
+    prepared: Vec<Prepared<'r>>,
+}
+
+impl<'r> Part<'r> {
+    fn new(run: &Run<'_, 'r>, range: Range<usize>) -> Result<Self, RunError> {
+        let whole = range.len() == run.workforce.len();
+        let workforce = if whole {
+            run.workforce.clone()
+        } else {
+            Arc::new(slice_workforce(run.workforce, range.clone()))
+        };
+        let segments = range.len();
+        let prepared = run
+            .prepared
+            .iter()
+            .map(|p| {
+                if whole {
+                    p.clone()
+                } else {
+                    p.slice(range.clone())
+                }
+            })
+            .collect();
+        let zeros = Column::filled(segments, 0.0);
+        let mut scope = Scope::new();
+        scope.push_constant("seg", Segments(workforce.clone()));
+        scope.push_constant("months", run.scenario.months as INT);
+        scope.push_constant("zeros", zeros.clone());
+        scope.push("t", 0 as INT);
+        scope.push("calendar_month", run.scenario.start.month as INT);
+        scope.push("fte", workforce.input(InputColumn::Fte).clone());
+        for name in contract::MONTH_STATE
+            .iter()
+            .chain(&contract::ACCUMULATORS)
+            .chain(&contract::FLOWS)
+        {
+            scope.push(*name, zeros.clone());
+        }
+        let base = scope.len();
+        Ok(Part {
+            range,
+            scope,
+            base,
+            zeros,
+            prepared,
+        })
+    }
+
+    /// Runs the month's scripts: rates, each intervention, flows.
+    fn month(&mut self, rules: &RuleSet, t: INT, calendar_month: INT) -> Result<(), RunError> {
+        let segments = self.range.len();
+        let scope = &mut self.scope;
+        scope.set_value("t", t);
+        scope.set_value("calendar_month", calendar_month);
         for name in contract::ACCUMULATORS {
-            scope.set_value(name, zeros.clone());
+            scope.set_value(name, self.zeros.clone());
         }
-        rules.run(&rules.rates, &mut scope)?;
-        scope.rewind(base);
-        keep_state_columns(&mut scope, segments, &rules.rates.file)?;
-        for p in &prepared {
-            run_intervention(rules, &mut scope, p, t as i64)?;
-            scope.rewind(base);
-            keep_state_columns(&mut scope, segments, &p.kind.script.file)?;
+        rules.run(&rules.rates, scope)?;
+        scope.rewind(self.base);
+        keep_state_columns(scope, segments, &rules.rates.file)?;
+        for p in &self.prepared {
+            run_intervention(rules, scope, p, t)?;
+            scope.rewind(self.base);
+            keep_state_columns(scope, segments, &p.kind.script.file)?;
         }
-        rules.run(&rules.flows, &mut scope)?;
-        scope.rewind(base);
-
-        month_figures.clear();
-        for metric in METRICS {
-            month_figures.push(read_column(
-                &scope,
-                contract::variable_of(metric),
-                segments,
-                &rules.flows.file,
-            )?);
-        }
-        grouping.add_month(
-            &month_figures,
-            &mut figures[t * grouping.rows.len() * METRICS.len()..],
-        );
-        let next = read_column(&scope, "fte_next", segments, &rules.flows.file)?;
-        scope.set_value("fte", next);
+        rules.run(&rules.flows, scope)?;
+        scope.rewind(self.base);
+        Ok(())
     }
 
-    Ok(RunResults {
-        scenario: scenario.name.clone(),
-        start: scenario.start,
-        months,
-        key_names: grouping.key_names,
-        rows: grouping.rows,
-        figures,
-    })
+    /// The month's figures, in `METRICS` order.
+    fn figures(&self, rules: &RuleSet) -> Result<Vec<Column>, RuleProblem> {
+        METRICS
+            .iter()
+            .map(|metric| {
+                read_column(
+                    &self.scope,
+                    contract::variable_of(metric),
+                    self.range.len(),
+                    &rules.flows.file,
+                )
+            })
+            .collect()
+    }
+
+    /// Next month's staff in post.
+    fn advance(&mut self, rules: &RuleSet) -> Result<(), RuleProblem> {
+        let next = read_column(&self.scope, "fte_next", self.range.len(), &rules.flows.file)?;
+        self.scope.set_value("fte", next);
+        Ok(())
+    }
+}
+
+/// A part's own copy of some segments' inputs; the keys keep the whole workforce's
+/// dictionaries, so a value has the same code in every part.
+fn slice_workforce(workforce: &Workforce, range: Range<usize>) -> Workforce {
+    Workforce {
+        key_names: workforce.key_names.clone(),
+        keys: workforce
+            .keys
+            .iter()
+            .map(|k| KeyColumn {
+                codes: Arc::new(k.codes[range.clone()].to_vec()),
+                dictionary: k.dictionary.clone(),
+            })
+            .collect(),
+        inputs: workforce
+            .inputs
+            .iter()
+            .map(|c| Column::new(c.values()[range.clone()].to_vec()))
+            .collect(),
+    }
+}
+
+/// Writes one month's figures of a part whose segments are result rows `0..` of `out`.
+fn write_rows(month: &[Column], out: &mut [f64]) {
+    let width = METRICS.len();
+    let columns: Vec<&[f64]> = month.iter().map(|c| c.values()).collect();
+    for (segment, row) in out.chunks_exact_mut(width).enumerate() {
+        for (cell, column) in row.iter_mut().zip(&columns) {
+            // Added to the zeroed buffer, as the grouped path does, so that a -0.0 is
+            // stored as 0.0 either way.
+            *cell += column[segment];
+        }
+    }
+}
+
+/// Asks Linux to back a large results buffer with 2 MiB pages: ten years of monthly figures
+/// for 50,000 segments is over a gigabyte, and faulting it in 4 KiB pages costs more than
+/// the month loop's arithmetic. Elsewhere, or if the kernel declines, nothing changes.
+fn advise_huge_pages(buffer: &mut [f64]) {
+    #[cfg(target_os = "linux")]
+    {
+        extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+        }
+        const MADV_HUGEPAGE: i32 = 14;
+        const PAGE: usize = 4096;
+        let start = buffer.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(buffer);
+        let aligned = start.next_multiple_of(PAGE);
+        if end > aligned + (64 << 20) {
+            // SAFETY: the range lies inside the buffer, and this advice changes no contents.
+            unsafe {
+                madvise(
+                    aligned as *mut _,
+                    (end - aligned) / PAGE * PAGE,
+                    MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buffer;
 }
 
 fn prepare<'r>(
@@ -281,8 +597,14 @@ fn keep_state_columns(scope: &mut Scope, segments: usize, file: &str) -> Result<
         .chain(&contract::ACCUMULATORS)
         .chain(&["fte"])
     {
-        let column = read_column(scope, name, segments, file)?;
-        scope.set_value(*name, column);
+        let value = scope.get(name);
+        if value.is_some_and(|v| v.is::<Column>()) {
+            // Still checks the length; no need to store it again.
+            read_column(scope, name, segments, file)?;
+        } else {
+            let column = read_column(scope, name, segments, file)?;
+            scope.set_value(*name, column);
+        }
     }
     Ok(())
 }
@@ -371,12 +693,20 @@ impl Grouping {
         })
     }
 
-    /// Adds one month's segment figures into that month's rows.
-    fn add_month(&self, month: &[Column], out: &mut [f64]) {
+    /// Is every segment its own row, in order?
+    fn rows_are_segments(&self) -> bool {
+        self.row_of
+            .iter()
+            .enumerate()
+            .all(|(segment, &row)| row == segment)
+    }
+
+    /// Adds one month's figures of the segments from `first` on into that month's rows.
+    fn add(&self, month: &[Column], first: usize, out: &mut [f64]) {
         let width = METRICS.len();
         for (metric, column) in month.iter().enumerate() {
             for (segment, value) in column.values().iter().enumerate() {
-                out[self.row_of[segment] * width + metric] += value;
+                out[self.row_of[first + segment] * width + metric] += value;
             }
         }
     }

@@ -37,6 +37,12 @@ impl Column {
         Arc::make_mut(&mut self.0)
     }
 
+    /// Mutable access only if no other holder shares the values: lets an operation on a
+    /// temporary column write its result over its operand instead of allocating.
+    pub fn unique_mut(&mut self) -> Option<&mut Vec<f64>> {
+        Arc::get_mut(&mut self.0)
+    }
+
     pub fn into_vec(self) -> Vec<f64> {
         Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
     }

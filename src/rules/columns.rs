@@ -6,7 +6,10 @@
 //! A mask is a column of 1.0 (true) and 0.0 (false); comparisons return masks, `where`
 //! selects with them, and `&`, `|` and `!` combine them.
 
-use rhai::{Engine, FLOAT, INT};
+use std::cell::Cell;
+use std::sync::Arc;
+
+use rhai::{Engine, EvalAltResult, FLOAT, INT};
 
 use crate::model::{Column, KeyColumn};
 
@@ -34,6 +37,81 @@ fn combine(a: Operand, b: Operand, f: impl Fn(f64, f64) -> f64) -> Column {
     Column::new((0..len).map(|i| f(a.at(i), b.at(i))).collect())
 }
 
+// The operations below give the same values as `combine`, but write them over an operand
+// that no one else holds (a temporary such as `1.0 - leaver` in `fte * (1.0 - leaver)`),
+// so that most operations of a rule allocate nothing and stay in cache.
+
+fn column_column(mut a: Column, mut b: Column, f: impl Fn(f64, f64) -> f64) -> Column {
+    if a.len() == b.len() {
+        if let Some(values) = a.unique_mut() {
+            for (x, &y) in values.iter_mut().zip(b.values()) {
+                *x = f(*x, y);
+            }
+            return a;
+        }
+        if let Some(values) = b.unique_mut() {
+            for (y, &x) in values.iter_mut().zip(a.values()) {
+                *y = f(x, *y);
+            }
+            return b;
+        }
+    }
+    combine(Operand::Values(a.values()), Operand::Values(b.values()), f)
+}
+
+fn column_scalar(mut a: Column, b: f64, f: impl Fn(f64, f64) -> f64) -> Column {
+    if let Some(values) = a.unique_mut() {
+        for x in values.iter_mut() {
+            *x = f(*x, b);
+        }
+        return a;
+    }
+    combine(Operand::Values(a.values()), Operand::Scalar(b), f)
+}
+
+fn scalar_column(a: f64, mut b: Column, f: impl Fn(f64, f64) -> f64) -> Column {
+    if let Some(values) = b.unique_mut() {
+        for y in values.iter_mut() {
+            *y = f(a, *y);
+        }
+        return b;
+    }
+    combine(Operand::Scalar(a), Operand::Values(b.values()), f)
+}
+
+fn unary(mut a: Column, f: impl Fn(f64) -> f64) -> Column {
+    if let Some(values) = a.unique_mut() {
+        for x in values.iter_mut() {
+            *x = f(*x);
+        }
+        return a;
+    }
+    a.map(f)
+}
+
+/// `a op= b` on a script variable: in place when the variable is the only holder.
+fn assign_column(a: &mut Column, b: Column, f: impl Fn(f64, f64) -> f64) {
+    if a.len() == b.len() {
+        if let Some(values) = a.unique_mut() {
+            for (x, &y) in values.iter_mut().zip(b.values()) {
+                *x = f(*x, y);
+            }
+            return;
+        }
+    }
+    *a = column_column(a.clone(), b, f);
+}
+
+fn assign_scalar(a: &mut Column, b: f64, f: impl Fn(f64, f64) -> f64) {
+    if let Some(values) = a.unique_mut() {
+        for x in values.iter_mut() {
+            *x = f(*x, b);
+        }
+        return;
+    }
+    *a = column_scalar(a.clone(), b, f);
+}
+
 fn mask(condition: bool) -> f64 {
     if condition {
         1.0
@@ -46,20 +124,31 @@ fn mask(condition: bool) -> f64 {
 macro_rules! broadcast {
     ($engine:expr, $name:expr, $f:expr) => {{
         let f = $f;
-        $engine.register_fn($name, move |a: Column, b: Column| {
-            combine(Operand::Values(a.values()), Operand::Values(b.values()), f)
-        });
-        $engine.register_fn($name, move |a: Column, b: FLOAT| {
-            combine(Operand::Values(a.values()), Operand::Scalar(b), f)
-        });
-        $engine.register_fn($name, move |a: FLOAT, b: Column| {
-            combine(Operand::Scalar(a), Operand::Values(b.values()), f)
-        });
+        $engine.register_fn($name, move |a: Column, b: Column| column_column(a, b, f));
+        $engine.register_fn($name, move |a: Column, b: FLOAT| column_scalar(a, b, f));
+        $engine.register_fn($name, move |a: FLOAT, b: Column| scalar_column(a, b, f));
         $engine.register_fn($name, move |a: Column, b: INT| {
-            combine(Operand::Values(a.values()), Operand::Scalar(b as f64), f)
+            column_scalar(a, b as f64, f)
         });
         $engine.register_fn($name, move |a: INT, b: Column| {
-            combine(Operand::Scalar(a as f64), Operand::Values(b.values()), f)
+            scalar_column(a as f64, b, f)
+        });
+    }};
+}
+
+/// Registers `name=` (`+=`, `*=` ...) on a column variable, which otherwise rhai would run as
+/// `a = a + b` with `a` held twice, so never in place.
+macro_rules! op_assign {
+    ($engine:expr, $name:expr, $f:expr) => {{
+        let f = $f;
+        $engine.register_fn($name, move |a: &mut Column, b: Column| {
+            assign_column(a, b, f)
+        });
+        $engine.register_fn($name, move |a: &mut Column, b: FLOAT| {
+            assign_scalar(a, b, f)
+        });
+        $engine.register_fn($name, move |a: &mut Column, b: INT| {
+            assign_scalar(a, b as f64, f)
         });
     }};
 }
@@ -109,14 +198,25 @@ pub fn register(engine: &mut Engine) {
     broadcast!(engine, "&", |a: f64, b: f64| mask(a != 0.0 && b != 0.0));
     broadcast!(engine, "|", |a: f64, b: f64| mask(a != 0.0 || b != 0.0));
 
-    engine.register_fn("-", |a: Column| a.map(|x| -x));
-    engine.register_fn("!", |a: Column| a.map(|x| mask(x == 0.0)));
-    engine.register_fn("exp", |a: Column| a.map(f64::exp));
-    engine.register_fn("ln", |a: Column| a.map(f64::ln));
-    engine.register_fn("sqrt", |a: Column| a.map(f64::sqrt));
-    engine.register_fn("abs", |a: Column| a.map(f64::abs));
-    engine.register_fn("sum", |a: Column| a.sum());
-    engine.register_fn("len", |a: Column| a.len() as INT);
+    op_assign!(engine, "+=", |a: f64, b: f64| a + b);
+    op_assign!(engine, "-=", |a: f64, b: f64| a - b);
+    op_assign!(engine, "*=", |a: f64, b: f64| a * b);
+    op_assign!(engine, "/=", |a: f64, b: f64| a / b);
+
+    engine.register_fn("-", |a: Column| unary(a, |x| -x));
+    engine.register_fn("!", |a: Column| unary(a, |x| mask(x == 0.0)));
+    engine.register_fn("exp", |a: Column| unary(a, f64::exp));
+    engine.register_fn("ln", |a: Column| unary(a, f64::ln));
+    engine.register_fn("sqrt", |a: Column| unary(a, f64::sqrt));
+    engine.register_fn("abs", |a: Column| unary(a, f64::abs));
+    engine.register_fn("sum", |a: Column| -> Result<FLOAT, Box<EvalAltResult>> {
+        whole_columns_only("sum")?;
+        Ok(a.sum())
+    });
+    engine.register_fn("len", |a: Column| -> Result<INT, Box<EvalAltResult>> {
+        whole_columns_only("len")?;
+        Ok(a.len() as INT)
+    });
     // Scalar forms, so that a rule reads the same whatever it is given.
     engine.register_fn("exp", |a: FLOAT| a.exp());
     engine.register_fn("pow", |a: FLOAT, b: FLOAT| a.powf(b));
@@ -128,7 +228,8 @@ pub fn register(engine: &mut Engine) {
     });
     // `values[i]`: one segment's value, for rules that must look at a single segment.
     engine.register_indexer_get(
-        |c: &mut Column, i: INT| -> Result<FLOAT, Box<rhai::EvalAltResult>> {
+        |c: &mut Column, i: INT| -> Result<FLOAT, Box<EvalAltResult>> {
+            whole_columns_only("a segment index")?;
             usize::try_from(i)
                 .ok()
                 .and_then(|i| c.values().get(i).copied())
@@ -165,8 +266,87 @@ pub fn register(engine: &mut Engine) {
     });
 
     // Cross-segment primitives, used by skill_mix.
-    engine.register_fn("group_has", group_has);
-    engine.register_fn("spread", spread);
+    engine.register_fn(
+        "group_has",
+        |group: KeyColumn, target: Column| -> Result<Column, Box<EvalAltResult>> {
+            whole_groups_only(&group)?;
+            Ok(group_has(group, target))
+        },
+    );
+    engine.register_fn(
+        "spread",
+        |group: KeyColumn,
+         amount: Column,
+         target: Column,
+         weight: Column|
+         -> Result<Column, Box<EvalAltResult>> {
+            whole_groups_only(&group)?;
+            Ok(spread(group, amount, target, weight))
+        },
+    );
+}
+
+/// The error a rule meets when it looks across segments while the engine runs it over part
+/// of them; the engine then runs the scenario again over whole columns.
+pub const NEEDS_WHOLE_COLUMNS: &str = "needs whole columns";
+
+thread_local! {
+    /// Set while this thread runs the rules over a part of the segments: the key columns
+    /// (by the address of their dictionary) whose every group lies inside one part.
+    static PART: Cell<Option<Arc<[usize]>>> = const { Cell::new(None) };
+}
+
+/// Marks this thread as running the rules over a part of the segments until dropped.
+pub struct PartGuard {
+    previous: Option<Arc<[usize]>>,
+}
+
+impl PartGuard {
+    pub fn enter(whole_groups: Arc<[usize]>) -> Self {
+        Self {
+            previous: PART.with(|p| p.replace(Some(whole_groups))),
+        }
+    }
+}
+
+impl Drop for PartGuard {
+    fn drop(&mut self) {
+        PART.with(|p| p.set(self.previous.take()));
+    }
+}
+
+/// The address that identifies a key column across the parts of a run.
+pub fn key_identity(key: &KeyColumn) -> usize {
+    Arc::as_ptr(&key.dictionary) as usize
+}
+
+pub(crate) fn whole_columns_only(what: &str) -> Result<(), Box<EvalAltResult>> {
+    let in_part = PART.with(|p| {
+        let part = p.take();
+        let in_part = part.is_some();
+        p.set(part);
+        in_part
+    });
+    if in_part {
+        Err(format!("{what} {NEEDS_WHOLE_COLUMNS}").into())
+    } else {
+        Ok(())
+    }
+}
+
+fn whole_groups_only(group: &KeyColumn) -> Result<(), Box<EvalAltResult>> {
+    let identity = key_identity(group);
+    let whole = PART.with(|p| {
+        let part = p.take();
+        let whole = part.as_ref().is_none_or(|keys| keys.contains(&identity));
+        p.set(part);
+        whole
+    });
+    if whole {
+        Ok(())
+    } else {
+        Err(format!("a group split across parts {NEEDS_WHOLE_COLUMNS}").into())
+    }
 }
 
 fn key_mask(key: &KeyColumn, test: impl Fn(&str) -> bool) -> Column {

@@ -379,6 +379,22 @@ pub fn runtime_problem(file: &str, error: &EvalAltResult) -> RuleProblem {
     }
 }
 
+/// Compiles one script without adding it to a rule set, as `wfplan serve`'s rule check
+/// does; for an intervention kind it also reads the kind's declaration.
+pub fn check_script(
+    file: &str,
+    source: &str,
+    is_kind: bool,
+) -> Result<Option<KindRule>, RuleProblem> {
+    let engine = new_engine();
+    let script = compile(&engine, file, source)?;
+    if is_kind {
+        describe_kind(&engine, script).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Reads a kind's declaration from its script's `kind()` function.
 fn describe_kind(engine: &Engine, script: RuleScript) -> Result<KindRule, RuleProblem> {
     let name = Path::new(&script.file)
@@ -411,9 +427,11 @@ fn describe_kind(engine: &Engine, script: RuleScript) -> Result<KindRule, RulePr
         Some("rates") => Stage::Rates,
         Some("skill_mix") => Stage::SkillMix,
         Some("pipeline") => Stage::Pipeline,
-        other => return Err(problem(format!(
+        other => {
+            return Err(problem(format!(
             "kind() must give a stage of \"rates\", \"skill_mix\" or \"pipeline\", not {other:?}"
-        ))),
+        )))
+        }
     };
     let mut fields = Vec::new();
     if let Some(declared) = declaration.get("fields") {

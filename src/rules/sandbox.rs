@@ -56,7 +56,13 @@ pub struct DeadlineGuard {
 
 impl DeadlineGuard {
     pub fn start(budget: Duration) -> Self {
-        let previous = DEADLINE.with(|d| d.replace(Some(Instant::now() + budget)));
+        Self::until(Instant::now() + budget)
+    }
+
+    /// Sets this thread's deadline to `deadline`: a scenario run in parts on several
+    /// threads keeps one deadline for all of them.
+    pub fn until(deadline: Instant) -> Self {
+        let previous = DEADLINE.with(|d| d.replace(Some(deadline)));
         Self { previous }
     }
 }

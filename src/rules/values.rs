@@ -77,7 +77,13 @@ pub fn register(engine: &mut Engine) {
                 })
         },
     );
-    engine.register_get("count", |s: &mut Segments| s.0.len() as INT);
+    engine.register_get(
+        "count",
+        |s: &mut Segments| -> Result<INT, Box<EvalAltResult>> {
+            super::columns::whole_columns_only("seg.count")?;
+            Ok(s.0.len() as INT)
+        },
+    );
 
     engine.register_type_with_name::<Timing>("Timing");
     engine.register_fn("active", |t: &mut Timing, s: INT| t.active(s));

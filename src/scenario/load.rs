@@ -85,22 +85,7 @@ fn load_file(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Map<String, Value>
     if chain.len() >= MAX_EXTENDS_DEPTH {
         return Err(problem(path, "extends", "extends is nested too deeply"));
     }
-    let size = std::fs::metadata(path)
-        .map_err(|e| problem(path, "", &format!("cannot read the scenario: {e}")))?
-        .len();
-    if size > MAX_SCENARIO_BYTES {
-        return Err(problem(
-            path,
-            "",
-            &format!("the file is {size} bytes; scenarios may be at most 1 MiB"),
-        ));
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| problem(path, "", &format!("cannot read the scenario: {e}")))?;
-    let mut document = parse(path, &text)?;
-    if !document.contains_key("name") {
-        document.insert("name".into(), Value::String(stem(path)));
-    }
+    let mut document = read_document(path)?;
     let Some(parent) = document.remove("extends") else {
         return Ok(document);
     };
@@ -123,6 +108,28 @@ fn load_file(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Map<String, Value>
     let parent_document = load_file(&parent_path, chain)?;
     chain.pop();
     Ok(merge(parent_document, document))
+}
+
+/// Reads one scenario file as written, without resolving `extends`; `name` defaults to the
+/// file stem.
+pub fn read_document(path: &Path) -> Result<Map<String, Value>, ScenarioProblem> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| problem(path, "", &format!("cannot read the scenario: {e}")))?
+        .len();
+    if size > MAX_SCENARIO_BYTES {
+        return Err(problem(
+            path,
+            "",
+            &format!("the file is {size} bytes; scenarios may be at most 1 MiB"),
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| problem(path, "", &format!("cannot read the scenario: {e}")))?;
+    let mut document = parse(path, &text)?;
+    if !document.contains_key("name") {
+        document.insert("name".into(), Value::String(stem(path)));
+    }
+    Ok(document)
 }
 
 fn stem(path: &Path) -> String {

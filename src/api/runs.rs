@@ -1,0 +1,914 @@
+//! Runs: running scenarios (small runs answered at once, large runs and sweeps in the
+//! background), their progress, cancelling them, their results, and comparisons.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Binary, Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi, ResponseContent};
+use sha2::{Digest, Sha256};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::error::{ApiError, ErrorDetail};
+use super::scenarios::{object_to_document, resolve_and_check, ScenarioDocument};
+use super::state::{lock, AppState, Job};
+use super::{blocking, ApiTags};
+use crate::data::datasets::DEFAULT_DATASET;
+use crate::data::query::{Period as QueryPeriod, ResultsQuery, ResultsTable, RunRow, DERIVED};
+use crate::data::store::{RunRecord, FAILED, RUNNING, SUCCEEDED};
+use crate::engine::batch::run_batch;
+use crate::engine::{run_scenario, scenario_workforce, RunOptions};
+use crate::model::results::METRICS;
+use crate::model::{Detail, RunResults, Scenario, Workforce};
+use crate::report::{self, Period};
+
+/// What to run.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct RunRequest {
+    /// The name of a saved scenario (see `GET /scenarios`). Give this or `scenario_document`.
+    pub scenario: Option<String>,
+    /// A scenario given in full, not saved. Give this or `scenario`.
+    pub scenario_document: Option<ScenarioDocument>,
+    /// The dataset to run on (see `GET /datasets`); `default` when absent.
+    pub dataset: Option<String>,
+    /// How much detail to store: `segment` (the default: every segment, as the model
+    /// spec's output), key columns to sum over such as `staff_group` or
+    /// `org,staff_group`, or `total`.
+    pub detail: Option<String>,
+    /// Run in the background even if small: the answer is 202 with the run's address.
+    pub background: Option<bool>,
+}
+
+/// One scenario run of a run request (a sweep has several).
+#[derive(Debug, Clone, Object)]
+pub struct ScenarioRun {
+    pub run_id: i64,
+    pub scenario: String,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// Why it failed: the rule file, line and column, or the field.
+    pub error: Option<String>,
+    pub duration_ms: Option<f64>,
+}
+
+/// Figures of one period (and group) of a run.
+#[derive(Debug, Clone, Object)]
+pub struct ResultRow {
+    pub scenario: String,
+    /// `YYYY-MM` or a financial year such as `2025/26`.
+    pub period: String,
+    /// The group's key values (empty for totals).
+    pub keys: BTreeMap<String, String>,
+    /// Metric to value: stocks are means over the period's months, flows are sums;
+    /// `vacancy_rate` and `leaver_rate` come from those sums.
+    pub figures: BTreeMap<String, f64>,
+}
+
+/// A run request's state.
+#[derive(Debug, Clone, Object)]
+pub struct RunView {
+    /// The run's id: `GET /runs/{id}`.
+    pub id: i64,
+    /// `running`, `succeeded`, `failed` (every scenario failed), `partly_failed` or
+    /// `cancelled`.
+    pub status: String,
+    /// Scenario runs finished.
+    pub done: u64,
+    /// Scenario runs in all.
+    pub total: u64,
+    pub dataset: String,
+    pub detail: String,
+    pub scenarios: Vec<ScenarioRun>,
+    /// Where the results are.
+    pub results: String,
+    /// Totals by financial year, in the answer to a run made at once.
+    pub summary: Option<Vec<ResultRow>>,
+}
+
+/// Results of a run.
+#[derive(Debug, Clone, Object)]
+pub struct ResultsView {
+    pub run: i64,
+    /// False while scenarios are still running: the rows hold those finished.
+    pub complete: bool,
+    pub rows: Vec<ResultRow>,
+}
+
+#[derive(ApiResponse)]
+enum RunStarted {
+    /// The run was small and has finished: its state and totals.
+    #[oai(status = 200)]
+    Finished(Json<RunView>),
+    /// The run goes on in the background; follow `Location`.
+    #[oai(status = 202)]
+    Accepted(Json<RunView>, #[oai(header = "Location")] String),
+}
+
+#[derive(ApiResponse)]
+enum Cancelled {
+    /// Cancelling: scenarios under way finish, the rest are not run.
+    #[oai(status = 202)]
+    Accepted(Json<RunView>),
+}
+
+#[derive(ResponseContent)]
+enum ResultsContent {
+    Json(Json<ResultsView>),
+    /// One row per scenario, period and group: `scenario`, `period`, keys, metrics.
+    #[oai(content_type = "text/csv")]
+    Csv(PlainText<String>),
+    /// The same table as Parquet.
+    #[oai(content_type = "application/vnd.apache.parquet")]
+    Parquet(Binary<Vec<u8>>),
+}
+
+#[derive(ApiResponse)]
+enum ResultsResponse {
+    /// The results, as JSON, CSV or Parquet (`format`).
+    #[oai(status = 200)]
+    Ok(ResultsContent),
+}
+
+/// A scenario or a stored run, for comparisons.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct CompareItem {
+    /// A saved scenario, run afresh (one run, no sweep).
+    pub scenario: Option<String>,
+    /// A run already made (`ScenarioRun.run_id`), read from the database.
+    pub run_id: Option<i64>,
+}
+
+/// What to compare.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct CompareRequest {
+    pub baseline: CompareItem,
+    /// One or more scenarios or runs to set against the baseline.
+    pub others: Vec<CompareItem>,
+    /// The dataset scenarios run on, and whose pay and agency premium value a vacancy
+    /// in the break-even; `default` when absent.
+    pub dataset: Option<String>,
+}
+
+/// A scenario's difference from the baseline in one period.
+#[derive(Debug, Clone, Object)]
+pub struct DifferenceView {
+    /// A financial year, or `whole run`.
+    pub period: String,
+    /// Metric to (scenario minus baseline).
+    pub change: BTreeMap<String, f64>,
+    /// Change in pay, bank, agency and intervention cost together (GBP).
+    pub net_cost: f64,
+}
+
+/// The faculty evaluation's break-even: an intervention pays back once it removes more
+/// vacancies than its cost would buy (the seeds' example: more than 5 FTE left unfilled,
+/// or 21 FTE where agency staff fill them).
+#[derive(Debug, Clone, Object)]
+pub struct BreakEvenView {
+    /// Extra intervention cost a year against the baseline (GBP).
+    pub intervention_cost_per_year: f64,
+    /// FTE-weighted mean annual pay.
+    pub pay_per_fte_year: f64,
+    /// FTE-weighted mean extra cost of an agency FTE-year.
+    pub agency_extra_per_fte_year: f64,
+    /// Vacancies to remove to pay back if vacancies go unfilled (absent: no cost to recover).
+    pub fte_if_unfilled: Option<f64>,
+    /// Vacancies to remove to pay back if agency staff fill them.
+    pub fte_if_agency_filled: Option<f64>,
+    /// Vacancies removed, averaged over the run.
+    pub vacancies_removed: f64,
+    pub pays_back_if_unfilled: bool,
+    pub pays_back_if_agency_filled: bool,
+}
+
+/// One scenario against the baseline.
+#[derive(Debug, Clone, Object)]
+pub struct ComparisonView {
+    pub baseline: String,
+    pub scenario: String,
+    pub years: Vec<DifferenceView>,
+    pub whole_run: DifferenceView,
+    pub break_even: BreakEvenView,
+}
+
+pub struct RunsApi;
+
+#[OpenApi(tag = "ApiTags::Runs")]
+impl RunsApi {
+    /// Run a scenario
+    ///
+    /// Runs a saved or given scenario on a dataset and stores its results. A small run
+    /// (one scenario, up to a million segment-months) is answered when it finishes, with
+    /// its totals by financial year. Sweeps, large runs and `background: true` answer 202
+    /// at once; follow `Location` for progress. A scenario that fails (for example a rule
+    /// error, named by file and line) fails alone: the run records why.
+    #[oai(path = "/runs", method = "post", operation_id = "start_run")]
+    async fn start(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<RunRequest>,
+    ) -> Result<RunStarted, ApiError> {
+        let state = state.0.clone();
+        let request = body.0;
+        let planned = {
+            let state = state.clone();
+            blocking(move || plan(&state, request)).await?
+        };
+        if planned.in_background {
+            let permit = state
+                .background_slots
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| {
+                    ApiError::make(
+                        poem::http::StatusCode::TOO_MANY_REQUESTS,
+                        "busy",
+                        format!(
+                            "{} background runs are under way; try again when one finishes",
+                            state.limits.background_slots
+                        ),
+                        Vec::new(),
+                    )
+                })?;
+            let id = {
+                let state = state.clone();
+                blocking(move || start_background(state, planned, permit)).await?
+            };
+            let view = {
+                let state = state.clone();
+                blocking(move || view(&state, id, None)).await?
+            };
+            return Ok(RunStarted::Accepted(Json(view), format!("/runs/{id}")));
+        }
+        let permit = tokio::time::timeout(
+            state.limits.queue_wait,
+            state.sync_slots.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+        let view = blocking(move || {
+            let _permit = permit;
+            run_now(&state, planned)
+        })
+        .await?;
+        Ok(RunStarted::Finished(Json(view)))
+    }
+
+    /// List recent runs
+    ///
+    /// The latest run requests, newest first.
+    #[oai(path = "/runs", method = "get", operation_id = "list_runs")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// How many (1 to 500, default 50).
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<Vec<RunView>>, ApiError> {
+        let limit = limit.0.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(ApiError::field("limit", "give a number from 1 to 500"));
+        }
+        let state = state.0.clone();
+        blocking(move || {
+            let ids = state.store().recent_batches(limit as i64)?;
+            ids.into_iter()
+                .map(|id| view(&state, id, None))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Json)
+        })
+        .await
+    }
+
+    /// Show a run
+    ///
+    /// Its status, progress (scenario runs done of total) and each scenario run's outcome.
+    #[oai(path = "/runs/:id", method = "get", operation_id = "get_run")]
+    async fn get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        id: Path<i64>,
+    ) -> Result<Json<RunView>, ApiError> {
+        let state = state.0.clone();
+        blocking(move || view(&state, id.0, None).map(Json)).await
+    }
+
+    /// Cancel a run
+    ///
+    /// Stops a background run: scenario runs under way finish and keep their results, the
+    /// others are recorded as cancelled.
+    #[oai(path = "/runs/:id", method = "delete", operation_id = "cancel_run")]
+    async fn cancel(
+        &self,
+        state: Data<&Arc<AppState>>,
+        id: Path<i64>,
+    ) -> Result<Cancelled, ApiError> {
+        let state = state.0.clone();
+        blocking(move || {
+            let job = lock(&state.jobs).get(&id.0).cloned();
+            match job {
+                Some(job) => {
+                    job.cancel.store(true, Ordering::Relaxed);
+                    view(&state, id.0, None).map(|v| Cancelled::Accepted(Json(v)))
+                }
+                None => {
+                    view(&state, id.0, None)?;
+                    Err(ApiError::conflict(format!(
+                        "run {} has finished; there is nothing to cancel",
+                        id.0
+                    )))
+                }
+            }
+        })
+        .await
+    }
+
+    /// Get a run's results
+    ///
+    /// The figures of a run's scenarios, summed over the key columns not in `group_by`,
+    /// by month or financial year. Stocks (staff in post, vacancies...) are means over the
+    /// period's months and flows (leavers, costs...) sums; `vacancy_rate` and
+    /// `leaver_rate` are computed from those sums, never averaged across segments.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(
+        path = "/runs/:id/results",
+        method = "get",
+        operation_id = "get_run_results"
+    )]
+    async fn results(
+        &self,
+        state: Data<&Arc<AppState>>,
+        id: Path<i64>,
+        /// Key columns to keep, comma-separated (for example `org,staff_group`); totals when absent.
+        group_by: Query<Option<String>>,
+        /// `financial_year` (the default) or `month`.
+        period: Query<Option<String>>,
+        /// Metrics to give, comma-separated (the model's output columns, `vacancy_rate`,
+        /// `leaver_rate`); all output columns when absent.
+        metrics: Query<Option<String>>,
+        /// Only segments with a key value, as `column=value`; repeat for more.
+        filter: Query<Vec<String>>,
+        /// `json` (the default), `csv` or `parquet`.
+        format: Query<Option<String>>,
+    ) -> Result<ResultsResponse, ApiError> {
+        let list = |text: Option<String>| -> Vec<String> {
+            text.unwrap_or_default()
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let period = match period.0.as_deref().unwrap_or("financial_year") {
+            "financial_year" => QueryPeriod::FinancialYear,
+            "month" => QueryPeriod::Month,
+            other => {
+                return Err(ApiError::field(
+                    "period",
+                    format!("'{other}' is not month or financial_year"),
+                ))
+            }
+        };
+        let mut filters = Vec::new();
+        for f in &filter.0 {
+            let (key, value) = f
+                .split_once('=')
+                .ok_or_else(|| ApiError::field("filter", format!("'{f}' is not column=value")))?;
+            filters.push((key.trim().to_string(), value.trim().to_string()));
+        }
+        let format = format.0.unwrap_or_else(|| "json".into());
+        if !["json", "csv", "parquet"].contains(&format.as_str()) {
+            return Err(ApiError::field(
+                "format",
+                format!("'{format}' is not json, csv or parquet"),
+            ));
+        }
+        let group_by = list(group_by.0);
+        let metrics = list(metrics.0);
+        let state = state.0.clone();
+        blocking(move || {
+            let runs = batch(&state, id.0)?;
+            let done: Vec<&RunRow> = runs.iter().filter(|r| r.status == SUCCEEDED).collect();
+            let query = ResultsQuery {
+                run_ids: done.iter().map(|r| r.run_id).collect(),
+                group_by,
+                period,
+                metrics,
+                filters,
+            };
+            let details: Vec<String> = done.iter().map(|r| r.detail.clone()).collect();
+            let store = state.store();
+            match format.as_str() {
+                "parquet" => {
+                    let path = std::env::temp_dir().join(format!(
+                        "wfplan-results-{}-{}.parquet",
+                        std::process::id(),
+                        id.0
+                    ));
+                    let written = store.results_to_parquet(&query, &details, &path);
+                    let bytes = written.map_err(ApiError::from).and_then(|_| {
+                        std::fs::read(&path).map_err(|e| {
+                            ApiError::internal(format!("cannot read the Parquet file: {e}"))
+                        })
+                    });
+                    let _ = std::fs::remove_file(&path);
+                    Ok(ResultsResponse::Ok(ResultsContent::Parquet(Binary(bytes?))))
+                }
+                "csv" => Ok(ResultsResponse::Ok(ResultsContent::Csv(PlainText(to_csv(
+                    &store.results(&query, &details)?,
+                )?)))),
+                _ => {
+                    let table = store.results(&query, &details)?;
+                    Ok(ResultsResponse::Ok(ResultsContent::Json(Json(
+                        ResultsView {
+                            run: id.0,
+                            complete: !runs.iter().any(|r| r.status == RUNNING),
+                            rows: rows_of(&table),
+                        },
+                    ))))
+                }
+            }
+        })
+        .await
+    }
+
+    /// Compare scenarios or runs
+    ///
+    /// Sets each of `others` against the baseline: the change in every figure by financial
+    /// year and over the run, the net cost, and the break-even of the interventions.
+    #[oai(path = "/compare", method = "post", operation_id = "compare")]
+    async fn compare(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<CompareRequest>,
+    ) -> Result<Json<Vec<ComparisonView>>, ApiError> {
+        let request = body.0;
+        if request.others.is_empty() || request.others.len() > 20 {
+            return Err(ApiError::field(
+                "others",
+                "give 1 to 20 scenarios or runs to compare",
+            ));
+        }
+        let state = state.0.clone();
+        let permit = tokio::time::timeout(
+            state.limits.queue_wait,
+            state.sync_slots.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+        blocking(move || {
+            let _permit = permit;
+            let dataset = request
+                .dataset
+                .clone()
+                .unwrap_or_else(|| DEFAULT_DATASET.into());
+            let workforce = state.workforce(&dataset)?;
+            let baseline = comparable(&state, &workforce, &request.baseline, "baseline")?;
+            let mut views = Vec::new();
+            for (i, other) in request.others.iter().enumerate() {
+                let other = comparable(&state, &workforce, other, &format!("others[{i}]"))?;
+                let c = report::compare(&baseline, &other, &workforce)
+                    .map_err(|m| ApiError::invalid("not_comparable", m, Vec::new()))?;
+                views.push(comparison_view(&c));
+            }
+            Ok(Json(views))
+        })
+        .await
+    }
+}
+
+fn busy() -> ApiError {
+    ApiError::make(
+        poem::http::StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "every run slot is taken; try again shortly",
+        Vec::new(),
+    )
+}
+
+/// A checked run request, ready to record and run.
+struct Planned {
+    dataset: String,
+    workforce: Arc<Workforce>,
+    scenarios: Vec<Scenario>,
+    options: RunOptions,
+    in_background: bool,
+}
+
+fn plan(state: &AppState, request: RunRequest) -> Result<Planned, ApiError> {
+    let dataset = request.dataset.unwrap_or_else(|| DEFAULT_DATASET.into());
+    let workforce = state.workforce(&dataset)?;
+    let (name, document) = match (request.scenario, request.scenario_document) {
+        (Some(name), None) => {
+            let scenarios = lock(&state.scenarios);
+            let stored = scenarios.get(&name).ok_or_else(|| {
+                ApiError::field(
+                    "scenario",
+                    format!("no scenario '{name}': GET /scenarios lists them"),
+                )
+            })?;
+            (name, stored.document.clone())
+        }
+        (None, Some(document)) => {
+            let name = document.name.clone().unwrap_or_else(|| "inline".into());
+            (name, object_to_document(&document)?)
+        }
+        _ => {
+            return Err(ApiError::field(
+                "scenario",
+                "give either scenario (a name) or scenario_document",
+            ))
+        }
+    };
+    let scenarios = resolve_and_check(
+        state,
+        &name,
+        document,
+        &workforce.key_names,
+        state.limits.max_runs_per_request,
+    )?;
+    let mut details = Vec::new();
+    for s in &scenarios {
+        if let Err(e) = scenario_workforce(&workforce, s) {
+            details.push(ErrorDetail {
+                field: Some("overrides".into()),
+                message: format!("{}: {e}", s.name),
+                ..ErrorDetail::default()
+            });
+        }
+    }
+    if !details.is_empty() {
+        return Err(ApiError::invalid(
+            "invalid_scenario",
+            "the overrides give invalid inputs",
+            details,
+        ));
+    }
+    let detail = Detail::parse(request.detail.as_deref().unwrap_or("segment"));
+    if let Detail::GroupBy(keys) = &detail {
+        for key in keys {
+            if !workforce.key_names.contains(key) {
+                return Err(ApiError::field(
+                    "detail",
+                    format!(
+                        "'{key}' is not a key column; the dataset's are {}",
+                        workforce.key_names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    let segment_months: usize = scenarios.iter().map(|s| s.months * workforce.len()).sum();
+    Ok(Planned {
+        dataset,
+        in_background: request.background.unwrap_or(false)
+            || scenarios.len() > 1
+            || segment_months > state.limits.max_sync_segment_months,
+        workforce,
+        scenarios,
+        options: RunOptions {
+            detail,
+            time_budget: state.limits.time_budget,
+        },
+    })
+}
+
+/// Records the runs of a request as `running`; returns the batch id and run ids.
+fn record(state: &AppState, planned: &Planned) -> Result<(i64, Vec<i64>), ApiError> {
+    let store = state.store();
+    let batch_id = store.new_batch()?;
+    let data_hash = planned.workforce.fingerprint();
+    let mut ids = Vec::with_capacity(planned.scenarios.len());
+    for s in &planned.scenarios {
+        ids.push(store.begin_run(&RunRecord {
+            batch_id,
+            scenario: s.name.clone(),
+            scenario_hash: crate::model::hex(&Sha256::digest(
+                serde_json::to_string(s).unwrap_or_default().as_bytes(),
+            )),
+            rules_hash: state.rules.fingerprint.clone(),
+            data_hash: data_hash.clone(),
+            detail: planned.options.detail.label(),
+            start_month: s.start.to_string(),
+            months: s.months,
+            dataset: planned.dataset.clone(),
+        })?);
+    }
+    Ok((batch_id, ids))
+}
+
+/// Stores one scenario's outcome.
+fn store_outcome(
+    state: &AppState,
+    run_id: i64,
+    result: &Result<RunResults, crate::engine::RunError>,
+    elapsed: std::time::Duration,
+) -> Result<(), ApiError> {
+    let mut store = state.store();
+    match result {
+        Ok(results) => store.finish_run(run_id, results, elapsed)?,
+        Err(e) => store.fail_run(run_id, &e.to_string(), elapsed)?,
+    }
+    Ok(())
+}
+
+fn run_now(state: &AppState, planned: Planned) -> Result<RunView, ApiError> {
+    let (batch_id, ids) = record(state, &planned)?;
+    let scenario = &planned.scenarios[0];
+    let started = Instant::now();
+    let result = run_scenario(&state.rules, &planned.workforce, scenario, &planned.options);
+    let elapsed = started.elapsed();
+    if let Err(e) = store_outcome(state, ids[0], &result, elapsed) {
+        let _ = state.store().fail_unfinished(
+            batch_id,
+            &format!("the results could not be stored: {}", e.body().message),
+        );
+        return Err(e);
+    }
+    let summary = result.ok().map(|r| {
+        report::by_financial_year(&r)
+            .iter()
+            .map(|p| period_row(&r.scenario, p))
+            .collect()
+    });
+    view(state, batch_id, summary)
+}
+
+/// Keeps a background batch's bookkeeping right however its thread ends.
+struct JobGuard {
+    state: Arc<AppState>,
+    batch_id: i64,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        let message = if std::thread::panicking() {
+            "the run stopped unexpectedly; see the server log"
+        } else {
+            "cancelled before it ran"
+        };
+        if let Err(e) = self.state.store().fail_unfinished(self.batch_id, message) {
+            tracing::error!(
+                "run {}: cannot record the unfinished scenarios: {e}",
+                self.batch_id
+            );
+        }
+        lock(&self.state.jobs).remove(&self.batch_id);
+    }
+}
+
+fn start_background(
+    state: Arc<AppState>,
+    planned: Planned,
+    permit: OwnedSemaphorePermit,
+) -> Result<i64, ApiError> {
+    let (batch_id, ids) = record(&state, &planned)?;
+    let job = Arc::new(Job {
+        total: ids.len(),
+        ..Job::default()
+    });
+    lock(&state.jobs).insert(batch_id, job.clone());
+    let guard = JobGuard {
+        state: state.clone(),
+        batch_id,
+        _permit: permit,
+    };
+    std::thread::Builder::new()
+        .name(format!("wfplan-run-{batch_id}"))
+        .spawn(move || {
+            let _guard = guard;
+            // Chunks of a few scenarios per core, so a cancel takes effect soon and
+            // progress moves steadily.
+            let chunk = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+            for (c, scenarios) in planned.scenarios.chunks(chunk).enumerate() {
+                if job.cancelled() {
+                    break;
+                }
+                let offset = c * chunk;
+                let outcome = run_batch(
+                    &state.rules,
+                    &planned.workforce,
+                    scenarios,
+                    &planned.options,
+                    None,
+                    |o| {
+                        if let Err(e) =
+                            store_outcome(&state, ids[offset + o.index], &o.result, o.elapsed)
+                        {
+                            tracing::error!(
+                                "run {batch_id}: cannot store {}: {}",
+                                o.scenario,
+                                e.body().message
+                            );
+                        }
+                        job.done.fetch_add(1, Ordering::Relaxed);
+                    },
+                );
+                if let Err(e) = outcome {
+                    tracing::error!("run {batch_id}: cannot start worker threads: {e}");
+                    break;
+                }
+            }
+        })
+        .map_err(|e| ApiError::internal(format!("cannot start the run: {e}")))?;
+    Ok(batch_id)
+}
+
+/// The runs of a batch, or 404.
+fn batch(state: &AppState, id: i64) -> Result<Vec<RunRow>, ApiError> {
+    let runs = state.store().batch_runs(id)?;
+    if runs.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "no run {id}: GET /runs lists them"
+        )));
+    }
+    Ok(runs)
+}
+
+fn view(state: &AppState, id: i64, summary: Option<Vec<ResultRow>>) -> Result<RunView, ApiError> {
+    let runs = batch(state, id)?;
+    let job = lock(&state.jobs).get(&id).cloned();
+    let count = |status: &str| runs.iter().filter(|r| r.status == status).count();
+    let (succeeded, failed, running) = (count(SUCCEEDED), count(FAILED), count(RUNNING));
+    let cancelled = runs.iter().any(|r| {
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("cancelled"))
+    });
+    let status = if job.is_some() || running > 0 {
+        "running"
+    } else if cancelled {
+        "cancelled"
+    } else if failed == 0 {
+        "succeeded"
+    } else if succeeded == 0 {
+        "failed"
+    } else {
+        "partly_failed"
+    };
+    let first = &runs[0];
+    Ok(RunView {
+        id,
+        status: status.into(),
+        done: job.map_or(succeeded + failed, |j| j.done.load(Ordering::Relaxed)) as u64,
+        total: runs.len() as u64,
+        dataset: first.dataset.clone(),
+        detail: first.detail.clone(),
+        scenarios: runs
+            .iter()
+            .map(|r| ScenarioRun {
+                run_id: r.run_id,
+                scenario: r.scenario.clone(),
+                status: r.status.clone(),
+                error: r.error.clone(),
+                duration_ms: r.duration_ms,
+            })
+            .collect(),
+        results: format!("/runs/{id}/results"),
+        summary,
+    })
+}
+
+fn figures_map(values: &[f64], vacancy_rate: f64, leaver_rate: f64) -> BTreeMap<String, f64> {
+    let mut figures: BTreeMap<String, f64> = METRICS
+        .iter()
+        .zip(values)
+        .map(|(m, v)| (m.to_string(), *v))
+        .collect();
+    figures.insert(DERIVED[0].into(), vacancy_rate);
+    figures.insert(DERIVED[1].into(), leaver_rate);
+    figures
+}
+
+fn period_row(scenario: &str, p: &Period) -> ResultRow {
+    ResultRow {
+        scenario: scenario.into(),
+        period: p.label.clone(),
+        keys: BTreeMap::new(),
+        figures: figures_map(&p.values, p.vacancy_rate(), p.leaver_rate()),
+    }
+}
+
+fn rows_of(table: &ResultsTable) -> Vec<ResultRow> {
+    let keys = &table.columns[2..2 + table.rows.first().map_or(0, |r| r.keys.len())];
+    let metrics = &table.columns[2 + keys.len()..];
+    table
+        .rows
+        .iter()
+        .map(|r| ResultRow {
+            scenario: r.scenario.clone(),
+            period: r.period.clone(),
+            keys: keys.iter().cloned().zip(r.keys.iter().cloned()).collect(),
+            figures: metrics
+                .iter()
+                .cloned()
+                .zip(r.values.iter().copied())
+                .collect(),
+        })
+        .collect()
+}
+
+fn to_csv(table: &ResultsTable) -> Result<String, ApiError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| ApiError::internal(format!("cannot write CSV: {e}"));
+    writer.write_record(&table.columns).map_err(fail)?;
+    for r in &table.rows {
+        let mut record = vec![r.scenario.clone(), r.period.clone()];
+        record.extend(r.keys.iter().cloned());
+        record.extend(r.values.iter().map(|v| v.to_string()));
+        writer.write_record(&record).map_err(fail)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    String::from_utf8(bytes).map_err(ApiError::internal)
+}
+
+/// A baseline or other side of a comparison, as totals by month.
+fn comparable(
+    state: &AppState,
+    workforce: &Arc<Workforce>,
+    item: &CompareItem,
+    field: &str,
+) -> Result<RunResults, ApiError> {
+    match (&item.scenario, item.run_id) {
+        (Some(name), None) => {
+            let document = lock(&state.scenarios)
+                .get(name)
+                .map(|s| s.document.clone())
+                .ok_or_else(|| ApiError::field(field, format!("no scenario '{name}'")))?;
+            let scenarios = resolve_and_check(state, name, document, &workforce.key_names, 1)?;
+            let options = RunOptions {
+                detail: Detail::GroupBy(Vec::new()),
+                time_budget: state.limits.time_budget,
+            };
+            run_scenario(&state.rules, workforce, &scenarios[0], &options).map_err(|e| {
+                ApiError::invalid(
+                    "run_failed",
+                    format!("{field}: scenario {name} failed: {e}"),
+                    Vec::new(),
+                )
+            })
+        }
+        (None, Some(run_id)) => {
+            let store = state.store();
+            let batch_id = store
+                .batch_of(run_id)?
+                .ok_or_else(|| ApiError::field(field, format!("no run with run_id {run_id}")))?;
+            let run = store
+                .batch_runs(batch_id)?
+                .into_iter()
+                .find(|r| r.run_id == run_id)
+                .expect("the run is in its batch");
+            if run.status != SUCCEEDED {
+                return Err(ApiError::field(
+                    field,
+                    format!("run {run_id} is {}, not succeeded", run.status),
+                ));
+            }
+            Ok(store.run_totals(&run)?)
+        }
+        _ => Err(ApiError::field(field, "give either scenario or run_id")),
+    }
+}
+
+fn difference_view(d: &report::Difference) -> DifferenceView {
+    DifferenceView {
+        period: d.label.clone(),
+        change: METRICS
+            .iter()
+            .zip(d.change.iter())
+            .map(|(m, v)| (m.to_string(), *v))
+            .collect(),
+        net_cost: d.net_cost,
+    }
+}
+
+fn comparison_view(c: &report::Comparison) -> ComparisonView {
+    let b = &c.break_even;
+    let finite = |x: f64| x.is_finite().then_some(x);
+    ComparisonView {
+        baseline: c.baseline.clone(),
+        scenario: c.scenario.clone(),
+        years: c.years.iter().map(difference_view).collect(),
+        whole_run: difference_view(&c.whole_run),
+        break_even: BreakEvenView {
+            intervention_cost_per_year: b.intervention_cost_per_year,
+            pay_per_fte_year: b.pay_per_fte_year,
+            agency_extra_per_fte_year: b.agency_extra_per_fte_year,
+            fte_if_unfilled: finite(b.fte_if_unfilled),
+            fte_if_agency_filled: finite(b.fte_if_agency_filled),
+            vacancies_removed: b.vacancies_removed,
+            pays_back_if_unfilled: b.vacancies_removed >= b.fte_if_unfilled,
+            pays_back_if_agency_filled: b.vacancies_removed >= b.fte_if_agency_filled,
+        },
+    }
+}
