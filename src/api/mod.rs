@@ -126,7 +126,7 @@ pub fn spec_json() -> String {
 }
 
 /// The whole HTTP application on a state.
-pub fn app(state: Arc<AppState>, keys: ApiKeys) -> impl Endpoint {
+pub fn app(state: Arc<AppState>, keys: ApiKeys) -> impl Endpoint<Output = Response> {
     let api = service();
     let limit = state.limits.max_body_bytes;
     let (json, yaml, docs) = (

@@ -217,10 +217,12 @@ impl RunsApi {
     ) -> Result<RunStarted, ApiError> {
         let state = state.0.clone();
         let request = body.0;
+        let clock = Instant::now();
         let planned = {
             let state = state.clone();
             blocking(move || plan(&state, request)).await?
         };
+        tracing::debug!("run request checked in {:?}", clock.elapsed());
         if planned.in_background {
             let permit = state
                 .background_slots
@@ -580,26 +582,37 @@ fn plan(state: &AppState, request: RunRequest) -> Result<Planned, ApiError> {
     })
 }
 
+/// What the database records of a scenario run before its results.
+fn run_record(
+    state: &AppState,
+    planned: &Planned,
+    scenario: &Scenario,
+    batch_id: i64,
+) -> RunRecord {
+    RunRecord {
+        batch_id,
+        scenario: scenario.name.clone(),
+        scenario_hash: crate::model::hex(&Sha256::digest(
+            serde_json::to_string(scenario)
+                .unwrap_or_default()
+                .as_bytes(),
+        )),
+        rules_hash: state.rules.fingerprint.clone(),
+        data_hash: planned.workforce.fingerprint(),
+        detail: planned.options.detail.label(),
+        start_month: scenario.start.to_string(),
+        months: scenario.months,
+        dataset: planned.dataset.clone(),
+    }
+}
+
 /// Records the runs of a request as `running`; returns the batch id and run ids.
 fn record(state: &AppState, planned: &Planned) -> Result<(i64, Vec<i64>), ApiError> {
     let store = state.store();
     let batch_id = store.new_batch()?;
-    let data_hash = planned.workforce.fingerprint();
     let mut ids = Vec::with_capacity(planned.scenarios.len());
     for s in &planned.scenarios {
-        ids.push(store.begin_run(&RunRecord {
-            batch_id,
-            scenario: s.name.clone(),
-            scenario_hash: crate::model::hex(&Sha256::digest(
-                serde_json::to_string(s).unwrap_or_default().as_bytes(),
-            )),
-            rules_hash: state.rules.fingerprint.clone(),
-            data_hash: data_hash.clone(),
-            detail: planned.options.detail.label(),
-            start_month: s.start.to_string(),
-            months: s.months,
-            dataset: planned.dataset.clone(),
-        })?);
+        ids.push(store.begin_run(&run_record(state, planned, s, batch_id))?);
     }
     Ok((batch_id, ids))
 }
@@ -619,19 +632,28 @@ fn store_outcome(
     Ok(())
 }
 
+/// Runs a small request at once. Its run is recorded with its results in one transaction
+/// when it finishes (a single commit keeps small runs fast); a crash before then leaves
+/// no trace of it.
 fn run_now(state: &AppState, planned: Planned) -> Result<RunView, ApiError> {
-    let (batch_id, ids) = record(state, &planned)?;
     let scenario = &planned.scenarios[0];
     let started = Instant::now();
     let result = run_scenario(&state.rules, &planned.workforce, scenario, &planned.options);
     let elapsed = started.elapsed();
-    if let Err(e) = store_outcome(state, ids[0], &result, elapsed) {
-        let _ = state.store().fail_unfinished(
-            batch_id,
-            &format!("the results could not be stored: {}", e.body().message),
-        );
-        return Err(e);
-    }
+    let record = run_record(state, &planned, scenario, 0);
+    let error = result.as_ref().err().map(|e| e.to_string());
+    let outcome = match (&result, &error) {
+        (Ok(results), _) => Ok(results),
+        (Err(_), Some(message)) => Err(message.as_str()),
+        (Err(_), None) => unreachable!("an error has a message"),
+    };
+    let (batch_id, _) = state
+        .store()
+        .record_finished_run(&record, outcome, elapsed)?;
+    tracing::debug!(
+        "run {batch_id}: ran in {elapsed:?}, stored by {:?}",
+        started.elapsed()
+    );
     let summary = result.ok().map(|r| {
         report::by_financial_year(&r)
             .iter()

@@ -8,6 +8,11 @@
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use duckdb::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
+use duckdb::arrow::datatypes::{Field, Schema};
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::ToSql;
 use duckdb::{appender_params_from_iter, params, Connection, OptionalExt};
 
@@ -19,6 +24,9 @@ use crate::model::{InputColumn, RunResults, Workforce};
 /// An open wfplan database.
 pub struct Store {
     connection: Connection,
+    /// Key columns the `results` table is known to have, so storing a run does not ask
+    /// DuckDB (or alter the table, a commit of its own) every time.
+    result_keys: std::collections::HashSet<String>,
 }
 
 /// What identifies a run, recorded before it starts.
@@ -98,7 +106,10 @@ impl Store {
                 RUNNING
             ],
         )?;
-        Ok(Store { connection })
+        Ok(Store {
+            connection,
+            result_keys: Default::default(),
+        })
     }
 
     pub fn connection(&self) -> &Connection {
@@ -161,27 +172,42 @@ impl Store {
 
     /// Records a run as started and returns its id.
     pub fn begin_run(&self, record: &RunRecord) -> Result<i64, DataError> {
-        let id: i64 = self
-            .connection
-            .query_row("SELECT nextval('run_ids')", [], |r| r.get(0))?;
-        self.connection.execute(
-            "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status, dataset)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            params![
-                id,
-                record.batch_id,
-                record.scenario,
-                record.scenario_hash,
-                record.rules_hash,
-                record.data_hash,
-                record.detail,
-                record.start_month,
-                record.months as i64,
-                RUNNING,
-                record.dataset
-            ],
+        insert_run(&self.connection, record, RUNNING)
+    }
+
+    /// Records a run that has already finished, with its results or its error, in one
+    /// transaction: for runs too short to be worth recording as `running` first. Returns
+    /// the run's id; the record's batch id is a new one.
+    pub fn record_finished_run(
+        &mut self,
+        record: &RunRecord,
+        outcome: Result<&RunResults, &str>,
+        elapsed: Duration,
+    ) -> Result<(i64, i64), DataError> {
+        if let Ok(results) = outcome {
+            self.ensure_results_table(&results.key_names)?;
+        }
+        let transaction = self.connection.transaction()?;
+        let batch_id: i64 =
+            transaction.query_row("SELECT nextval('batch_ids')", [], |r| r.get(0))?;
+        let record = RunRecord {
+            batch_id,
+            ..record.clone()
+        };
+        let (run_id, error) = match outcome {
+            Ok(results) => {
+                let run_id = insert_run(&transaction, &record, SUCCEEDED)?;
+                append_results(&transaction, run_id, results)?;
+                (run_id, None)
+            }
+            Err(error) => (insert_run(&transaction, &record, FAILED)?, Some(error)),
+        };
+        transaction.execute(
+            "UPDATE runs SET duration_ms = ?, error = ? WHERE run_id = ?",
+            params![elapsed.as_secs_f64() * 1000.0, error, run_id],
         )?;
-        Ok(id)
+        transaction.commit()?;
+        Ok((batch_id, run_id))
     }
 
     /// Stores a run's results and marks it succeeded, in one transaction.
@@ -193,38 +219,7 @@ impl Store {
     ) -> Result<(), DataError> {
         self.ensure_results_table(&results.key_names)?;
         let transaction = self.connection.transaction()?;
-        {
-            let mut columns: Vec<String> = vec![
-                "run_id".into(),
-                "scenario".into(),
-                "month".into(),
-                "row".into(),
-            ];
-            columns.extend(results.key_names.iter().cloned());
-            columns.extend(METRICS.iter().map(|m| m.to_string()));
-            let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-            let mut appender = transaction.appender_with_columns("results", &names)?;
-            for month in 0..results.months {
-                let label = results.start.plus(month as i64).to_string();
-                for (row, keys) in results.rows.iter().enumerate() {
-                    let mut values: Vec<&dyn ToSql> = Vec::with_capacity(names.len());
-                    let row_number = row as i64;
-                    values.push(&run_id);
-                    values.push(&results.scenario);
-                    values.push(&label);
-                    values.push(&row_number);
-                    values.extend(keys.iter().map(|k| k as &dyn ToSql));
-                    values.extend(
-                        results
-                            .row_figures(month, row)
-                            .iter()
-                            .map(|x| x as &dyn ToSql),
-                    );
-                    appender.append_row(appender_params_from_iter(values))?;
-                }
-            }
-            appender.flush()?;
-        }
+        append_results(&transaction, run_id, results)?;
         transaction.execute(
             "UPDATE runs SET status = ?, duration_ms = ? WHERE run_id = ?",
             params![SUCCEEDED, elapsed.as_secs_f64() * 1000.0, run_id],
@@ -243,7 +238,10 @@ impl Store {
     }
 
     /// Creates the `results` table, or adds key columns a new dataset brings.
-    fn ensure_results_table(&self, key_names: &[String]) -> Result<(), DataError> {
+    fn ensure_results_table(&mut self, key_names: &[String]) -> Result<(), DataError> {
+        if key_names.iter().all(|k| self.result_keys.contains(k)) && !self.result_keys.is_empty() {
+            return Ok(());
+        }
         if !self.has_table("results")? {
             let mut columns = vec![
                 "run_id BIGINT".to_string(),
@@ -255,14 +253,15 @@ impl Store {
             columns.extend(METRICS.iter().map(|m| format!("{m} DOUBLE")));
             self.connection
                 .execute_batch(&format!("CREATE TABLE results ({});", columns.join(", ")))?;
-            return Ok(());
+        } else {
+            for key in key_names {
+                self.connection.execute_batch(&format!(
+                    "ALTER TABLE results ADD COLUMN IF NOT EXISTS {} VARCHAR;",
+                    quote(key)
+                ))?;
+            }
         }
-        for key in key_names {
-            self.connection.execute_batch(&format!(
-                "ALTER TABLE results ADD COLUMN IF NOT EXISTS {} VARCHAR;",
-                quote(key)
-            ))?;
-        }
+        self.result_keys.extend(key_names.iter().cloned());
         Ok(())
     }
 
@@ -325,4 +324,84 @@ pub(crate) fn write_workforce_table(
     }
     appender.flush()?;
     Ok(())
+}
+
+/// Inserts a run's row with a status and returns its id.
+fn insert_run(connection: &Connection, record: &RunRecord, status: &str) -> Result<i64, DataError> {
+    let id: i64 = connection.query_row("SELECT nextval('run_ids')", [], |r| r.get(0))?;
+    connection.execute(
+        "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status, dataset)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            id,
+            record.batch_id,
+            record.scenario,
+            record.scenario_hash,
+            record.rules_hash,
+            record.data_hash,
+            record.detail,
+            record.start_month,
+            record.months as i64,
+            status,
+            record.dataset
+        ],
+    )?;
+    Ok(id)
+}
+
+/// Appends a run's results inside the caller's transaction.
+fn append_results(
+    connection: &Connection,
+    run_id: i64,
+    results: &RunResults,
+) -> Result<(), DataError> {
+    let mut columns: Vec<String> = vec![
+        "run_id".into(),
+        "scenario".into(),
+        "month".into(),
+        "row".into(),
+    ];
+    columns.extend(results.key_names.iter().cloned());
+    columns.extend(METRICS.iter().map(|m| m.to_string()));
+    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let mut appender = connection.appender_with_columns("results", &names)?;
+    // One Arrow batch per run: DuckDB takes whole columns at once, far faster than a call
+    // per value.
+    appender.append_record_batch(results_batch(run_id, results, &columns))?;
+    appender.flush()?;
+    Ok(())
+}
+
+/// A run's results as one Arrow record batch, in the order of `columns`.
+fn results_batch(run_id: i64, results: &RunResults, columns: &[String]) -> RecordBatch {
+    let rows = results.rows.len();
+    let count = results.months * rows;
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(vec![run_id; count])),
+        Arc::new(StringArray::from(vec![results.scenario.as_str(); count])),
+        Arc::new(StringArray::from_iter_values((0..results.months).flat_map(
+            |m| std::iter::repeat_n(results.start.plus(m as i64).to_string(), rows),
+        ))),
+        Arc::new(Int32Array::from_iter_values(
+            (0..results.months).flat_map(|_| 0..rows as i32),
+        )),
+    ];
+    for key in 0..results.key_names.len() {
+        arrays.push(Arc::new(StringArray::from_iter_values(
+            (0..results.months).flat_map(|_| results.rows.iter().map(move |r| r[key].as_str())),
+        )));
+    }
+    let width = METRICS.len();
+    for metric in 0..width {
+        arrays.push(Arc::new(Float64Array::from_iter_values(
+            (0..count).map(|i| results.figures[i * width + metric]),
+        )));
+    }
+    let fields: Vec<Field> = columns
+        .iter()
+        .zip(&arrays)
+        .map(|(name, array)| Field::new(name, array.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .expect("every column has one value per row")
 }

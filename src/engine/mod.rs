@@ -115,12 +115,12 @@ pub fn scenario_workforce(
     }
 }
 
-/// Segments in one part when a large workforce is run in parts: small enough that a
-/// part's columns stay in the core's 1 MiB L2 cache while every rule runs over them, large
-/// enough that the interpreter's cost per operation (about half a microsecond) is spread
-/// over many segments. Measured in BENCHMARKS.md; `WFPLAN_PART_SEGMENTS` overrides it for
-/// benchmarking.
-pub const PART_SEGMENTS: usize = 2048;
+/// Segments in one part when a large workforce is run in parts. Parts let every core work
+/// on one scenario; each part pays the interpreter's fixed cost of a month (about 100 us
+/// here), so parts must be large: on this machine 8,192 segments ran faster than 2,048 or
+/// 4,096, whose columns fit the 1 MiB L2 cache better but whose fixed costs outweigh that
+/// (BENCHMARKS.md). `WFPLAN_PART_SEGMENTS` overrides it for benchmarking.
+pub const PART_SEGMENTS: usize = 8192;
 
 fn part_segments() -> usize {
     std::env::var("WFPLAN_PART_SEGMENTS")
@@ -330,6 +330,7 @@ struct Part<'r> {
     base: usize,
     zeros: Column,
     prepared: Vec<Prepared<'r>>,
+    slots: Slots,
 }
 
 impl<'r> Part<'r> {
@@ -368,12 +369,14 @@ impl<'r> Part<'r> {
             scope.push(*name, zeros.clone());
         }
         let base = scope.len();
+        let slots = Slots::new(&scope);
         Ok(Part {
             range,
             scope,
             base,
             zeros,
             prepared,
+            slots,
         })
     }
 
@@ -388,11 +391,11 @@ impl<'r> Part<'r> {
         }
         rules.run(&rules.rates, scope)?;
         scope.rewind(self.base);
-        keep_state_columns(scope, segments, &rules.rates.file)?;
+        keep_state_columns(scope, &self.slots, segments, &rules.rates.file)?;
         for p in &self.prepared {
             run_intervention(rules, scope, p, t)?;
             scope.rewind(self.base);
-            keep_state_columns(scope, segments, &p.kind.script.file)?;
+            keep_state_columns(scope, &self.slots, segments, &p.kind.script.file)?;
         }
         rules.run(&rules.flows, scope)?;
         scope.rewind(self.base);
@@ -401,22 +404,24 @@ impl<'r> Part<'r> {
 
     /// The month's figures, in `METRICS` order.
     fn figures(&self, rules: &RuleSet) -> Result<Vec<Column>, RuleProblem> {
-        METRICS
+        let values = values(&self.scope);
+        self.slots
+            .metrics
             .iter()
-            .map(|metric| {
-                read_column(
-                    &self.scope,
-                    contract::variable_of(metric),
-                    self.range.len(),
-                    &rules.flows.file,
-                )
+            .map(|&(name, at)| {
+                value_as_column(Some(values[at]), name, self.range.len(), &rules.flows.file)
             })
             .collect()
     }
 
     /// Next month's staff in post.
     fn advance(&mut self, rules: &RuleSet) -> Result<(), RuleProblem> {
-        let next = read_column(&self.scope, "fte_next", self.range.len(), &rules.flows.file)?;
+        let next = value_as_column(
+            Some(values(&self.scope)[self.slots.fte_next]),
+            "fte_next",
+            self.range.len(),
+            &rules.flows.file,
+        )?;
         self.scope.set_value("fte", next);
         Ok(())
     }
@@ -570,7 +575,7 @@ fn run_intervention(
     scope.push_constant("weight", p.weight.clone());
     scope.push_constant("timing", p.timing);
     for (name, value) in &p.fields {
-        scope.push_constant_dynamic(name.clone(), value.clone());
+        scope.push_constant_dynamic(name.as_str(), value.clone());
     }
     rules.run(&p.kind.script, scope)?;
     // `cost_per_month` is common to every kind, so the engine charges it rather than
@@ -588,23 +593,66 @@ fn run_intervention(
     Ok(())
 }
 
+/// Where the engine's own variables sit in a part's scope. They are pushed first and a
+/// script cannot remove them, so after the scope is rewound they are read by position
+/// rather than searched for by name.
+struct Slots {
+    /// The month's state and accumulators, and `fte`.
+    state: Vec<(&'static str, usize)>,
+    /// The variable of each metric, in `METRICS` order.
+    metrics: Vec<(&'static str, usize)>,
+    fte_next: usize,
+}
+
+impl Slots {
+    fn new(scope: &Scope) -> Self {
+        let position = |name: &str| {
+            scope
+                .iter_raw()
+                .position(|(n, _, _)| n == name)
+                .expect("the engine pushed its variables")
+        };
+        let with_position = |name: &'static str| (name, position(name));
+        Slots {
+            state: contract::MONTH_STATE
+                .iter()
+                .chain(&contract::ACCUMULATORS)
+                .chain(&["fte"])
+                .map(|name| with_position(name))
+                .collect(),
+            metrics: METRICS
+                .iter()
+                .map(|metric| with_position(contract::variable_of(metric)))
+                .collect(),
+            fte_next: position("fte_next"),
+        }
+    }
+}
+
+fn values<'s>(scope: &'s Scope) -> Vec<&'s Dynamic> {
+    scope.iter_raw().map(|(_, _, value)| value).collect()
+}
+
 /// Checks, after a script, that the month's state is still one number per segment, and
 /// turns plain numbers into columns. Without this a script that assigned, say, text to
 /// `leaver` would only fail later, in another file, with a confusing message.
-fn keep_state_columns(scope: &mut Scope, segments: usize, file: &str) -> Result<(), RuleProblem> {
-    for name in contract::MONTH_STATE
-        .iter()
-        .chain(&contract::ACCUMULATORS)
-        .chain(&["fte"])
-    {
-        let value = scope.get(name);
-        if value.is_some_and(|v| v.is::<Column>()) {
-            // Still checks the length; no need to store it again.
-            read_column(scope, name, segments, file)?;
-        } else {
-            let column = read_column(scope, name, segments, file)?;
-            scope.set_value(*name, column);
+fn keep_state_columns(
+    scope: &mut Scope,
+    slots: &Slots,
+    segments: usize,
+    file: &str,
+) -> Result<(), RuleProblem> {
+    let mut numbers = Vec::new();
+    let values = values(scope);
+    for &(name, at) in &slots.state {
+        let value = values[at];
+        let column = value_as_column(Some(value), name, segments, file)?;
+        if !value.is::<Column>() {
+            numbers.push((name, column));
         }
+    }
+    for (name, column) in numbers {
+        scope.set_value(name, column);
     }
     Ok(())
 }
@@ -617,18 +665,27 @@ fn read_column(
     segments: usize,
     file: &str,
 ) -> Result<Column, RuleProblem> {
+    value_as_column(scope.get(name), name, segments, file)
+}
+
+/// A variable's value as a column; see [`read_column`].
+fn value_as_column(
+    value: Option<&Dynamic>,
+    name: &str,
+    segments: usize,
+    file: &str,
+) -> Result<Column, RuleProblem> {
     let problem = |message: String| RuleProblem {
         file: file.to_string(),
         line: None,
         column: None,
         message,
     };
-    let value = scope
-        .get(name)
-        .ok_or_else(|| problem(format!("the variable `{name}` is missing")))?;
-    if let Some(column) = value.clone().try_cast::<Column>() {
+    let value = value.ok_or_else(|| problem(format!("the variable `{name}` is missing")))?;
+    // Borrowed, not cloned: cloning a script value copies its box.
+    if let Some(column) = value.read_lock::<Column>() {
         if column.len() == segments {
-            return Ok(column);
+            return Ok(column.clone());
         }
         return Err(problem(format!(
             "`{name}` has {} values, not one per segment ({segments})",

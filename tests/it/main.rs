@@ -1,9 +1,11 @@
 //! wfplan's integration tests: one binary with a module per concern.
 
+mod api;
 mod cli;
 mod common;
 mod golden;
 mod kinds;
+mod native;
 mod peer;
 mod properties;
 mod sandbox;

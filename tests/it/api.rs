@@ -1,0 +1,942 @@
+//! The REST API through poem's test client: every operation, its error cases, access
+//! keys, limits, and what survives a restart. `api_socket.rs` drives the real binary over
+//! a real socket.
+
+use std::time::Duration;
+
+use poem::test::{TestClient, TestRequestBuilder};
+use poem::{Endpoint, EndpointExt};
+use serde_json::{json, Value};
+use wfplan::api::auth::ApiKeys;
+use wfplan::api::state::Limits;
+use wfplan::api::{app, open_state, ServeOptions};
+
+use super::common::*;
+
+type Client = TestClient<poem::endpoint::BoxEndpoint<'static>>;
+
+struct Server {
+    client: Client,
+    dir: tempfile::TempDir,
+}
+
+fn options(dir: &std::path::Path, keys: ApiKeys, limits: Limits) -> ServeOptions {
+    ServeOptions {
+        bind: "127.0.0.1:0".into(),
+        db: dir.join("wfplan.duckdb"),
+        rules: repo().join("rules"),
+        scenarios: repo().join("scenarios"),
+        keys,
+        limits,
+    }
+}
+
+fn server_with(keys: ApiKeys, limits: Limits) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let options = options(dir.path(), keys.clone(), limits);
+    let state = open_state(&options).unwrap();
+    Server {
+        client: TestClient::new(app(state, keys).boxed()),
+        dir,
+    }
+}
+
+fn server() -> Server {
+    server_with(ApiKeys::default(), Limits::default())
+}
+
+/// A response, read whole.
+struct Reply {
+    status: u16,
+    location: Option<String>,
+    content_type: String,
+    bytes: Vec<u8>,
+    json: Value,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+
+    /// Asserts the one error shape and returns the code.
+    fn error_code(&self) -> String {
+        let code = self.json["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.text()));
+        assert!(self.json["message"].is_string(), "{}", self.text());
+        assert!(self.json["details"].is_array(), "{}", self.text());
+        code.to_string()
+    }
+}
+
+async fn send<E: Endpoint>(request: TestRequestBuilder<'_, E>) -> Reply {
+    let response = request.send().await.0;
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
+    let location = header("location");
+    let content_type = header("content-type").unwrap_or_default();
+    let bytes = response.into_body().into_vec().await.unwrap();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        location,
+        content_type,
+        bytes,
+        json,
+    }
+}
+
+async fn post_json(client: &Client, path: &str, body: Value) -> Reply {
+    send(client.post(path).body_json(&body)).await
+}
+
+#[tokio::test]
+async fn health_and_the_openapi_document() {
+    let s = server();
+    let r = send(s.client.get("/health")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["status"], "ok");
+    assert_eq!(r.json["version"], env!("CARGO_PKG_VERSION"));
+
+    let r = send(s.client.get("/openapi.json")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+    let operations: usize = r.json["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert!(operations >= 19, "{operations} operations");
+    // Every operation has a summary, a description and its error responses.
+    for (path, item) in r.json["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(op["summary"].is_string(), "{method} {path} has no summary");
+            assert!(
+                op["description"].is_string(),
+                "{method} {path} has no description"
+            );
+            assert!(
+                op["responses"]["422"].is_object(),
+                "{method} {path} lists no 422"
+            );
+        }
+    }
+    let r = send(s.client.get("/openapi.yaml")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("openapi:"));
+    let r = send(s.client.get("/docs")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("swagger"), "{}", r.text());
+}
+
+/// The served document is checked in, so any change to the API shows in review. Run with
+/// `WFPLAN_BLESS=1` to rewrite it on purpose.
+#[test]
+fn the_openapi_document_matches_the_golden_copy() {
+    let actual = wfplan::api::spec_json();
+    let path = repo().join("tests/golden/openapi.json");
+    if std::env::var_os("WFPLAN_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .expect("tests/golden/openapi.json: run with WFPLAN_BLESS=1 to create it");
+    assert!(
+        actual == expected,
+        "the OpenAPI document changed; review and run `WFPLAN_BLESS=1 cargo test --release openapi` to accept it"
+    );
+}
+
+#[tokio::test]
+async fn errors_outside_operations_have_the_same_shape() {
+    let s = server_with(
+        ApiKeys::default(),
+        Limits {
+            max_body_bytes: 1000,
+            ..Limits::default()
+        },
+    );
+    let r = send(s.client.get("/no/such/thing")).await;
+    assert_eq!((r.status, r.error_code().as_str()), (404, "not_found"));
+    let r = send(s.client.put("/health")).await;
+    assert_eq!(r.status, 405);
+    r.error_code();
+    let r = send(
+        s.client
+            .post("/runs")
+            .content_type("application/json")
+            .body("{ not json"),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    r.error_code();
+    let r = send(
+        s.client
+            .post("/runs")
+            .content_type("text/plain")
+            .body("scenario"),
+    )
+    .await;
+    assert!(r.status == 400 || r.status == 415, "{}", r.status);
+    r.error_code();
+    let r = send(
+        s.client
+            .post("/datasets")
+            .content_type("text/csv")
+            .body("x".repeat(5000)),
+    )
+    .await;
+    assert_eq!((r.status, r.error_code().as_str()), (413, "too_large"));
+    let r = send(s.client.get("/runs/not-a-number")).await;
+    assert_eq!(r.status, 400);
+    r.error_code();
+}
+
+#[tokio::test]
+async fn datasets_upload_check_show_and_delete() {
+    let s = server();
+    let r = send(s.client.get("/datasets")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json.as_array().unwrap().len(), 1);
+    assert_eq!(r.json[0]["id"], "default");
+    assert_eq!(r.json[0]["segments"], 183);
+
+    let csv = std::fs::read_to_string(repo().join("benches/peers/fixtures/workforce.csv")).unwrap();
+    let r = send(
+        s.client
+            .post("/datasets")
+            .query("name", &"four segments")
+            .content_type("text/csv")
+            .body(csv.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        r.location.as_deref(),
+        Some(format!("/datasets/{id}").as_str())
+    );
+    assert_eq!(r.json["name"], "four segments");
+
+    let r = send(s.client.get(format!("/datasets/{id}"))).await;
+    assert_eq!(r.status, 200);
+    let by_group = r.json["by_staff_group"].as_array().unwrap();
+    let fte: f64 = by_group.iter().map(|g| g["fte"].as_f64().unwrap()).sum();
+    assert!((fte - r.json["summary"]["fte"].as_f64().unwrap()).abs() < 1e-9);
+
+    // Two bad values: every one is reported with row and column, and nothing is stored.
+    let mut lines: Vec<String> = csv.lines().map(String::from).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let fte_column = header.iter().position(|c| *c == "fte").unwrap();
+    let leaver_column = header.iter().position(|c| *c == "leaver_rate").unwrap();
+    let mut cells: Vec<String> = lines[2].split(',').map(String::from).collect();
+    cells[fte_column] = "-3".into();
+    cells[leaver_column] = "lots".into();
+    lines[2] = cells.join(",");
+    let r = send(
+        s.client
+            .post("/datasets")
+            .content_type("text/csv")
+            .body(lines.join("\n")),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (422, "invalid_data"),
+        "{}",
+        r.text()
+    );
+    let details = r.json["details"].as_array().unwrap();
+    assert!(
+        details
+            .iter()
+            .any(|d| d["row"] == 3 && d["column"] == "fte"),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d["row"] == 3 && d["column"] == "leaver_rate"),
+        "{details:?}"
+    );
+    let r = send(s.client.get("/datasets")).await;
+    assert_eq!(
+        r.json.as_array().unwrap().len(),
+        2,
+        "the bad upload stored nothing"
+    );
+
+    // Parquet, written by DuckDB from the same CSV.
+    let parquet = s.dir.path().join("w.parquet");
+    let connection = duckdb::Connection::open_in_memory().unwrap();
+    connection
+        .execute_batch(&format!(
+            "COPY (SELECT * FROM read_csv('{}', all_varchar = true)) TO '{}' (FORMAT parquet)",
+            repo()
+                .join("benches/peers/fixtures/workforce.csv")
+                .display(),
+            parquet.display()
+        ))
+        .unwrap();
+    let bytes = std::fs::read(&parquet).unwrap();
+    let r = send(
+        s.client
+            .post("/datasets")
+            .content_type("application/vnd.apache.parquet")
+            .body(bytes),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json["segments"], 4);
+    let r = send(
+        s.client
+            .post("/datasets")
+            .content_type("application/vnd.apache.parquet")
+            .body("not parquet"),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+
+    let r = send(s.client.delete(format!("/datasets/{id}"))).await;
+    assert_eq!(r.status, 204);
+    let r = send(s.client.get(format!("/datasets/{id}"))).await;
+    assert_eq!((r.status, r.error_code().as_str()), (404, "not_found"));
+    let r = send(s.client.delete("/datasets/default")).await;
+    assert_eq!((r.status, r.error_code().as_str()), (409, "conflict"));
+}
+
+#[tokio::test]
+async fn rules_are_listed_shown_and_checked() {
+    let s = server();
+    let r = send(s.client.get("/rules")).await;
+    assert_eq!(r.status, 200);
+    let kinds = r.json["kinds"].as_array().unwrap();
+    assert!(kinds.len() >= 10);
+    let apprenticeships = kinds
+        .iter()
+        .find(|k| k["name"] == "apprenticeships")
+        .unwrap();
+    let starts = apprenticeships["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "starts_per_year")
+        .unwrap();
+    assert_eq!(starts["required"], true);
+
+    let r = send(s.client.get("/rules/scripts/flows")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("fte_next"));
+    let r = send(s.client.get("/rules/scripts/nothing")).await;
+    assert_eq!(r.status, 404);
+
+    let good =
+        std::fs::read_to_string(repo().join("rules/interventions/work_experience.rhai")).unwrap();
+    let r = send(
+        s.client
+            .post("/rules/check")
+            .content_type("text/plain")
+            .body(good),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["ok"], true, "{}", r.text());
+    assert_eq!(r.json["kind"]["stage"], "rates");
+
+    let broken =
+        "fn kind() { #{ summary: \"x\", stage: \"rates\", fields: #{} } }\n\nleaver = leaver * ;\n";
+    let r = send(
+        s.client
+            .post("/rules/check")
+            .content_type("text/plain")
+            .body(broken),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["ok"], false);
+    assert_eq!(r.json["diagnostics"][0]["line"], 3, "{}", r.text());
+
+    let r = send(
+        s.client
+            .post("/rules/check")
+            .query("role", &"flows")
+            .content_type("text/plain")
+            .body("let x = 1;"),
+    )
+    .await;
+    assert_eq!(r.json["ok"], true, "{}", r.text());
+    let r = send(
+        s.client
+            .post("/rules/check")
+            .query("role", &"other")
+            .content_type("text/plain")
+            .body("1"),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+}
+
+#[tokio::test]
+async fn scenarios_are_created_read_replaced_and_deleted() {
+    let s = server();
+    let r = send(s.client.get("/scenarios")).await;
+    assert!(r
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "baseline" && s["origin"] == "file"));
+
+    let document = json!({
+        "name": "more-retention",
+        "extends": "baseline",
+        "description": "Stay conversations",
+        "interventions": [{ "kind": "retention", "where": { "staff_group": "physiotherapy" }, "start": "2025-06", "reduction": 0.1 }]
+    });
+    let r = post_json(&s.client, "/scenarios", document.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.location.as_deref(), Some("/scenarios/more-retention"));
+    let r = post_json(&s.client, "/scenarios", document.clone()).await;
+    assert_eq!((r.status, r.error_code().as_str()), (409, "conflict"));
+    let r = send(s.client.get("/scenarios/more-retention")).await;
+    assert_eq!(r.json["interventions"][0]["reduction"], 0.1);
+
+    let mut replaced = document.clone();
+    replaced["interventions"][0]["reduction"] = json!(0.2);
+    let r = send(
+        s.client
+            .put("/scenarios/more-retention")
+            .body_json(&replaced),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = send(s.client.get("/scenarios/more-retention")).await;
+    assert_eq!(r.json["interventions"][0]["reduction"], 0.2);
+
+    // Every problem, each with its field.
+    let bad = json!({
+        "name": "bad",
+        "start": "2025-13",
+        "months": 0,
+        "interventions": [
+            { "kind": "no_such_kind" },
+            { "kind": "retention", "where": { "no_such_column": "x" }, "reduction": 2 }
+        ]
+    });
+    let r = post_json(&s.client, "/scenarios", bad).await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (422, "invalid_scenario"),
+        "{}",
+        r.text()
+    );
+    let fields: Vec<&str> = r.json["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    for expected in [
+        "start",
+        "months",
+        "interventions[0].kind",
+        "interventions[1].reduction",
+    ] {
+        assert!(fields.contains(&expected), "{expected} not in {fields:?}");
+    }
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.starts_with("interventions[1].where")),
+        "{fields:?}"
+    );
+    let r = post_json(
+        &s.client,
+        "/scenarios",
+        json!({ "name": "x", "surprise": 1 }),
+    )
+    .await;
+    assert_eq!(r.status, 400, "unknown fields are refused: {}", r.text());
+    let r = post_json(
+        &s.client,
+        "/scenarios",
+        json!({ "name": "orphan", "extends": "missing" }),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json["details"][0]["field"], "extends");
+
+    // A cycle through extends.
+    let r = send(
+        s.client
+            .put("/scenarios/a")
+            .body_json(&json!({ "extends": "baseline" })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = send(
+        s.client
+            .put("/scenarios/baseline")
+            .body_json(&json!({ "extends": "a", "start": "2025-04", "months": 12 })),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.json["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cycle"),
+        "{}",
+        r.text()
+    );
+
+    let r = send(s.client.delete("/scenarios/baseline")).await;
+    assert_eq!(r.status, 409, "others extend it: {}", r.text());
+    let r = send(s.client.delete("/scenarios/more-retention")).await;
+    assert_eq!(r.status, 204);
+    let r = send(s.client.get("/scenarios/more-retention")).await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn a_small_run_answers_with_its_results() {
+    let s = server();
+    let r = post_json(&s.client, "/runs", json!({ "scenario": "baseline" })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["status"], "succeeded");
+    let id = r.json["id"].as_i64().unwrap();
+    let summary = r.json["summary"].as_array().unwrap();
+    assert_eq!(summary.len(), 5, "five financial years");
+    assert_eq!(summary[0]["period"], "2025/26");
+
+    // The same figures as the engine run directly.
+    let workforce =
+        wfplan::data::import::read_csv_text("sample", wfplan::data::SAMPLE_WORKFORCE_CSV).unwrap();
+    let years = wfplan::report::by_financial_year(&run(
+        &std::fs::read_to_string(repo().join("scenarios/baseline.toml")).unwrap(),
+        &workforce,
+    ));
+    for (row, year) in summary.iter().zip(&years) {
+        let fte = row["figures"]["fte"].as_f64().unwrap();
+        assert!(
+            (fte - year.values[0]).abs() <= 1e-9 * fte.abs(),
+            "{fte} vs {}",
+            year.values[0]
+        );
+        let rate = row["figures"]["vacancy_rate"].as_f64().unwrap();
+        assert!((rate - year.vacancy_rate()).abs() < 1e-12);
+    }
+
+    // Results cut by staff group, filtered and by month; rates from sums.
+    let r = send(
+        s.client
+            .get(format!("/runs/{id}/results"))
+            .query("group_by", &"staff_group")
+            .query("metrics", &"fte,vacancies,required_fte,vacancy_rate")
+            .query("filter", &"staff_group=physiotherapy")
+            .query("period", &"month"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rows = r.json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 60);
+    assert_eq!(rows[0]["keys"]["staff_group"], "physiotherapy");
+    let f = &rows[0]["figures"];
+    let expected = f["vacancies"].as_f64().unwrap() / f["required_fte"].as_f64().unwrap();
+    assert!((f["vacancy_rate"].as_f64().unwrap() - expected).abs() < 1e-12);
+
+    // Financial-year totals from the database equal the summary.
+    let r = send(
+        s.client
+            .get(format!("/runs/{id}/results"))
+            .query("metrics", &"fte,leavers,leaver_rate"),
+    )
+    .await;
+    let rows = r.json["rows"].as_array().unwrap();
+    for (row, year) in rows.iter().zip(&years) {
+        let leavers = row["figures"]["leavers"].as_f64().unwrap();
+        assert!(
+            (leavers - year.get(wfplan::model::results::Metric::Leavers)).abs()
+                <= 1e-9 * leavers.abs()
+        );
+        assert!(
+            (row["figures"]["leaver_rate"].as_f64().unwrap() - year.leaver_rate()).abs() < 1e-9
+        );
+    }
+
+    let r = send(
+        s.client
+            .get(format!("/runs/{id}/results"))
+            .query("format", &"csv")
+            .query("group_by", &"org"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(r.content_type.starts_with("text/csv"), "{}", r.content_type);
+    assert!(
+        r.text().starts_with("scenario,period,org,fte,"),
+        "{}",
+        r.text()
+    );
+    let r = send(
+        s.client
+            .get(format!("/runs/{id}/results"))
+            .query("format", &"parquet"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(&r.bytes[..4], b"PAR1");
+
+    for (name, value) in [
+        ("group_by", "no_such_key"),
+        ("metrics", "happiness"),
+        ("period", "week"),
+        ("filter", "org"),
+        ("format", "xml"),
+    ] {
+        let r = send(
+            s.client
+                .get(format!("/runs/{id}/results"))
+                .query(name, &value),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{name}={value}: {}", r.text());
+        assert_eq!(r.json["details"][0]["field"], name);
+    }
+    let r = send(s.client.get("/runs/99999/results")).await;
+    assert_eq!(r.status, 404);
+    let r = send(s.client.get("/runs")).await;
+    assert_eq!(r.json[0]["id"], id);
+    let r = send(s.client.delete(format!("/runs/{id}"))).await;
+    assert_eq!(r.status, 409, "a finished run cannot be cancelled");
+}
+
+#[tokio::test]
+async fn bad_run_requests_name_the_field() {
+    let s = server();
+    let cases = [
+        (json!({}), "scenario"),
+        (
+            json!({ "scenario": "baseline", "scenario_document": { "start": "2025-04", "months": 1 } }),
+            "scenario",
+        ),
+        (json!({ "scenario": "no-such" }), "scenario"),
+        (
+            json!({ "scenario": "baseline", "detail": "no_such_key" }),
+            "detail",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = post_json(&s.client, "/runs", body.clone()).await;
+        assert_eq!(r.status, 422, "{body}: {}", r.text());
+        assert_eq!(r.json["details"][0]["field"], field, "{body}: {}", r.text());
+    }
+    let r = post_json(
+        &s.client,
+        "/runs",
+        json!({ "scenario": "baseline", "dataset": "nope" }),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    // An override that makes an input invalid.
+    let r = post_json(
+        &s.client,
+        "/runs",
+        json!({ "scenario_document": { "start": "2025-04", "months": 12, "overrides": [{ "set": { "headroom": 1.5 } }] } }),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    // A sweep too large for one request.
+    let values: Vec<i64> = (0..2000).collect();
+    let r = post_json(
+        &s.client,
+        "/runs",
+        json!({ "scenario_document": {
+            "start": "2025-04", "months": 12,
+            "interventions": [{ "kind": "wellbeing", "sickness_reduction": 0.01 }],
+            "sweep": { "interventions.0.cost_per_month": values }
+        } }),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (422, "too_many_runs"),
+        "{}",
+        r.text()
+    );
+}
+
+async fn wait_for(client: &Client, id: i64, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..600 {
+        let r = send(client.get(format!("/runs/{id}"))).await;
+        assert_eq!(r.status, 200);
+        if done(&r.json) {
+            return r.json;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {id} did not finish");
+}
+
+#[tokio::test]
+async fn sweeps_run_in_the_background_and_can_be_cancelled() {
+    let s = server_with(
+        ApiKeys::default(),
+        Limits {
+            background_slots: 1,
+            ..Limits::default()
+        },
+    );
+    let sweep = |months: i64, values: Vec<f64>| {
+        json!({ "scenario_document": {
+            "name": "wellbeing-sweep", "start": "2025-04", "months": months,
+            "interventions": [{ "kind": "wellbeing", "sickness_reduction": 0.01 }],
+            "sweep": { "interventions.0.sickness_reduction": values }
+        }, "detail": "staff_group" })
+    };
+    let r = post_json(&s.client, "/runs", sweep(12, vec![0.0, 0.01, 0.02])).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json["id"].as_i64().unwrap();
+    assert_eq!(r.location.as_deref(), Some(format!("/runs/{id}").as_str()));
+    let done = wait_for(&s.client, id, |v| v["status"] != "running").await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        (done["done"].as_u64(), done["total"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let r = send(
+        s.client
+            .get(format!("/runs/{id}/results"))
+            .query("group_by", &"staff_group"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let scenarios: std::collections::BTreeSet<&str> = r.json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(scenarios.len(), 3, "{scenarios:?}");
+    let r = send(
+        s.client
+            .get(format!("/runs/{id}/results"))
+            .query("group_by", &"org"),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        422,
+        "stored by staff group, so not by org: {}",
+        r.text()
+    );
+
+    // A long sweep takes the only background slot: a second is refused, the first cancelled.
+    let long = sweep(600, (0..200).map(|i| i as f64 / 1000.0).collect());
+    let r = post_json(&s.client, "/runs", long.clone()).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json["id"].as_i64().unwrap();
+    let r = post_json(&s.client, "/runs", long).await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (429, "busy"),
+        "{}",
+        r.text()
+    );
+    let health = send(s.client.get("/health")).await;
+    assert_eq!(health.json["background_runs"], 1);
+    let r = send(s.client.delete(format!("/runs/{id}"))).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let cancelled = wait_for(&s.client, id, |v| v["status"] != "running").await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let not_run = cancelled["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "failed")
+        .count();
+    assert!(not_run > 100, "{not_run} of 200 were not run");
+}
+
+#[tokio::test]
+async fn comparisons_give_differences_and_break_even() {
+    let s = server();
+    let r = post_json(
+        &s.client,
+        "/compare",
+        json!({ "baseline": { "scenario": "baseline" }, "others": [{ "scenario": "retention" }] }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let c = &r.json[0];
+    assert_eq!(c["scenario"], "retention");
+    assert_eq!(c["years"].as_array().unwrap().len(), 5);
+    assert!(
+        c["whole_run"]["change"]["leavers"].as_f64().unwrap() < 0.0,
+        "retention means fewer leavers"
+    );
+    let b = &c["break_even"];
+    let expected =
+        b["intervention_cost_per_year"].as_f64().unwrap() / b["pay_per_fte_year"].as_f64().unwrap();
+    assert!((b["fte_if_unfilled"].as_f64().unwrap() - expected).abs() < 1e-9);
+
+    // Stored runs compare the same as scenarios run afresh.
+    let base = post_json(&s.client, "/runs", json!({ "scenario": "baseline" })).await;
+    let other = post_json(
+        &s.client,
+        "/runs",
+        json!({ "scenario": "retention", "detail": "total" }),
+    )
+    .await;
+    let run_id = |r: &Reply| r.json["scenarios"][0]["run_id"].as_i64().unwrap();
+    let r = post_json(
+        &s.client,
+        "/compare",
+        json!({ "baseline": { "run_id": run_id(&base) }, "others": [{ "run_id": run_id(&other) }] }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let stored = r.json[0]["whole_run"]["change"]["fte"].as_f64().unwrap();
+    let fresh = c["whole_run"]["change"]["fte"].as_f64().unwrap();
+    assert!(
+        (stored - fresh).abs() <= 1e-9 * fresh.abs().max(1.0),
+        "{stored} vs {fresh}"
+    );
+
+    let r = post_json(
+        &s.client,
+        "/compare",
+        json!({ "baseline": { "scenario": "baseline" }, "others": [] }),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    let r = post_json(
+        &s.client,
+        "/compare",
+        json!({ "baseline": { "run_id": 424242 }, "others": [{ "scenario": "retention" }] }),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["details"][0]["field"].as_str()),
+        (422, Some("baseline")),
+        "{}",
+        r.text()
+    );
+}
+
+#[tokio::test]
+async fn api_keys_allow_reading_or_writing() {
+    let keys = ApiKeys::parse("reader-key-0123456789:read,writer-key-0123456789:write").unwrap();
+    let s = server_with(keys, Limits::default());
+    assert_eq!(
+        send(s.client.get("/health")).await.status,
+        200,
+        "health needs no key"
+    );
+    assert_eq!(send(s.client.get("/openapi.json")).await.status, 200);
+    let r = send(s.client.get("/scenarios")).await;
+    assert_eq!((r.status, r.error_code().as_str()), (401, "unauthorized"));
+    let r = send(
+        s.client
+            .get("/scenarios")
+            .header("authorization", "Bearer wrong-key-0123456789"),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let r = send(
+        s.client
+            .get("/scenarios")
+            .header("authorization", "Bearer reader-key-0123456789"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = send(
+        s.client
+            .post("/runs")
+            .header("authorization", "Bearer reader-key-0123456789")
+            .body_json(&json!({ "scenario": "baseline" })),
+    )
+    .await;
+    assert_eq!((r.status, r.error_code().as_str()), (403, "forbidden"));
+    let r = send(
+        s.client
+            .post("/runs")
+            .header("authorization", "Bearer writer-key-0123456789")
+            .body_json(&json!({ "scenario": "baseline", "detail": "total" })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(ApiKeys::parse("short:read").is_err());
+    assert!(ApiKeys::parse("long-enough-key-123456:admin").is_err());
+}
+
+#[tokio::test]
+async fn runs_and_scenarios_survive_a_restart_and_interrupted_runs_read_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = open_state(&options(dir.path(), ApiKeys::default(), Limits::default())).unwrap();
+    let client = TestClient::new(app(first.clone(), ApiKeys::default()).boxed());
+    let r = post_json(
+        &client,
+        "/runs",
+        json!({ "scenario": "baseline", "detail": "total" }),
+    )
+    .await;
+    let id = r.json["id"].as_i64().unwrap();
+    let r = send(
+        client
+            .put("/scenarios/kept")
+            .body_json(&json!({ "extends": "baseline" })),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = send(client.delete("/scenarios/wellbeing")).await;
+    assert_eq!(r.status, 204);
+    // A run that was under way when the server stopped.
+    let interrupted = first
+        .store()
+        .begin_run(&wfplan::data::store::RunRecord {
+            batch_id: 9999,
+            scenario: "killed".into(),
+            scenario_hash: String::new(),
+            rules_hash: String::new(),
+            data_hash: String::new(),
+            detail: "total".into(),
+            start_month: "2025-04".into(),
+            months: 12,
+            dataset: "default".into(),
+        })
+        .unwrap();
+    drop(client);
+    drop(first);
+
+    let second = open_state(&options(dir.path(), ApiKeys::default(), Limits::default())).unwrap();
+    let client = TestClient::new(app(second, ApiKeys::default()).boxed());
+    let r = send(client.get(format!("/runs/{id}"))).await;
+    assert_eq!(r.json["status"], "succeeded");
+    let r = send(client.get(format!("/runs/{id}/results"))).await;
+    assert_eq!(
+        r.json["rows"].as_array().unwrap().len(),
+        5,
+        "five years of totals"
+    );
+    let r = send(client.get("/runs/9999")).await;
+    assert_eq!(r.json["status"], "failed");
+    assert_eq!(r.json["scenarios"][0]["run_id"], interrupted);
+    assert!(r.json["scenarios"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
+    assert_eq!(send(client.get("/scenarios/kept")).await.status, 200);
+    assert_eq!(
+        send(client.get("/scenarios/wellbeing")).await.status,
+        404,
+        "the deletion lasts"
+    );
+}

@@ -1,0 +1,96 @@
+//! The engine against the native kernel (`benches/peers/native.rs`), the hand-written Rust
+//! peer used as the benchmarks' reference for the limit of the machine: both follow the
+//! shipped rules' order of operations, so their figures must be equal to the last bit, on
+//! the peers' fixtures and on generated data large enough to be run in parts.
+
+#[path = "../../benches/peers/native.rs"]
+mod kernel;
+
+use wfplan::engine::{run_scenario, RunOptions};
+use wfplan::model::{Metric, RunResults, Workforce};
+
+use super::common::*;
+use super::sandbox::rules_with;
+
+fn identical(ours: &RunResults, theirs: &RunResults) {
+    assert_eq!(ours.rows, theirs.rows);
+    assert_eq!(ours.figures.len(), theirs.figures.len());
+    let width = wfplan::model::METRICS.len();
+    if let Some((at, (x, y))) = ours
+        .figures
+        .iter()
+        .zip(&theirs.figures)
+        .enumerate()
+        .find(|(_, (x, y))| x.to_bits() != y.to_bits())
+    {
+        panic!(
+            "figure {at} ({} of row {} in month {}): engine {x}, native {y}",
+            wfplan::model::METRICS[at % width],
+            at / width % ours.rows.len(),
+            at / width / ours.rows.len()
+        );
+    }
+}
+
+/// Enough segments for several parts of `PART_SEGMENTS`.
+fn generated(segments: usize) -> Workforce {
+    let mut csv = Vec::new();
+    wfplan::data::generate::write_csv(&mut csv, segments, 3).unwrap();
+    wfplan::data::import::read_csv_text("generated", std::str::from_utf8(&csv).unwrap()).unwrap()
+}
+
+/// The national benchmark scenario, over 18 months.
+fn national(workforce: &Workforce) -> wfplan::model::Scenario {
+    let text = std::fs::read_to_string(repo().join("benches/scenarios/national.toml")).unwrap();
+    scenario(&text.replace("months = 120", "months = 18"), workforce)
+}
+
+#[test]
+fn the_engine_equals_the_native_kernel_on_the_peer_fixtures() {
+    let fixtures = repo().join("benches/peers/fixtures");
+    let workforce = wfplan::data::read_workforce(&fixtures.join("workforce.csv")).unwrap();
+    let (sources, problems) = wfplan::scenario::load_paths(&[fixtures.join("all-kinds.toml")]);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let (scenarios, problems) =
+        wfplan::scenario::check_all(&sources, rules(), &workforce.key_names);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let ours = run_scenario(rules(), &workforce, &scenarios[0], &RunOptions::default()).unwrap();
+    identical(&ours, &kernel::run(&workforce, &scenarios[0]));
+}
+
+#[test]
+fn the_engine_in_parts_equals_the_native_kernel_on_generated_data() {
+    let workforce = generated(3 * wfplan::engine::PART_SEGMENTS + 500);
+    let scenario = national(&workforce);
+    let ours = run_scenario(rules(), &workforce, &scenario, &RunOptions::default()).unwrap();
+    identical(&ours, &kernel::run(&workforce, &scenario));
+}
+
+#[test]
+fn a_rule_that_looks_across_segments_sees_them_all() {
+    // `sum` over a part would give each part's total; the engine must notice and run the
+    // scenario over whole columns.
+    const SHARE: &str = r#"fn kind() { #{ summary: "each segment's share of all FTE", stage: "pipeline", fields: #{} } }
+
+intervention_cost += fte / sum(fte);
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_with(dir.path(), &[("share_of_all", SHARE)]);
+    let workforce = generated(2 * wfplan::engine::PART_SEGMENTS + 100);
+    let scenario = wfplan::scenario::from_toml_str(
+        "share.toml",
+        "name = \"share\"\nstart = \"2025-04\"\nmonths = 2\n[[interventions]]\nkind = \"share_of_all\"\n",
+        &rules,
+        &workforce.key_names,
+    )
+    .unwrap()
+    .remove(0);
+    let results = run_scenario(&rules, &workforce, &scenario, &RunOptions::default()).unwrap();
+    for month in 0..2 {
+        let total = results.month_total(month, Metric::InterventionCost);
+        assert!(
+            (total - 1.0).abs() < 1e-9,
+            "month {month}: shares add to {total}"
+        );
+    }
+}
