@@ -652,6 +652,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scenario", required=True, type=Path, help="scenario TOML file")
     parser.add_argument("--out", help="results CSV (default: standard output)")
     parser.add_argument("--timing", action="store_true", help="print the engine time to standard error")
+    parser.add_argument("--no-out", action="store_true", help="keep the results in memory only (for benchmarks)")
     args = parser.parse_args(argv)
     try:
         workforce = load_workforce(args.data)
@@ -662,7 +663,8 @@ def main(argv=None) -> int:
     except ModelError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    write_results(args.out, scenario, workforce, out)
+    if not args.no_out:
+        write_results(args.out, scenario, workforce, out)
     if args.timing:
         segment_months = workforce.size * scenario["months"]
         rate = segment_months / elapsed if elapsed > 0 else math.inf

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The benchmarks of issue 4 in one run: the national case (engine, native kernel and NumPy
+# peer on the same generated data), sweep throughput, start-up and import, each with its
+# peak memory, and the ratios. Results are written up in BENCHMARKS.md.
+#
+#   benches/compare.sh [WORK_DIR]        (default /var/tmp/wfplan-bench)
+#
+# Environment: SEGMENTS (50000), IMPORT_ROWS (1000000), REPEAT (3), CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wfplan-target}"
+WORK="${1:-/var/tmp/wfplan-bench}"
+SEGMENTS="${SEGMENTS:-50000}"
+IMPORT_ROWS="${IMPORT_ROWS:-1000000}"
+REPEAT="${REPEAT:-3}"
+mkdir -p "$WORK"
+
+cargo build --release --bin wfplan
+NATIONAL_BIN=$(cargo bench --release --bench national --no-run 2>&1 |
+    sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+# Copies, so that a build running alongside cannot replace them mid-run.
+cp "$CARGO_TARGET_DIR/release/wfplan" "$WORK/wfplan"
+cp "$NATIONAL_BIN" "$WORK/national"
+WFPLAN="$WORK/wfplan"
+NATIONAL="$WORK/national"
+
+# Peak resident memory (MB) of a command; its standard output goes to $WORK/out.txt.
+peak() {
+    /usr/bin/time -f "%M" -o "$WORK/rss.txt" "$@" >"$WORK/out.txt"
+    echo $(($(tail -1 "$WORK/rss.txt") / 1024))
+}
+best() { awk '/ best / {print $3}' "$WORK/out.txt"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+"$WFPLAN" generate --segments "$SEGMENTS" --seed 1 --out "$WORK/national-data" >/dev/null
+ARGS=(--data "$WORK/national-data" --scenario benches/scenarios/national.toml)
+echo
+echo "== national: $SEGMENTS segments x 120 months, every reference kind, results in memory"
+"$NATIONAL" "${ARGS[@]}" --impl check
+
+rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl engine --repeat "$REPEAT"); engine=$(best)
+echo "engine (rhai rules), segment detail:   $engine s, peak $rss MB"
+rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl engine --repeat "$REPEAT" --threads 1); engine1=$(best)
+echo "engine, one thread:                    $engine1 s, peak $rss MB"
+rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl engine --repeat "$REPEAT" --detail staff_group); engine_coarse=$(best)
+echo "engine, staff_group detail:            $engine_coarse s, peak $rss MB"
+rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl native --repeat "$REPEAT"); native=$(best)
+echo "native kernel, segment detail:         $native s, peak $rss MB"
+rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl native --repeat "$REPEAT" --threads 1); native1=$(best)
+echo "native kernel, one thread:             $native1 s, peak $rss MB"
+/usr/bin/time -f "%M" -o "$WORK/rss.txt" python3 benches/peers/numpy_model.py "${ARGS[@]}" \
+    --no-out --timing 2>"$WORK/numpy.txt" >/dev/null || { cat "$WORK/numpy.txt"; exit 1; }
+numpy=$(sed -n 's/^engine: \([0-9.]*\) s.*/\1/p' "$WORK/numpy.txt")
+echo "NumPy peer:                            $numpy s, peak $(($(tail -1 "$WORK/rss.txt") / 1024)) MB"
+segment_months=$((SEGMENTS * 120))
+echo "segment-months/s: engine $(awk -v s=$segment_months -v t=$engine 'BEGIN{printf "%.3g", s/t}')," \
+    "native $(awk -v s=$segment_months -v t=$native 'BEGIN{printf "%.3g", s/t}')," \
+    "NumPy $(awk -v s=$segment_months -v t=$numpy 'BEGIN{printf "%.3g", s/t}')"
+echo "ratios: engine vs NumPy $(ratio "$numpy" "$engine")x faster;" \
+    "engine / native time $(ratio "$engine" "$native");" \
+    "one thread: engine / native $(ratio "$engine1" "$native1")"
+
+echo
+echo "== sweep: benches/scenarios/sweep.toml (1,000 scenarios of the sample ICS, 60 months)"
+rss=$(peak "$NATIONAL" --data data/sample/workforce.csv --scenario benches/scenarios/sweep.toml \
+    --impl batch --detail staff_group --repeat 1)
+echo "engine only, results in memory:        $(best) s, peak $rss MB"
+rm -f "$WORK/sweep.duckdb" "$WORK/sweep.duckdb.wal"
+/usr/bin/time -f "%e %M" -o "$WORK/rss.txt" "$WFPLAN" run --db "$WORK/sweep.duckdb" --rules rules \
+    --data data/sample/workforce.csv --detail staff_group --quiet benches/scenarios/sweep.toml
+read -r seconds kb <"$WORK/rss.txt"
+echo "wfplan run, stored in DuckDB:          $seconds s, peak $((kb / 1024)) MB"
+
+echo
+echo "== start-up"
+peak "$NATIONAL" --impl compile --repeat 20 >/dev/null
+echo "compile the rules (best of 20):        $(awk '/best/ {print $3}' "$WORK/out.txt") s"
+"$WFPLAN" generate --segments "$IMPORT_ROWS" --seed 1 --out "$WORK/import-data" >/dev/null
+rm -f "$WORK/import.duckdb" "$WORK/import.duckdb.wal"
+/usr/bin/time -f "%e %M" -o "$WORK/rss.txt" "$WFPLAN" import --db "$WORK/import.duckdb" \
+    "$WORK/import-data/workforce.csv" >/dev/null
+read -r seconds kb <"$WORK/rss.txt"
+echo "import $IMPORT_ROWS rows into DuckDB:     $seconds s, peak $((kb / 1024)) MB"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
