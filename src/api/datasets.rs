@@ -18,6 +18,7 @@ use crate::model::{InputColumn, Workforce};
 
 /// A dataset's size.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DatasetSummary {
     /// Use it as `dataset` in a run.
     pub id: String,

@@ -64,6 +64,9 @@ pub enum ApiError {
     /// The request body is larger than the server accepts.
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
+    /// The body's content type is missing or not one the operation takes.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The request was read but its content is invalid: every problem is listed.
     #[oai(status = 422)]
     Invalid(Json<ErrorBody>),
@@ -81,10 +84,10 @@ pub enum ApiError {
 fn bad_request(error: poem::Error) -> ApiError {
     ApiError::make(
         error.status(),
-        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "bad_request"
+        match error.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            _ => "bad_request",
         },
         error.to_string(),
         Vec::new(),
@@ -111,10 +114,11 @@ impl ApiError {
             404 => ApiError::NotFound(body),
             409 => ApiError::Conflict(body),
             413 => ApiError::TooLarge(body),
+            415 => ApiError::UnsupportedMediaType(body),
             422 => ApiError::Invalid(body),
             429 => ApiError::TooManyRequests(body),
             503 => ApiError::Unavailable(body),
-            // Anything else the request parsers report (405, 415) is a malformed request.
+            // Anything else the request parsers report (such as 405) is a malformed request.
             s if (400..500).contains(&s) => ApiError::BadRequest(body),
             _ => ApiError::Internal(body),
         }
@@ -163,6 +167,7 @@ impl ApiError {
             | ApiError::NotFound(b)
             | ApiError::Conflict(b)
             | ApiError::TooLarge(b)
+            | ApiError::UnsupportedMediaType(b)
             | ApiError::Invalid(b)
             | ApiError::TooManyRequests(b)
             | ApiError::Internal(b)
@@ -263,6 +268,7 @@ pub fn json_error(error: poem::Error) -> poem::Response {
         404 => "not_found",
         405 => "method_not_allowed",
         413 => "too_large",
+        415 => "unsupported_media_type",
         s if s >= 500 => "internal",
         _ => "bad_request",
     };

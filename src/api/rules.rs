@@ -26,6 +26,7 @@ pub struct ScriptInfo {
 
 /// A field an intervention kind reads.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FieldInfo {
     pub name: String,
     /// `number`, `integer` or `filter` (a `where`-style table).
@@ -61,6 +62,7 @@ pub struct RulesList {
 
 /// One problem in a checked script.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Diagnostic {
     pub line: Option<u64>,
     pub column: Option<u64>,
@@ -69,6 +71,7 @@ pub struct Diagnostic {
 
 /// The outcome of checking a script.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CheckReport {
     /// True when the script compiles (and, for a kind, declares itself correctly).
     pub ok: bool,

@@ -28,7 +28,7 @@ use crate::report::{self, Period};
 
 /// What to run.
 #[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct RunRequest {
     /// The name of a saved scenario (see `GET /scenarios`). Give this or `scenario_document`.
     pub scenario: Option<String>,
@@ -46,6 +46,7 @@ pub struct RunRequest {
 
 /// One scenario run of a run request (a sweep has several).
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ScenarioRun {
     pub run_id: i64,
     pub scenario: String,
@@ -71,6 +72,7 @@ pub struct ResultRow {
 
 /// A run request's state.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RunView {
     /// The run's id: `GET /runs/{id}`.
     pub id: i64,
@@ -136,7 +138,7 @@ enum ResultsResponse {
 
 /// A scenario or a stored run, for comparisons.
 #[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct CompareItem {
     /// A saved scenario, run afresh (one run, no sweep).
     pub scenario: Option<String>,
@@ -146,7 +148,7 @@ pub struct CompareItem {
 
 /// What to compare.
 #[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct CompareRequest {
     pub baseline: CompareItem,
     /// One or more scenarios or runs to set against the baseline.
@@ -171,6 +173,7 @@ pub struct DifferenceView {
 /// vacancies than its cost would buy (the seeds' example: more than 5 FTE left unfilled,
 /// or 21 FTE where agency staff fill them).
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BreakEvenView {
     /// Extra intervention cost a year against the baseline (GBP).
     pub intervention_cost_per_year: f64,

@@ -78,6 +78,7 @@ pub struct OverrideDocument {
 
 /// A scenario in the list.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ScenarioSummary {
     pub name: String,
     pub description: String,

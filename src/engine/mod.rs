@@ -183,7 +183,8 @@ pub fn run_scenario(
         prepared: &prepared,
         deadline,
     };
-    run.in_parts(&[0..workforce.len()])
+    let whole = 0..workforce.len();
+    run.in_parts(std::slice::from_ref(&whole))
 }
 
 /// Contiguous ranges of about `target` segments, cut only where no organisation has
@@ -191,11 +192,12 @@ pub fn run_scenario(
 /// sees each organisation whole. One range if the workforce is small.
 fn plan_parts(workforce: &Workforce, target: usize) -> Vec<Range<usize>> {
     let n = workforce.len();
+    let whole = || std::iter::once(0..n).collect();
     let Some(org) = workforce.key("org") else {
-        return vec![0..n];
+        return whole();
     };
     if n < 2 * target {
-        return vec![0..n];
+        return whole();
     }
     let mut last = vec![0usize; org.dictionary.len()];
     for (i, &o) in org.codes.iter().enumerate() {

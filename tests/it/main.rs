@@ -1,6 +1,7 @@
 //! wfplan's integration tests: one binary with a module per concern.
 
 mod api;
+mod api_socket;
 mod cli;
 mod common;
 mod golden;

@@ -1,0 +1,202 @@
+//! The real `wfplan serve` over a real socket on 127.0.0.1 with an ephemeral port, driven
+//! by the clients planners use: curl and a Python script. Also what a server killed
+//! mid-run leaves behind.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::common::*;
+
+/// A running server, stopped when dropped.
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(db: &Path) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wfplan"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .arg("--rules")
+        .arg(repo().join("rules"))
+        .arg("--scenarios")
+        .arg(repo().join("scenarios"))
+        .env_remove("WFPLAN_API_KEYS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Served { child, base }
+}
+
+fn curl(args: &[&str]) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.trim().parse().unwrap_or(0), body.to_string())
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn curl_and_python_clients_over_a_real_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&dir.path().join("wfplan.duckdb"));
+    let (status, body) = curl(&[&format!("{}/health", server.base)]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["status"], "ok");
+
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"scenario": "baseline", "detail": "staff_group"}"#,
+        &format!("{}/runs", server.base),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let run = json(&body);
+    assert_eq!(run["status"], "succeeded");
+    let (status, body) = curl(&[&format!(
+        "{}/runs/{}/results?format=csv&group_by=staff_group",
+        server.base, run["id"]
+    )]);
+    assert_eq!(status, 200);
+    assert!(
+        body.starts_with("scenario,period,staff_group,fte"),
+        "{body}"
+    );
+
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        "{",
+        &format!("{}/runs", server.base),
+    ]);
+    assert_eq!(status, 400);
+    assert!(json(&body)["code"].is_string());
+
+    let output = Command::new("python3")
+        .arg(repo().join("tests/clients/run_scenario.py"))
+        .arg(&server.base)
+        .arg("faculty-plan")
+        .output()
+        .expect("python3 runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.starts_with("faculty-plan: run "), "{printed}");
+}
+
+#[test]
+fn the_server_refuses_to_listen_beyond_loopback_without_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_wfplan"))
+        .args(["serve", "--bind", "0.0.0.0:0", "--db"])
+        .arg(dir.path().join("w.duckdb"))
+        .env_remove("WFPLAN_API_KEYS")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("without API keys"));
+}
+
+#[test]
+fn a_server_killed_mid_run_leaves_no_partial_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("wfplan.duckdb");
+    let server = serve(&db);
+    let values: Vec<String> = (0..200).map(|i| format!("{}", i as f64 / 1000.0)).collect();
+    let body = format!(
+        r#"{{"scenario_document": {{"name": "sweep", "start": "2025-04", "months": 600,
+            "interventions": [{{"kind": "wellbeing", "sickness_reduction": 0.01}}],
+            "sweep": {{"interventions.0.sickness_reduction": [{}]}}}}, "detail": "total"}}"#,
+        values.join(",")
+    );
+    let (status, text) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &body,
+        &format!("{}/runs", server.base),
+    ]);
+    assert_eq!(status, 202, "{text}");
+    let id = json(&text)["id"].as_i64().unwrap();
+    // Wait until some scenarios have finished, then kill the server outright.
+    let started = Instant::now();
+    loop {
+        let (_, text) = curl(&[&format!("{}/runs/{id}", server.base)]);
+        if json(&text)["done"].as_u64().unwrap_or(0) >= 2 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no progress: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(server);
+
+    let server = serve(&db);
+    let (_, text) = curl(&[&format!("{}/runs/{id}", server.base)]);
+    let run = json(&text);
+    assert_ne!(run["status"], "running", "{run}");
+    let scenarios = run["scenarios"].as_array().unwrap();
+    let succeeded = scenarios
+        .iter()
+        .filter(|s| s["status"] == "succeeded")
+        .count();
+    let interrupted = scenarios
+        .iter()
+        .filter(|s| {
+            s["status"] == "failed" && s["error"].as_str().unwrap_or("").contains("interrupted")
+        })
+        .count();
+    assert!(
+        succeeded >= 2 && interrupted > 0,
+        "{succeeded} succeeded, {interrupted} interrupted"
+    );
+    assert_eq!(succeeded + interrupted, 200);
+    // Results exist for exactly the runs that succeeded: 600 months of totals each.
+    let (_, text) = curl(&[&format!(
+        "{}/runs/{id}/results?period=month&metrics=fte",
+        server.base
+    )]);
+    let rows = json(&text)["rows"].as_array().unwrap().len();
+    assert_eq!(rows, succeeded * 600);
+}
