@@ -9,6 +9,7 @@ use std::time::Instant;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json, PlainText};
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi, ResponseContent};
 use sha2::{Digest, Sha256};
 use tokio::sync::OwnedSemaphorePermit;
@@ -28,7 +29,7 @@ use crate::report::{self, Period};
 
 /// What to run.
 #[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+#[oai(example, skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct RunRequest {
     /// The name of a saved scenario (see `GET /scenarios`). Give this or `scenario_document`.
     pub scenario: Option<String>,
@@ -42,6 +43,18 @@ pub struct RunRequest {
     pub detail: Option<String>,
     /// Run in the background even if small: the answer is 202 with the run's address.
     pub background: Option<bool>,
+}
+
+impl Example for RunRequest {
+    fn example() -> Self {
+        RunRequest {
+            scenario: Some("faculty-plan".into()),
+            scenario_document: None,
+            dataset: Some(DEFAULT_DATASET.into()),
+            detail: Some("segment".into()),
+            background: Some(false),
+        }
+    }
 }
 
 /// One scenario run of a run request (a sweep has several).
@@ -148,7 +161,7 @@ pub struct CompareItem {
 
 /// What to compare.
 #[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+#[oai(example, skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct CompareRequest {
     pub baseline: CompareItem,
     /// One or more scenarios or runs to set against the baseline.
@@ -156,6 +169,20 @@ pub struct CompareRequest {
     /// The dataset scenarios run on, and whose pay and agency premium value a vacancy
     /// in the break-even; `default` when absent.
     pub dataset: Option<String>,
+}
+
+impl Example for CompareRequest {
+    fn example() -> Self {
+        let scenario = |name: &str| CompareItem {
+            scenario: Some(name.into()),
+            run_id: None,
+        };
+        CompareRequest {
+            baseline: scenario("baseline"),
+            others: vec![scenario("faculty-plan"), scenario("retention")],
+            dataset: None,
+        }
+    }
 }
 
 /// A scenario's difference from the baseline in one period.

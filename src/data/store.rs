@@ -194,10 +194,16 @@ impl Store {
             batch_id,
             ..record.clone()
         };
+        let clock = std::time::Instant::now();
         let (run_id, error) = match outcome {
             Ok(results) => {
                 let run_id = insert_run(&transaction, &record, SUCCEEDED)?;
+                let inserted = clock.elapsed();
                 append_results(&transaction, run_id, results)?;
+                tracing::debug!(
+                    "run {run_id}: inserted by {inserted:?}, appended by {:?}",
+                    clock.elapsed()
+                );
                 (run_id, None)
             }
             Err(error) => (insert_run(&transaction, &record, FAILED)?, Some(error)),
@@ -207,6 +213,7 @@ impl Store {
             params![elapsed.as_secs_f64() * 1000.0, error, run_id],
         )?;
         transaction.commit()?;
+        tracing::debug!("run {run_id}: committed by {:?}", clock.elapsed());
         Ok((batch_id, run_id))
     }
 
@@ -328,11 +335,15 @@ pub(crate) fn write_workforce_table(
 
 /// Inserts a run's row with a status and returns its id.
 fn insert_run(connection: &Connection, record: &RunRecord, status: &str) -> Result<i64, DataError> {
-    let id: i64 = connection.query_row("SELECT nextval('run_ids')", [], |r| r.get(0))?;
-    connection.execute(
+    // Cached statements: planning them afresh costs milliseconds on every run.
+    let id: i64 = connection
+        .prepare_cached("SELECT nextval('run_ids')")?
+        .query_row([], |r| r.get(0))?;
+    connection.prepare_cached(
         "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status, dataset)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        params![
+    )?
+    .execute(params![
             id,
             record.batch_id,
             record.scenario,
@@ -344,8 +355,7 @@ fn insert_run(connection: &Connection, record: &RunRecord, status: &str) -> Resu
             record.months as i64,
             status,
             record.dataset
-        ],
-    )?;
+        ])?;
     Ok(id)
 }
 

@@ -264,49 +264,63 @@ impl<'r> Run<'_, 'r> {
             .iter()
             .map(|range| Part::new(self, range.clone()))
             .collect::<Result<_, _>>()?;
-        // Each part's rows are its own when every segment is a row: the parts then write
-        // their figures in parallel.
-        let rows_are_segments = self.grouping.rows_are_segments();
-
-        for t in 0..months {
+        let step = |part: &mut Part<'r>, t: usize| {
             let calendar_month = self.scenario.start.plus(t as i64).month as INT;
-            let month_out = &mut figures[t * width..(t + 1) * width];
-            let step = |part: &mut Part<'r>, out: Option<&mut [f64]>| {
-                let _deadline = crate::rules::sandbox::DeadlineGuard::until(self.deadline);
-                let _part =
-                    in_parts.then(|| crate::rules::columns::PartGuard::enter(whole_groups.clone()));
-                part.month(self.rules, t as INT, calendar_month)?;
-                let month = part.figures(self.rules)?;
-                if let Some(out) = out {
-                    write_rows(&month, out);
-                }
-                part.advance(self.rules)?;
-                Ok::<_, RunError>(month)
-            };
-            if !in_parts {
-                let part = &mut parts[0];
-                let month = step(part, None)?;
+            part.month(self.rules, t as INT, calendar_month)?;
+            let month = part.figures(self.rules)?;
+            part.advance(self.rules)?;
+            Ok::<_, RunError>(month)
+        };
+        let guards = || {
+            (
+                crate::rules::sandbox::DeadlineGuard::until(self.deadline),
+                in_parts.then(|| crate::rules::columns::PartGuard::enter(whole_groups.clone())),
+            )
+        };
+
+        if !in_parts {
+            let part = &mut parts[0];
+            for (t, month_out) in figures.chunks_exact_mut(width).enumerate() {
+                let month = step(part, t)?;
                 self.grouping.add(&month, part.range.start, month_out);
-            } else if rows_are_segments {
-                let mut outs = Vec::with_capacity(parts.len());
+            }
+        } else if self.grouping.rows_are_segments() {
+            // Every segment is its own row, so each part owns its rows of every month and
+            // runs all its months on its own, with no wait for the other parts.
+            let mut outs: Vec<Vec<&mut [f64]>> = parts.iter().map(|_| Vec::new()).collect();
+            for month_out in figures.chunks_exact_mut(width) {
                 let mut rest = month_out;
-                for part in &parts {
+                for (part, part_outs) in parts.iter().zip(outs.iter_mut()) {
                     let (out, tail) = rest.split_at_mut(part.range.len() * METRICS.len());
-                    outs.push(out);
+                    part_outs.push(out);
                     rest = tail;
                 }
+            }
+            let done: Vec<Result<(), RunError>> = parts
+                .par_iter_mut()
+                .zip(outs)
+                .map(|(part, part_outs)| {
+                    let _guards = guards();
+                    for (t, out) in part_outs.into_iter().enumerate() {
+                        write_rows(&step(part, t)?, out);
+                    }
+                    Ok(())
+                })
+                .collect();
+            for result in done {
+                result?;
+            }
+        } else {
+            // Rows gather segments of several parts: the parts run a month at a time, and
+            // their figures are added part by part, so each row's sums are in segment order.
+            for (t, month_out) in figures.chunks_exact_mut(width).enumerate() {
                 let done: Vec<Result<Vec<Column>, RunError>> = parts
                     .par_iter_mut()
-                    .zip(outs)
-                    .map(|(part, out)| step(part, Some(out)))
+                    .map(|part| {
+                        let _guards = guards();
+                        step(part, t)
+                    })
                     .collect();
-                for result in done {
-                    result?;
-                }
-            } else {
-                let done: Vec<Result<Vec<Column>, RunError>> =
-                    parts.par_iter_mut().map(|part| step(part, None)).collect();
-                // Added part by part, so each group's sums are in segment order.
                 for (part, month) in parts.iter().zip(done) {
                     self.grouping.add(&month?, part.range.start, month_out);
                 }
@@ -456,9 +470,10 @@ fn write_rows(month: &[Column], out: &mut [f64]) {
     let columns: Vec<&[f64]> = month.iter().map(|c| c.values()).collect();
     for (segment, row) in out.chunks_exact_mut(width).enumerate() {
         for (cell, column) in row.iter_mut().zip(&columns) {
-            // Added to the zeroed buffer, as the grouped path does, so that a -0.0 is
-            // stored as 0.0 either way.
-            *cell += column[segment];
+            // `0.0 +` stores what adding to the zeroed buffer stores (a -0.0 becomes 0.0,
+            // as in the grouped path) without reading the buffer first: a read maps the
+            // shared zero page, and the write after it must copy that page again.
+            *cell = 0.0 + column[segment];
         }
     }
 }
