@@ -5,7 +5,8 @@
 #
 #   benches/compare.sh [WORK_DIR]        (default /var/tmp/wfplan-bench)
 #
-# Environment: SEGMENTS (50000), IMPORT_ROWS (1000000), REPEAT (3), CARGO_TARGET_DIR.
+# Environment: SEGMENTS (50000), IMPORT_ROWS (1000000), REPEAT (3), CARGO_TARGET_DIR
+# (default /var/tmp/wfplan-target). Everything is built with --release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wfplan-target}"
@@ -15,9 +16,15 @@ IMPORT_ROWS="${IMPORT_ROWS:-1000000}"
 REPEAT="${REPEAT:-3}"
 mkdir -p "$WORK"
 
+# `cargo build --release --bench` builds the bench binary in the release profile, which
+# shares the compiled DuckDB with every other build.
 cargo build --release --bin wfplan
-NATIONAL_BIN=$(cargo bench --release --bench national --no-run 2>&1 |
-    sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+NATIONAL_BIN=$(cargo build --release --bench national --message-format=json |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "national" and m.get("executable"):
+        print(m["executable"])')
 # Copies, so that a build running alongside cannot replace them mid-run.
 cp "$CARGO_TARGET_DIR/release/wfplan" "$WORK/wfplan"
 cp "$NATIONAL_BIN" "$WORK/national"

@@ -3,7 +3,8 @@
 //! results in memory at segment detail. Loading the data and the rules is not timed.
 //!
 //! ```text
-//! cargo bench --release --bench national -- --data DIR --scenario FILE \
+//! cargo build --release --bench national   # then run target/release/deps/national-*:
+//! national --data DIR --scenario FILE \
 //!     [--impl engine|native|check|compile|batch] [--threads N] [--repeat R] [--detail D]
 //! ```
 //!
