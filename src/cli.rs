@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use crate::data::store::RunRecord;
+use crate::data::store::{PendingRuns, RunRecord};
 use crate::data::{export, Store};
 use crate::engine::batch::{run_all, run_batch};
 use crate::engine::{scenario_workforce, RunOptions};
@@ -310,9 +310,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             p.display().to_string()
         });
     let batch_id = store.new_batch()?;
-    let mut run_ids = Vec::with_capacity(scenarios.len());
-    for s in &scenarios {
-        run_ids.push(store.begin_run(&RunRecord {
+    let records: Vec<RunRecord> = scenarios
+        .iter()
+        .map(|s| RunRecord {
             batch_id,
             scenario: s.name.clone(),
             scenario_hash: sha256(&serde_json::to_string(s).unwrap_or_default()),
@@ -322,8 +322,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             start_month: s.start.to_string(),
             months: s.months,
             dataset: dataset.clone(),
-        })?);
-    }
+        })
+        .collect();
+    let run_ids = store.begin_runs(&records)?;
 
     let progress = ProgressBar::new(scenarios.len() as u64);
     progress.set_style(
@@ -342,6 +343,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let mut kept: Vec<Option<RunResults>> = vec![None; scenarios.len()];
     let mut failed = 0;
     let mut store_error = None;
+    let mut pending = PendingRuns::default();
     let started = Instant::now();
     run_batch(
         &rules,
@@ -354,13 +356,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             progress.inc(1);
             match outcome.result {
                 Ok(results) => {
-                    if let Err(e) = store.finish_run(id, &results, outcome.elapsed) {
-                        store_error.get_or_insert(e);
-                    }
                     summaries[outcome.index] =
                         Some((report::by_financial_year(&results), outcome.elapsed));
                     if keep_rows {
-                        kept[outcome.index] = Some(results);
+                        kept[outcome.index] = Some(results.clone());
+                    }
+                    if let Err(e) = pending.push(&mut store, id, results, outcome.elapsed) {
+                        store_error.get_or_insert(e);
                     }
                 }
                 Err(e) => {
@@ -375,6 +377,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         },
     )
     .context("cannot start the worker threads")?;
+    if let Err(e) = pending.flush(&mut store) {
+        store_error.get_or_insert(e);
+    }
     progress.finish_and_clear();
     if let Some(e) = store_error {
         return Err(Failure::Input(

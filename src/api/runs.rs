@@ -20,7 +20,7 @@ use super::state::{lock, AppState, Job};
 use super::{blocking, ApiTags};
 use crate::data::datasets::DEFAULT_DATASET;
 use crate::data::query::{Period as QueryPeriod, ResultsQuery, ResultsTable, RunRow, DERIVED};
-use crate::data::store::{RunRecord, FAILED, RUNNING, SUCCEEDED};
+use crate::data::store::{PendingRuns, RunRecord, FAILED, RUNNING, SUCCEEDED};
 use crate::engine::batch::run_batch;
 use crate::engine::{run_scenario, scenario_workforce, RunOptions};
 use crate::model::results::METRICS;
@@ -638,28 +638,15 @@ fn run_record(
 
 /// Records the runs of a request as `running`; returns the batch id and run ids.
 fn record(state: &AppState, planned: &Planned) -> Result<(i64, Vec<i64>), ApiError> {
-    let store = state.store();
-    let batch_id = store.new_batch()?;
-    let mut ids = Vec::with_capacity(planned.scenarios.len());
-    for s in &planned.scenarios {
-        ids.push(store.begin_run(&run_record(state, planned, s, batch_id))?);
-    }
-    Ok((batch_id, ids))
-}
-
-/// Stores one scenario's outcome.
-fn store_outcome(
-    state: &AppState,
-    run_id: i64,
-    result: &Result<RunResults, crate::engine::RunError>,
-    elapsed: std::time::Duration,
-) -> Result<(), ApiError> {
     let mut store = state.store();
-    match result {
-        Ok(results) => store.finish_run(run_id, results, elapsed)?,
-        Err(e) => store.fail_run(run_id, &e.to_string(), elapsed)?,
-    }
-    Ok(())
+    let batch_id = store.new_batch()?;
+    let records: Vec<RunRecord> = planned
+        .scenarios
+        .iter()
+        .map(|s| run_record(state, planned, s, batch_id))
+        .collect();
+    let ids = store.begin_runs(&records)?;
+    Ok((batch_id, ids))
 }
 
 /// Runs a small request at once. Its run is recorded with its results in one transaction
@@ -745,6 +732,8 @@ fn start_background(
                     break;
                 }
                 let offset = c * chunk;
+                // A chunk's results are stored in one transaction when it ends.
+                let mut pending = PendingRuns::default();
                 let outcome = run_batch(
                     &state.rules,
                     &planned.workforce,
@@ -752,18 +741,20 @@ fn start_background(
                     &planned.options,
                     None,
                     |o| {
-                        if let Err(e) =
-                            store_outcome(&state, ids[offset + o.index], &o.result, o.elapsed)
-                        {
-                            tracing::error!(
-                                "run {batch_id}: cannot store {}: {}",
-                                o.scenario,
-                                e.body().message
-                            );
+                        let id = ids[offset + o.index];
+                        let stored = match o.result {
+                            Ok(results) => pending.push(&mut state.store(), id, results, o.elapsed),
+                            Err(e) => state.store().fail_run(id, &e.to_string(), o.elapsed),
+                        };
+                        if let Err(e) = stored {
+                            tracing::error!("run {batch_id}: cannot store {}: {e}", o.scenario);
                         }
-                        job.done.fetch_add(1, Ordering::Relaxed);
                     },
                 );
+                if let Err(e) = pending.flush(&mut state.store()) {
+                    tracing::error!("run {batch_id}: cannot store results: {e}");
+                }
+                job.done.fetch_add(scenarios.len(), Ordering::Relaxed);
                 if let Err(e) = outcome {
                     tracing::error!("run {batch_id}: cannot start worker threads: {e}");
                     break;

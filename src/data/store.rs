@@ -97,6 +97,10 @@ impl Store {
     }
 
     fn with_connection(connection: Connection) -> Result<Store, DataError> {
+        // Checkpoint after 256 MB of log rather than DuckDB's default 16 MB: a sweep writes
+        // many small transactions, and checkpointing every few of them cost more than
+        // writing them (BENCHMARKS.md). The log is folded in when the database closes.
+        connection.execute_batch("SET checkpoint_threshold = '256MB';")?;
         connection.execute_batch(SCHEMA)?;
         connection.execute(
             "UPDATE runs SET status = ?, error = ? WHERE status = ?",
@@ -217,6 +221,17 @@ impl Store {
         Ok((batch_id, run_id))
     }
 
+    /// Records the runs of a batch as started, in one transaction, and returns their ids.
+    pub fn begin_runs(&mut self, records: &[RunRecord]) -> Result<Vec<i64>, DataError> {
+        let transaction = self.connection.transaction()?;
+        let ids = records
+            .iter()
+            .map(|r| insert_run(&transaction, r, RUNNING))
+            .collect::<Result<Vec<_>, _>>()?;
+        transaction.commit()?;
+        Ok(ids)
+    }
+
     /// Stores a run's results and marks it succeeded, in one transaction.
     pub fn finish_run(
         &mut self,
@@ -224,12 +239,50 @@ impl Store {
         results: &RunResults,
         elapsed: Duration,
     ) -> Result<(), DataError> {
-        self.ensure_results_table(&results.key_names)?;
+        self.finish_runs(&[(run_id, results, elapsed)])
+    }
+
+    /// Stores several runs' results and marks them succeeded, all in one transaction: one
+    /// commit for many runs, which is what makes large sweeps fast to store.
+    pub fn finish_runs(
+        &mut self,
+        finished: &[(i64, &RunResults, Duration)],
+    ) -> Result<(), DataError> {
+        for (_, results, _) in finished {
+            self.ensure_results_table(&results.key_names)?;
+        }
         let transaction = self.connection.transaction()?;
-        append_results(&transaction, run_id, results)?;
+        // Runs with the same key columns share one appender: creating one per run cost
+        // more than the rows it appended.
+        let mut start = 0;
+        while start < finished.len() {
+            let keys = &finished[start].1.key_names;
+            let end = start
+                + finished[start..]
+                    .iter()
+                    .take_while(|f| &f.1.key_names == keys)
+                    .count();
+            let columns = result_columns(keys);
+            let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let mut appender = transaction.appender_with_columns("results", &names)?;
+            for (run_id, results, _) in &finished[start..end] {
+                appender.append_record_batch(results_batch(*run_id, results, &columns))?;
+            }
+            appender.flush()?;
+            start = end;
+        }
+        // One statement marks them all succeeded.
+        let values: Vec<String> = finished
+            .iter()
+            .map(|(id, _, elapsed)| format!("({id}, {})", elapsed.as_secs_f64() * 1000.0))
+            .collect();
         transaction.execute(
-            "UPDATE runs SET status = ?, duration_ms = ? WHERE run_id = ?",
-            params![SUCCEEDED, elapsed.as_secs_f64() * 1000.0, run_id],
+            &format!(
+                "UPDATE runs SET status = ?, duration_ms = done.duration_ms
+                 FROM (VALUES {}) AS done(run_id, duration_ms) WHERE runs.run_id = done.run_id",
+                values.join(", ")
+            ),
+            [SUCCEEDED],
         )?;
         transaction.commit()?;
         Ok(())
@@ -333,6 +386,67 @@ pub(crate) fn write_workforce_table(
     Ok(())
 }
 
+/// Finished runs waiting to be stored: a batch stores its runs a group at a time, in one
+/// transaction per group, because each commit costs far more than appending the rows.
+/// A group is stored after enough rows, enough runs or a second, whichever comes first.
+pub struct PendingRuns {
+    runs: Vec<(i64, RunResults, Duration)>,
+    rows: usize,
+    since: std::time::Instant,
+}
+
+impl Default for PendingRuns {
+    fn default() -> Self {
+        Self {
+            runs: Vec::new(),
+            rows: 0,
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
+impl PendingRuns {
+    const MAX_RUNS: usize = 64;
+    const MAX_ROWS: usize = 200_000;
+    const MAX_WAIT: Duration = Duration::from_secs(1);
+
+    /// Adds a finished run, storing the group if it is due.
+    pub fn push(
+        &mut self,
+        store: &mut Store,
+        run_id: i64,
+        results: RunResults,
+        elapsed: Duration,
+    ) -> Result<(), DataError> {
+        self.rows += results.months * results.rows.len();
+        self.runs.push((run_id, results, elapsed));
+        if self.runs.len() >= Self::MAX_RUNS
+            || self.rows >= Self::MAX_ROWS
+            || self.since.elapsed() >= Self::MAX_WAIT
+        {
+            self.flush(store)?;
+        }
+        Ok(())
+    }
+
+    /// Stores every run waiting. On error the group is dropped (its runs stay `running`,
+    /// which the next open of the database marks failed).
+    pub fn flush(&mut self, store: &mut Store) -> Result<(), DataError> {
+        let runs = std::mem::take(&mut self.runs);
+        self.rows = 0;
+        self.since = std::time::Instant::now();
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let finished: Vec<(i64, &RunResults, Duration)> =
+            runs.iter().map(|(id, r, e)| (*id, r, *e)).collect();
+        let clock = std::time::Instant::now();
+        store.finish_runs(&finished)?;
+        tracing::debug!("stored {} runs in {:?}", finished.len(), clock.elapsed());
+        Ok(())
+    }
+}
+
 /// Inserts a run's row with a status and returns its id.
 fn insert_run(connection: &Connection, record: &RunRecord, status: &str) -> Result<i64, DataError> {
     // Cached statements: planning them afresh costs milliseconds on every run.
@@ -365,14 +479,7 @@ fn append_results(
     run_id: i64,
     results: &RunResults,
 ) -> Result<(), DataError> {
-    let mut columns: Vec<String> = vec![
-        "run_id".into(),
-        "scenario".into(),
-        "month".into(),
-        "row".into(),
-    ];
-    columns.extend(results.key_names.iter().cloned());
-    columns.extend(METRICS.iter().map(|m| m.to_string()));
+    let columns = result_columns(&results.key_names);
     let names: Vec<&str> = columns.iter().map(String::as_str).collect();
     let mut appender = connection.appender_with_columns("results", &names)?;
     // One Arrow batch per run: DuckDB takes whole columns at once, far faster than a call
@@ -380,6 +487,19 @@ fn append_results(
     appender.append_record_batch(results_batch(run_id, results, &columns))?;
     appender.flush()?;
     Ok(())
+}
+
+/// The `results` columns a run with these key columns fills.
+fn result_columns(key_names: &[String]) -> Vec<String> {
+    let mut columns: Vec<String> = vec![
+        "run_id".into(),
+        "scenario".into(),
+        "month".into(),
+        "row".into(),
+    ];
+    columns.extend(key_names.iter().cloned());
+    columns.extend(METRICS.iter().map(|m| m.to_string()));
+    columns
 }
 
 /// A run's results as one Arrow record batch, in the order of `columns`.
