@@ -16,7 +16,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::error::{ApiError, ErrorDetail};
 use super::scenarios::{object_to_document, resolve_and_check, ScenarioDocument};
-use super::state::{lock, AppState, Job};
+use super::state::{lock, AppState, FinishedRun, Job};
 use super::{blocking, ApiTags};
 use crate::data::datasets::DEFAULT_DATASET;
 use crate::data::query::{Period as QueryPeriod, ResultsQuery, ResultsTable, RunRow, DERIVED};
@@ -657,27 +657,61 @@ fn run_now(state: &AppState, planned: Planned) -> Result<RunView, ApiError> {
     let started = Instant::now();
     let result = run_scenario(&state.rules, &planned.workforce, scenario, &planned.options);
     let elapsed = started.elapsed();
-    let record = run_record(state, &planned, scenario, 0);
-    let error = result.as_ref().err().map(|e| e.to_string());
-    let outcome = match (&result, &error) {
-        (Ok(results), _) => Ok(results),
-        (Err(_), Some(message)) => Err(message.as_str()),
-        (Err(_), None) => unreachable!("an error has a message"),
-    };
-    let (batch_id, _) = state
-        .store()
-        .record_finished_run(&record, outcome, elapsed)?;
-    tracing::debug!(
-        "run {batch_id}: ran in {elapsed:?}, stored by {:?}",
-        started.elapsed()
-    );
-    let summary = result.ok().map(|r| {
-        report::by_financial_year(&r)
+    let summary = result.as_ref().ok().map(|r| {
+        report::by_financial_year(r)
             .iter()
             .map(|p| period_row(&r.scenario, p))
             .collect()
     });
+    let (reply, ids) = std::sync::mpsc::channel();
+    lock(&state.finished).push(FinishedRun {
+        record: run_record(state, &planned, scenario, 0),
+        result: result.map_err(|e| e.to_string()),
+        elapsed,
+        reply,
+    });
+    record_finished(state);
+    let (batch_id, _) = ids
+        .recv()
+        .map_err(|e| ApiError::internal(format!("the run was not recorded: {e}")))?
+        .map_err(|e| ApiError::internal(format!("the run could not be stored: {e}")))?;
+    tracing::debug!(
+        "run {batch_id}: ran in {elapsed:?}, stored by {:?}",
+        started.elapsed()
+    );
     view(state, batch_id, summary)
+}
+
+/// Records every small run waiting, in one transaction. The caller's own run was queued
+/// before it asked for the database, so whoever holds the database next records it.
+fn record_finished(state: &AppState) {
+    let mut store = state.store();
+    let waiting = std::mem::take(&mut *lock(&state.finished));
+    if waiting.is_empty() {
+        return;
+    }
+    let runs: Vec<_> = waiting
+        .iter()
+        .map(|f| {
+            (
+                f.record.clone(),
+                f.result.as_ref().map_err(String::as_str),
+                f.elapsed,
+            )
+        })
+        .collect();
+    match store.record_finished_runs(&runs) {
+        Ok(ids) => {
+            for (f, id) in waiting.iter().zip(ids) {
+                let _ = f.reply.send(Ok(id));
+            }
+        }
+        Err(e) => {
+            for f in &waiting {
+                let _ = f.reply.send(Err(e.to_string()));
+            }
+        }
+    }
 }
 
 /// Keeps a background batch's bookkeeping right however its thread ends.

@@ -11,8 +11,9 @@ use tokio::sync::Semaphore;
 
 use super::error::ApiError;
 use crate::data::datasets::DEFAULT_DATASET;
+use crate::data::store::RunRecord;
 use crate::data::Store;
-use crate::model::Workforce;
+use crate::model::{RunResults, Workforce};
 use crate::rules::RuleSet;
 
 /// Bounds that keep one client from taking the server down.
@@ -80,6 +81,15 @@ impl Job {
     }
 }
 
+/// A small run that has finished and waits to be recorded, with where to send its
+/// `(batch id, run id)`.
+pub struct FinishedRun {
+    pub record: RunRecord,
+    pub result: Result<RunResults, String>,
+    pub elapsed: std::time::Duration,
+    pub reply: std::sync::mpsc::Sender<Result<(i64, i64), String>>,
+}
+
 /// Everything the handlers share.
 pub struct AppState {
     store: Mutex<Store>,
@@ -88,6 +98,9 @@ pub struct AppState {
     pub scenarios: Mutex<BTreeMap<String, StoredScenario>>,
     datasets: Mutex<HashMap<String, Arc<Workforce>>>,
     pub jobs: Mutex<HashMap<i64, Arc<Job>>>,
+    /// Small runs waiting to be recorded: whoever next holds the database records them
+    /// all in one transaction (a group commit), so concurrent requests share a commit.
+    pub finished: Mutex<Vec<FinishedRun>>,
     pub sync_slots: Arc<Semaphore>,
     pub background_slots: Arc<Semaphore>,
     pub limits: Limits,
@@ -108,6 +121,7 @@ impl AppState {
             scenarios: Mutex::new(scenarios),
             datasets: Mutex::new(HashMap::new()),
             jobs: Mutex::new(HashMap::new()),
+            finished: Mutex::new(Vec::new()),
             sync_slots: Arc::new(Semaphore::new(limits.sync_slots)),
             background_slots: Arc::new(Semaphore::new(limits.background_slots)),
             limits,

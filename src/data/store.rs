@@ -179,46 +179,52 @@ impl Store {
         insert_run(&self.connection, record, RUNNING)
     }
 
-    /// Records a run that has already finished, with its results or its error, in one
-    /// transaction: for runs too short to be worth recording as `running` first. Returns
-    /// the run's id; the record's batch id is a new one.
-    pub fn record_finished_run(
+    /// Records runs that have already finished, with their results or errors, in one
+    /// transaction: for runs too short to be worth recording as `running` first. Each run
+    /// gets a batch of its own; returns each run's `(batch id, run id)`. Storing the runs
+    /// of concurrent requests together shares one commit among them.
+    pub fn record_finished_runs(
         &mut self,
-        record: &RunRecord,
-        outcome: Result<&RunResults, &str>,
-        elapsed: Duration,
-    ) -> Result<(i64, i64), DataError> {
-        if let Ok(results) = outcome {
-            self.ensure_results_table(&results.key_names)?;
+        runs: &[(RunRecord, Result<&RunResults, &str>, Duration)],
+    ) -> Result<Vec<(i64, i64)>, DataError> {
+        for (_, outcome, _) in runs {
+            if let Ok(results) = outcome {
+                self.ensure_results_table(&results.key_names)?;
+            }
         }
         let transaction = self.connection.transaction()?;
-        let batch_id: i64 =
-            transaction.query_row("SELECT nextval('batch_ids')", [], |r| r.get(0))?;
-        let record = RunRecord {
-            batch_id,
-            ..record.clone()
-        };
-        let clock = std::time::Instant::now();
-        let (run_id, error) = match outcome {
-            Ok(results) => {
-                let run_id = insert_run(&transaction, &record, SUCCEEDED)?;
-                let inserted = clock.elapsed();
-                append_results(&transaction, run_id, results)?;
-                tracing::debug!(
-                    "run {run_id}: inserted by {inserted:?}, appended by {:?}",
-                    clock.elapsed()
-                );
-                (run_id, None)
+        let mut ids = Vec::with_capacity(runs.len());
+        let mut succeeded = Vec::new();
+        for (record, outcome, _) in runs {
+            let batch_id: i64 = transaction
+                .prepare_cached("SELECT nextval('batch_ids')")?
+                .query_row([], |r| r.get(0))?;
+            let record = RunRecord {
+                batch_id,
+                ..record.clone()
+            };
+            let status = if outcome.is_ok() { SUCCEEDED } else { FAILED };
+            let run_id = insert_run(&transaction, &record, status)?;
+            match outcome {
+                Ok(results) => succeeded.push((run_id, *results)),
+                Err(error) => {
+                    transaction.execute(
+                        "UPDATE runs SET error = ? WHERE run_id = ?",
+                        params![error, run_id],
+                    )?;
+                }
             }
-            Err(error) => (insert_run(&transaction, &record, FAILED)?, Some(error)),
-        };
-        transaction.execute(
-            "UPDATE runs SET duration_ms = ?, error = ? WHERE run_id = ?",
-            params![elapsed.as_secs_f64() * 1000.0, error, run_id],
-        )?;
+            ids.push((batch_id, run_id));
+        }
+        append_grouped(&transaction, &succeeded)?;
+        let durations: Vec<(i64, Duration)> = ids
+            .iter()
+            .zip(runs)
+            .map(|((_, id), (_, _, d))| (*id, *d))
+            .collect();
+        set_durations(&transaction, &durations, None)?;
         transaction.commit()?;
-        tracing::debug!("run {run_id}: committed by {:?}", clock.elapsed());
-        Ok((batch_id, run_id))
+        Ok(ids)
     }
 
     /// Records the runs of a batch as started, in one transaction, and returns their ids.
@@ -252,38 +258,10 @@ impl Store {
             self.ensure_results_table(&results.key_names)?;
         }
         let transaction = self.connection.transaction()?;
-        // Runs with the same key columns share one appender: creating one per run cost
-        // more than the rows it appended.
-        let mut start = 0;
-        while start < finished.len() {
-            let keys = &finished[start].1.key_names;
-            let end = start
-                + finished[start..]
-                    .iter()
-                    .take_while(|f| &f.1.key_names == keys)
-                    .count();
-            let columns = result_columns(keys);
-            let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-            let mut appender = transaction.appender_with_columns("results", &names)?;
-            for (run_id, results, _) in &finished[start..end] {
-                appender.append_record_batch(results_batch(*run_id, results, &columns))?;
-            }
-            appender.flush()?;
-            start = end;
-        }
-        // One statement marks them all succeeded.
-        let values: Vec<String> = finished
-            .iter()
-            .map(|(id, _, elapsed)| format!("({id}, {})", elapsed.as_secs_f64() * 1000.0))
-            .collect();
-        transaction.execute(
-            &format!(
-                "UPDATE runs SET status = ?, duration_ms = done.duration_ms
-                 FROM (VALUES {}) AS done(run_id, duration_ms) WHERE runs.run_id = done.run_id",
-                values.join(", ")
-            ),
-            [SUCCEEDED],
-        )?;
+        let runs: Vec<(i64, &RunResults)> = finished.iter().map(|(id, r, _)| (*id, *r)).collect();
+        append_grouped(&transaction, &runs)?;
+        let durations: Vec<(i64, Duration)> = finished.iter().map(|(id, _, d)| (*id, *d)).collect();
+        set_durations(&transaction, &durations, Some(SUCCEEDED))?;
         transaction.commit()?;
         Ok(())
     }
@@ -473,19 +451,50 @@ fn insert_run(connection: &Connection, record: &RunRecord, status: &str) -> Resu
     Ok(id)
 }
 
-/// Appends a run's results inside the caller's transaction.
-fn append_results(
+/// Appends runs' results; runs with the same key columns share one appender, since
+/// creating one per run cost more than the rows it appended.
+fn append_grouped(connection: &Connection, runs: &[(i64, &RunResults)]) -> Result<(), DataError> {
+    let mut start = 0;
+    while start < runs.len() {
+        let keys = &runs[start].1.key_names;
+        let end = start
+            + runs[start..]
+                .iter()
+                .take_while(|r| &r.1.key_names == keys)
+                .count();
+        let columns = result_columns(keys);
+        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let mut appender = connection.appender_with_columns("results", &names)?;
+        for (run_id, results) in &runs[start..end] {
+            appender.append_record_batch(results_batch(*run_id, results, &columns))?;
+        }
+        appender.flush()?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// Sets runs' durations (and status, when given) in one statement.
+fn set_durations(
     connection: &Connection,
-    run_id: i64,
-    results: &RunResults,
+    runs: &[(i64, Duration)],
+    status: Option<&str>,
 ) -> Result<(), DataError> {
-    let columns = result_columns(&results.key_names);
-    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let mut appender = connection.appender_with_columns("results", &names)?;
-    // One Arrow batch per run: DuckDB takes whole columns at once, far faster than a call
-    // per value.
-    appender.append_record_batch(results_batch(run_id, results, &columns))?;
-    appender.flush()?;
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = runs
+        .iter()
+        .map(|(id, elapsed)| format!("({id}, {})", elapsed.as_secs_f64() * 1000.0))
+        .collect();
+    connection.execute(
+        &format!(
+            "UPDATE runs SET status = coalesce(?, status), duration_ms = done.duration_ms
+             FROM (VALUES {}) AS done(run_id, duration_ms) WHERE runs.run_id = done.run_id",
+            values.join(", ")
+        ),
+        [status],
+    )?;
     Ok(())
 }
 
