@@ -279,13 +279,7 @@ impl RunsApi {
             };
             return Ok(RunStarted::Accepted(Json(view), format!("/runs/{id}")));
         }
-        let permit = tokio::time::timeout(
-            state.limits.queue_wait,
-            state.sync_slots.clone().acquire_owned(),
-        )
-        .await
-        .map_err(|_| busy())?
-        .map_err(|_| busy())?;
+        let permit = sync_slot(&state).await?;
         let view = blocking(move || {
             let _permit = permit;
             run_now(&state, planned)
@@ -488,13 +482,7 @@ impl RunsApi {
             ));
         }
         let state = state.0.clone();
-        let permit = tokio::time::timeout(
-            state.limits.queue_wait,
-            state.sync_slots.clone().acquire_owned(),
-        )
-        .await
-        .map_err(|_| busy())?
-        .map_err(|_| busy())?;
+        let permit = sync_slot(&state).await?;
         blocking(move || {
             let _permit = permit;
             let dataset = request
@@ -514,6 +502,17 @@ impl RunsApi {
         })
         .await
     }
+}
+
+/// A slot to compute a synchronous run in, waiting up to `queue_wait` for one.
+async fn sync_slot(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    tokio::time::timeout(
+        state.limits.queue_wait,
+        state.sync_slots.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| busy())?
+    .map_err(|_| busy())
 }
 
 fn busy() -> ApiError {
