@@ -219,7 +219,6 @@ pub fn open_state(options: &ServeOptions) -> anyhow::Result<Arc<AppState>> {
     Ok(Arc::new(AppState::new(
         store,
         rules,
-        options.rules.clone(),
         scenarios,
         options.limits.clone(),
     )))

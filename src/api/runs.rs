@@ -743,10 +743,7 @@ fn start_background(
     permit: OwnedSemaphorePermit,
 ) -> Result<i64, ApiError> {
     let (batch_id, ids) = record(&state, &planned)?;
-    let job = Arc::new(Job {
-        total: ids.len(),
-        ..Job::default()
-    });
+    let job = Arc::new(Job::default());
     lock(&state.jobs).insert(batch_id, job.clone());
     let guard = JobGuard {
         state: state.clone(),

@@ -2,7 +2,6 @@
 //! already read, and the background runs under way.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -70,7 +69,6 @@ pub struct StoredScenario {
 /// A background batch's progress, shared with the thread running it.
 #[derive(Debug, Default)]
 pub struct Job {
-    pub total: usize,
     pub done: AtomicUsize,
     pub cancel: AtomicBool,
 }
@@ -94,7 +92,6 @@ pub struct FinishedRun {
 pub struct AppState {
     store: Mutex<Store>,
     pub rules: Arc<RuleSet>,
-    pub rules_dir: PathBuf,
     pub scenarios: Mutex<BTreeMap<String, StoredScenario>>,
     datasets: Mutex<HashMap<String, Arc<Workforce>>>,
     pub jobs: Mutex<HashMap<i64, Arc<Job>>>,
@@ -110,14 +107,12 @@ impl AppState {
     pub fn new(
         store: Store,
         rules: RuleSet,
-        rules_dir: PathBuf,
         scenarios: BTreeMap<String, StoredScenario>,
         limits: Limits,
     ) -> AppState {
         AppState {
             store: Mutex::new(store),
             rules: Arc::new(rules),
-            rules_dir,
             scenarios: Mutex::new(scenarios),
             datasets: Mutex::new(HashMap::new()),
             jobs: Mutex::new(HashMap::new()),

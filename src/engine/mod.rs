@@ -159,22 +159,6 @@ pub fn run_scenario(
     // Stage by stage, in file order within a stage (a stable sort keeps file order).
     prepared.sort_by_key(|p| p.kind.stage);
 
-    let ranges = plan_parts(&workforce, part_segments());
-    if ranges.len() > 1 {
-        let run = Run {
-            rules,
-            workforce: &workforce,
-            scenario,
-            grouping: &grouping,
-            prepared: &prepared,
-            deadline,
-        };
-        if let Ok(results) = run.in_parts(&ranges) {
-            return Ok(results);
-        }
-        // A rule looked across segments, or failed: run over whole columns, which gives
-        // the figures or the error a single part gives (within the same deadline).
-    }
     let run = Run {
         rules,
         workforce: &workforce,
@@ -183,6 +167,14 @@ pub fn run_scenario(
         prepared: &prepared,
         deadline,
     };
+    let ranges = plan_parts(&workforce, part_segments());
+    if ranges.len() > 1 {
+        if let Ok(results) = run.in_parts(&ranges) {
+            return Ok(results);
+        }
+        // A rule looked across segments, or failed: run over whole columns, which gives
+        // the figures or the error a single part gives (within the same deadline).
+    }
     let whole = 0..workforce.len();
     run.in_parts(std::slice::from_ref(&whole))
 }

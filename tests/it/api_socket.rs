@@ -60,6 +60,18 @@ fn curl(args: &[&str]) -> (u16, String) {
     (status.trim().parse().unwrap_or(0), body.to_string())
 }
 
+fn post_json(url: &str, body: &str) -> (u16, String) {
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
+        url,
+    ])
+}
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
@@ -72,15 +84,10 @@ fn curl_and_python_clients_over_a_real_socket() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(json(&body)["status"], "ok");
 
-    let (status, body) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        r#"{"scenario": "baseline", "detail": "staff_group"}"#,
+    let (status, body) = post_json(
         &format!("{}/runs", server.base),
-    ]);
+        r#"{"scenario": "baseline", "detail": "staff_group"}"#,
+    );
     assert_eq!(status, 200, "{body}");
     let run = json(&body);
     assert_eq!(run["status"], "succeeded");
@@ -94,15 +101,7 @@ fn curl_and_python_clients_over_a_real_socket() {
         "{body}"
     );
 
-    let (status, body) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        "{",
-        &format!("{}/runs", server.base),
-    ]);
+    let (status, body) = post_json(&format!("{}/runs", server.base), "{");
     assert_eq!(status, 400);
     assert!(json(&body)["code"].is_string());
 
@@ -146,15 +145,7 @@ fn a_server_killed_mid_run_leaves_no_partial_results() {
             "sweep": {{"interventions.0.sickness_reduction": [{}]}}}}, "detail": "total"}}"#,
         values.join(",")
     );
-    let (status, text) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &body,
-        &format!("{}/runs", server.base),
-    ]);
+    let (status, text) = post_json(&format!("{}/runs", server.base), &body);
     assert_eq!(status, 202, "{text}");
     let id = json(&text)["id"].as_i64().unwrap();
     // Wait until some scenarios have finished, then kill the server outright.
