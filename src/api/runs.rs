@@ -662,15 +662,17 @@ fn run_now(state: &AppState, planned: Planned) -> Result<RunView, ApiError> {
             .map(|p| period_row(&r.scenario, p))
             .collect()
     });
+    let error = result.as_ref().err().map(|e| e.to_string());
     let (reply, ids) = std::sync::mpsc::channel();
+    let record = run_record(state, &planned, scenario, 0);
     lock(&state.finished).push(FinishedRun {
-        record: run_record(state, &planned, scenario, 0),
+        record: record.clone(),
         result: result.map_err(|e| e.to_string()),
         elapsed,
         reply,
     });
     record_finished(state);
-    let (batch_id, _) = ids
+    let (batch_id, run_id) = ids
         .recv()
         .map_err(|e| ApiError::internal(format!("the run was not recorded: {e}")))?
         .map_err(|e| ApiError::internal(format!("the run could not be stored: {e}")))?;
@@ -678,7 +680,26 @@ fn run_now(state: &AppState, planned: Planned) -> Result<RunView, ApiError> {
         "run {batch_id}: ran in {elapsed:?}, stored by {:?}",
         started.elapsed()
     );
-    view(state, batch_id, summary)
+    // The answer is built from what was just stored, rather than read back: the same
+    // view `GET /runs/{id}` gives, without another query on every small run.
+    let status = if error.is_none() { SUCCEEDED } else { FAILED };
+    Ok(RunView {
+        id: batch_id,
+        status: status.into(),
+        done: 1,
+        total: 1,
+        dataset: record.dataset,
+        detail: record.detail,
+        scenarios: vec![ScenarioRun {
+            run_id,
+            scenario: record.scenario,
+            status: status.into(),
+            error,
+            duration_ms: Some(elapsed.as_secs_f64() * 1000.0),
+        }],
+        results: format!("/runs/{batch_id}/results"),
+        summary,
+    })
 }
 
 /// Records every small run waiting, in one transaction. The caller's own run was queued

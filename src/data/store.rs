@@ -11,10 +11,9 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use duckdb::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
-use duckdb::arrow::datatypes::{Field, Schema};
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
-use duckdb::types::ToSql;
-use duckdb::{appender_params_from_iter, params, Connection, OptionalExt};
+use duckdb::{params, Connection, OptionalExt};
 
 use super::import::read_query;
 use super::DataError;
@@ -24,9 +23,11 @@ use crate::model::{InputColumn, RunResults, Workforce};
 /// An open wfplan database.
 pub struct Store {
     connection: Connection,
-    /// Key columns the `results` table is known to have, so storing a run does not ask
-    /// DuckDB (or alter the table, a commit of its own) every time.
-    result_keys: std::collections::HashSet<String>,
+    /// Key columns the `results` table is known to have, once it is known to exist, so
+    /// storing a run does not ask DuckDB (or alter the table, a commit of its own) every
+    /// time. A run at `total` detail has no key columns, so "exists" is kept apart from
+    /// "has these keys".
+    result_keys: Option<std::collections::HashSet<String>>,
 }
 
 /// What identifies a run, recorded before it starts.
@@ -195,34 +196,27 @@ impl Store {
         let transaction = self.connection.transaction()?;
         let mut ids = Vec::with_capacity(runs.len());
         let mut succeeded = Vec::new();
-        for (record, outcome, _) in runs {
-            let batch_id: i64 = transaction
-                .prepare_cached("SELECT nextval('batch_ids')")?
-                .query_row([], |r| r.get(0))?;
+        for (record, outcome, elapsed) in runs {
+            // Both ids in one query, and the run's row written whole in one insert: each
+            // statement costs a noticeable share of a small run.
+            let (batch_id, run_id): (i64, i64) = transaction
+                .prepare_cached("SELECT nextval('batch_ids'), nextval('run_ids')")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let record = RunRecord {
                 batch_id,
                 ..record.clone()
             };
-            let status = if outcome.is_ok() { SUCCEEDED } else { FAILED };
-            let run_id = insert_run(&transaction, &record, status)?;
-            match outcome {
-                Ok(results) => succeeded.push((run_id, *results)),
-                Err(error) => {
-                    transaction.execute(
-                        "UPDATE runs SET error = ? WHERE run_id = ?",
-                        params![error, run_id],
-                    )?;
+            let (status, error) = match outcome {
+                Ok(results) => {
+                    succeeded.push((run_id, *results));
+                    (SUCCEEDED, None)
                 }
-            }
+                Err(error) => (FAILED, Some(*error)),
+            };
+            insert_run_row(&transaction, run_id, &record, status, error, Some(*elapsed))?;
             ids.push((batch_id, run_id));
         }
         append_grouped(&transaction, &succeeded)?;
-        let durations: Vec<(i64, Duration)> = ids
-            .iter()
-            .zip(runs)
-            .map(|((_, id), (_, _, d))| (*id, *d))
-            .collect();
-        set_durations(&transaction, &durations, None)?;
         transaction.commit()?;
         Ok(ids)
     }
@@ -277,8 +271,10 @@ impl Store {
 
     /// Creates the `results` table, or adds key columns a new dataset brings.
     fn ensure_results_table(&mut self, key_names: &[String]) -> Result<(), DataError> {
-        if key_names.iter().all(|k| self.result_keys.contains(k)) && !self.result_keys.is_empty() {
-            return Ok(());
+        if let Some(known) = &self.result_keys {
+            if key_names.iter().all(|k| known.contains(k)) {
+                return Ok(());
+            }
         }
         if !self.has_table("results")? {
             let mut columns = vec![
@@ -299,7 +295,9 @@ impl Store {
                 ))?;
             }
         }
-        self.result_keys.extend(key_names.iter().cloned());
+        self.result_keys
+            .get_or_insert_with(Default::default)
+            .extend(key_names.iter().cloned());
         Ok(())
     }
 
@@ -350,15 +348,51 @@ pub(crate) fn write_workforce_table(
         columns.join(", "),
         table = quote(table)
     ))?;
+    // Arrow batches of a fixed number of rows: a row appender with a boxed value per cell
+    // took most of a million-row import's time (BENCHMARKS.md).
+    const BATCH_ROWS: usize = 65_536;
+    let names: Vec<&str> = workforce
+        .key_names
+        .iter()
+        .map(String::as_str)
+        .chain(InputColumn::ALL.iter().map(|c| c.name()))
+        .collect();
+    let schema = Arc::new(Schema::new(
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let data_type = if i < workforce.key_names.len() {
+                    DataType::Utf8
+                } else {
+                    DataType::Float64
+                };
+                Field::new(*name, data_type, true)
+            })
+            .collect::<Vec<_>>(),
+    ));
+    // The table was created just above with exactly these columns, in this order.
     let mut appender = connection.appender(table)?;
-    for segment in 0..workforce.len() {
-        let keys = workforce.keys.iter().map(|k| k.value(segment));
-        let values = workforce.inputs.iter().map(|c| c.values()[segment]);
-        let row: Vec<Box<dyn ToSql + '_>> = keys
-            .map(|k| Box::new(k) as Box<dyn ToSql>)
-            .chain(values.map(|v| Box::new(v) as Box<dyn ToSql>))
-            .collect();
-        appender.append_row(appender_params_from_iter(row.iter().map(|b| b.as_ref())))?;
+    let mut start = 0;
+    while start < workforce.len() {
+        let end = (start + BATCH_ROWS).min(workforce.len());
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(names.len());
+        for key in &workforce.keys {
+            arrays.push(Arc::new(StringArray::from_iter_values(
+                key.codes[start..end]
+                    .iter()
+                    .map(|&c| key.dictionary[c as usize].as_str()),
+            )));
+        }
+        for input in &workforce.inputs {
+            arrays.push(Arc::new(Float64Array::from(
+                input.values()[start..end].to_vec(),
+            )));
+        }
+        let batch = RecordBatch::try_new(schema.clone(), arrays)
+            .expect("every column has one value per row");
+        appender.append_record_batch(batch)?;
+        start = end;
     }
     appender.flush()?;
     Ok(())
@@ -427,16 +461,29 @@ impl PendingRuns {
 
 /// Inserts a run's row with a status and returns its id.
 fn insert_run(connection: &Connection, record: &RunRecord, status: &str) -> Result<i64, DataError> {
-    // Cached statements: planning them afresh costs milliseconds on every run.
     let id: i64 = connection
         .prepare_cached("SELECT nextval('run_ids')")?
         .query_row([], |r| r.get(0))?;
+    insert_run_row(connection, id, record, status, None, None)?;
+    Ok(id)
+}
+
+/// Inserts a run's row under a given id.
+fn insert_run_row(
+    connection: &Connection,
+    run_id: i64,
+    record: &RunRecord,
+    status: &str,
+    error: Option<&str>,
+    elapsed: Option<Duration>,
+) -> Result<(), DataError> {
+    // A cached statement: planning it afresh costs milliseconds on every run.
     connection.prepare_cached(
-        "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status, dataset)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status, dataset, error, duration_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
-            id,
+            run_id,
             record.batch_id,
             record.scenario,
             record.scenario_hash,
@@ -446,9 +493,11 @@ fn insert_run(connection: &Connection, record: &RunRecord, status: &str) -> Resu
             record.start_month,
             record.months as i64,
             status,
-            record.dataset
+            record.dataset,
+            error,
+            elapsed.map(|e| e.as_secs_f64() * 1000.0)
         ])?;
-    Ok(id)
+    Ok(())
 }
 
 /// Appends runs' results; runs with the same key columns share one appender, since

@@ -770,9 +770,26 @@ impl Grouping {
     /// Adds one month's figures of the segments from `first` on into that month's rows.
     fn add(&self, month: &[Column], first: usize, out: &mut [f64]) {
         let width = METRICS.len();
+        let rows = &self.row_of[first..];
         for (metric, column) in month.iter().enumerate() {
-            for (segment, value) in column.values().iter().enumerate() {
-                out[self.row_of[first + segment] * width + metric] += value;
+            // Neighbouring segments mostly share a row, so the sum is carried in a local
+            // while the row stays the same: adding into memory made every addition wait
+            // for the store before it (a fifth of a small run's time). The additions are
+            // the same, in the same order, so the figures are the same to the bit.
+            let mut row = usize::MAX;
+            let mut sum = 0.0;
+            for (&segment_row, value) in rows.iter().zip(column.values()) {
+                if segment_row != row {
+                    if row != usize::MAX {
+                        out[row * width + metric] = sum;
+                    }
+                    row = segment_row;
+                    sum = out[row * width + metric];
+                }
+                sum += value;
+            }
+            if row != usize::MAX {
+                out[row * width + metric] = sum;
             }
         }
     }

@@ -5,9 +5,12 @@
 //! here by [`WorkforceBuilder`], which reports every bad value at once with its source, row
 //! and column. Past that point the engine only ever sees a valid [`Workforce`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use super::column::Column;
 
@@ -178,12 +181,21 @@ impl KeyColumn {
 struct KeyBuilder {
     codes: Vec<u32>,
     dictionary: Vec<String>,
-    lookup: HashMap<String, u32>,
+    // FxHash rather than SipHash: a million-row import looks up every key of every row
+    // here, and the values are the file's own, not an attacker's choice of collisions
+    // worth defending against.
+    lookup: FxHashMap<String, u32>,
 }
 
 impl KeyBuilder {
     fn push(&mut self, value: &str) {
-        let code = match self.lookup.get(value) {
+        let code = self.code(value);
+        self.codes.push(code);
+    }
+
+    /// The value's code, adding it to the dictionary if it is new.
+    fn code(&mut self, value: &str) -> u32 {
+        match self.lookup.get(value) {
             Some(&code) => code,
             None => {
                 let code = self.dictionary.len() as u32;
@@ -191,8 +203,7 @@ impl KeyBuilder {
                 self.lookup.insert(value.to_string(), code);
                 code
             }
-        };
-        self.codes.push(code);
+        }
     }
 
     fn finish(self) -> KeyColumn {
@@ -397,7 +408,10 @@ pub struct WorkforceBuilder {
     keys: Vec<KeyBuilder>,
     inputs: Vec<Vec<f64>>,
     rows: Vec<usize>,
-    seen: HashMap<Vec<String>, String>,
+    /// Each segment's key codes, and the source (an index into `sources`) and row where
+    /// it first appeared, to name the first row of a duplicate.
+    seen: FxHashMap<Vec<u32>, (usize, usize)>,
+    sources: Vec<String>,
     problems: Vec<InputProblem>,
 }
 
@@ -453,6 +467,7 @@ impl WorkforceBuilder {
         }
         let names: Vec<String> = header.iter().map(|h| clean_name(h)).collect();
         Ok(Self {
+            sources: vec![source.clone()],
             source,
             mapping: (0..names.len()).collect(),
             header: names.clone(),
@@ -462,7 +477,7 @@ impl WorkforceBuilder {
             key_names,
             inputs: vec![Vec::new(); InputColumn::ALL.len()],
             rows: Vec::new(),
-            seen: HashMap::new(),
+            seen: FxHashMap::default(),
             problems: Vec::new(),
         })
     }
@@ -509,6 +524,7 @@ impl WorkforceBuilder {
                 ),
             )]));
         }
+        self.sources.push(source.clone());
         self.source = source;
         self.header = names;
         self.mapping = mapping;
@@ -529,16 +545,16 @@ impl WorkforceBuilder {
             );
             return;
         }
-        let mut key_values: Vec<String> = vec![String::new(); self.key_names.len()];
+        let mut key_values: Vec<Cow<str>> = vec![Cow::Borrowed(""); self.key_names.len()];
         let mut numbers = [f64::NAN; 16];
         let mut ok = true;
         for (i, cell) in cells.iter().enumerate() {
             match self.slots[self.mapping[i]] {
                 Slot::Key(k) => {
                     let text = match cell {
-                        Cell::Empty => String::new(),
-                        Cell::Text(t) => t.trim().to_string(),
-                        Cell::Number(x) => format_number(*x),
+                        Cell::Empty => Cow::Borrowed(""),
+                        Cell::Text(t) => Cow::Borrowed(t.trim()),
+                        Cell::Number(x) => Cow::Owned(format_number(*x)),
                     };
                     if text.is_empty() && REQUIRED_KEYS.contains(&self.key_names[k].as_str()) {
                         self.report(row, Some(i), "value is missing".into());
@@ -576,19 +592,26 @@ impl WorkforceBuilder {
             }
             return;
         }
-        let here = format!("{} row {row}", self.source);
-        if let Some(first) = self.seen.get(&key_values) {
+        // Only a valid row's keys enter the dictionaries. A duplicate's values are already
+        // there, as its first row's.
+        let codes: Vec<u32> = key_values
+            .iter()
+            .zip(&mut self.keys)
+            .map(|(text, key)| key.code(text))
+            .collect();
+        if let Some(&(source, first)) = self.seen.get(&codes) {
             let message = format!(
-                "duplicate segment: the same {} as {first}",
-                self.key_names.join(", ")
+                "duplicate segment: the same {} as {} row {first}",
+                self.key_names.join(", "),
+                self.sources[source]
             );
             self.report(row, None, message);
             return;
         }
-        for (k, text) in key_values.iter().enumerate() {
-            self.keys[k].push(text);
+        for (key, &code) in self.keys.iter_mut().zip(&codes) {
+            key.codes.push(code);
         }
-        self.seen.insert(key_values, here);
+        self.seen.insert(codes, (self.sources.len() - 1, row));
         for (c, x) in numbers.iter().enumerate() {
             self.inputs[c].push(*x);
         }
