@@ -720,7 +720,10 @@ fn record_finished(state: &AppState) {
             )
         })
         .collect();
-    match store.record_finished_runs(&runs) {
+    let clock = Instant::now();
+    let recorded = store.record_finished_runs(&runs);
+    tracing::debug!("recorded {} runs in {:?}", runs.len(), clock.elapsed());
+    match recorded {
         Ok(ids) => {
             for (f, id) in waiting.iter().zip(ids) {
                 let _ = f.reply.send(Ok(id));

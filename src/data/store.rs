@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use duckdb::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
+use duckdb::arrow::array::{
+    new_null_array, ArrayRef, Float64Array, Int32Array, Int64Array, StringArray,
+};
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{params, Connection, OptionalExt};
@@ -28,6 +30,10 @@ pub struct Store {
     /// time. A run at `total` detail has no key columns, so "exists" is kept apart from
     /// "has these keys".
     result_keys: Option<std::collections::HashSet<String>>,
+    /// The `results` table's columns in table order, once known: runs are appended with
+    /// every column, in order, because DuckDB plans an `INSERT` statement for every flush
+    /// of an appender given a subset of columns.
+    result_columns: Vec<String>,
 }
 
 /// What identifies a run, recorded before it starts.
@@ -101,7 +107,11 @@ impl Store {
         // Checkpoint after 256 MB of log rather than DuckDB's default 16 MB: a sweep writes
         // many small transactions, and checkpointing every few of them cost more than
         // writing them (BENCHMARKS.md). The log is folded in when the database closes.
-        connection.execute_batch("SET checkpoint_threshold = '256MB';")?;
+        // One DuckDB thread: wfplan's own statements are small, and with a thread per
+        // core DuckDB's workers spun waiting for tasks on every commit, taking CPU from
+        // the engine (an API run under load: 100 runs/s with a pool, 117 with one thread;
+        // the sweep: 11.1 s against 9.6 s).
+        connection.execute_batch("SET checkpoint_threshold = '256MB'; SET threads = 1;")?;
         connection.execute_batch(SCHEMA)?;
         connection.execute(
             "UPDATE runs SET status = ?, error = ? WHERE status = ?",
@@ -114,6 +124,7 @@ impl Store {
         Ok(Store {
             connection,
             result_keys: Default::default(),
+            result_columns: Vec::new(),
         })
     }
 
@@ -216,7 +227,7 @@ impl Store {
             insert_run_row(&transaction, run_id, &record, status, error, Some(*elapsed))?;
             ids.push((batch_id, run_id));
         }
-        append_grouped(&transaction, &succeeded)?;
+        append_results(&transaction, &self.result_columns, &succeeded)?;
         transaction.commit()?;
         Ok(ids)
     }
@@ -253,7 +264,7 @@ impl Store {
         }
         let transaction = self.connection.transaction()?;
         let runs: Vec<(i64, &RunResults)> = finished.iter().map(|(id, r, _)| (*id, *r)).collect();
-        append_grouped(&transaction, &runs)?;
+        append_results(&transaction, &self.result_columns, &runs)?;
         let durations: Vec<(i64, Duration)> = finished.iter().map(|(id, _, d)| (*id, *d)).collect();
         set_durations(&transaction, &durations, Some(SUCCEEDED))?;
         transaction.commit()?;
@@ -298,6 +309,13 @@ impl Store {
         self.result_keys
             .get_or_insert_with(Default::default)
             .extend(key_names.iter().cloned());
+        let mut statement = self.connection.prepare(
+            "SELECT column_name FROM information_schema.columns
+             WHERE table_name = 'results' AND table_schema = 'main' ORDER BY ordinal_position",
+        )?;
+        self.result_columns = statement
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         Ok(())
     }
 
@@ -477,10 +495,13 @@ fn insert_run_row(
     error: Option<&str>,
     elapsed: Option<Duration>,
 ) -> Result<(), DataError> {
-    // A cached statement: planning it afresh costs milliseconds on every run.
+    // A cached statement: planning it afresh costs milliseconds on every run. DuckDB plans
+    // a prepared statement again whenever a value's type differs from its column's,
+    // a NULL included, so every value is given with its column's exact type and the
+    // missing error and duration pass as '' and -1.
     connection.prepare_cached(
         "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status, dataset, error, duration_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, -1.0))",
     )?
     .execute(params![
             run_id,
@@ -491,35 +512,30 @@ fn insert_run_row(
             record.data_hash,
             record.detail,
             record.start_month,
-            record.months as i64,
+            record.months as i32,
             status,
             record.dataset,
-            error,
-            elapsed.map(|e| e.as_secs_f64() * 1000.0)
+            error.unwrap_or(""),
+            elapsed.map_or(-1.0, |e| e.as_secs_f64() * 1000.0)
         ])?;
     Ok(())
 }
 
-/// Appends runs' results; runs with the same key columns share one appender, since
-/// creating one per run cost more than the rows it appended.
-fn append_grouped(connection: &Connection, runs: &[(i64, &RunResults)]) -> Result<(), DataError> {
-    let mut start = 0;
-    while start < runs.len() {
-        let keys = &runs[start].1.key_names;
-        let end = start
-            + runs[start..]
-                .iter()
-                .take_while(|r| &r.1.key_names == keys)
-                .count();
-        let columns = result_columns(keys);
-        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-        let mut appender = connection.appender_with_columns("results", &names)?;
-        for (run_id, results) in &runs[start..end] {
-            appender.append_record_batch(results_batch(*run_id, results, &columns))?;
-        }
-        appender.flush()?;
-        start = end;
+/// Appends runs' results to the `results` table, whose columns (in table order) are
+/// `columns`, with one appender for them all.
+fn append_results(
+    connection: &Connection,
+    columns: &[String],
+    runs: &[(i64, &RunResults)],
+) -> Result<(), DataError> {
+    if runs.is_empty() {
+        return Ok(());
     }
+    let mut appender = connection.appender("results")?;
+    for (run_id, results) in runs {
+        appender.append_record_batch(results_batch(*run_id, results, columns))?;
+    }
+    appender.flush()?;
     Ok(())
 }
 
@@ -547,44 +563,41 @@ fn set_durations(
     Ok(())
 }
 
-/// The `results` columns a run with these key columns fills.
-fn result_columns(key_names: &[String]) -> Vec<String> {
-    let mut columns: Vec<String> = vec![
-        "run_id".into(),
-        "scenario".into(),
-        "month".into(),
-        "row".into(),
-    ];
-    columns.extend(key_names.iter().cloned());
-    columns.extend(METRICS.iter().map(|m| m.to_string()));
-    columns
-}
-
-/// A run's results as one Arrow record batch, in the order of `columns`.
+/// A run's results as one Arrow record batch with the `results` table's columns, in table
+/// order; key columns the run does not have (other datasets' keys) are null.
 fn results_batch(run_id: i64, results: &RunResults, columns: &[String]) -> RecordBatch {
     let rows = results.rows.len();
     let count = results.months * rows;
-    let mut arrays: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from(vec![run_id; count])),
-        Arc::new(StringArray::from(vec![results.scenario.as_str(); count])),
-        Arc::new(StringArray::from_iter_values((0..results.months).flat_map(
-            |m| std::iter::repeat_n(results.start.plus(m as i64).to_string(), rows),
-        ))),
-        Arc::new(Int32Array::from_iter_values(
-            (0..results.months).flat_map(|_| 0..rows as i32),
-        )),
-    ];
-    for key in 0..results.key_names.len() {
-        arrays.push(Arc::new(StringArray::from_iter_values(
-            (0..results.months).flat_map(|_| results.rows.iter().map(move |r| r[key].as_str())),
-        )));
-    }
     let width = METRICS.len();
-    for metric in 0..width {
-        arrays.push(Arc::new(Float64Array::from_iter_values(
-            (0..count).map(|i| results.figures[i * width + metric]),
-        )));
-    }
+    let arrays: Vec<ArrayRef> = columns
+        .iter()
+        .map(|column| -> ArrayRef {
+            match column.as_str() {
+                "run_id" => Arc::new(Int64Array::from(vec![run_id; count])),
+                "scenario" => Arc::new(StringArray::from(vec![results.scenario.as_str(); count])),
+                "month" => Arc::new(StringArray::from_iter_values((0..results.months).flat_map(
+                    |m| std::iter::repeat_n(results.start.plus(m as i64).to_string(), rows),
+                ))),
+                "row" => Arc::new(Int32Array::from_iter_values(
+                    (0..results.months).flat_map(|_| 0..rows as i32),
+                )),
+                name => {
+                    if let Some(metric) = METRICS.iter().position(|m| *m == name) {
+                        Arc::new(Float64Array::from_iter_values(
+                            (0..count).map(|i| results.figures[i * width + metric]),
+                        ))
+                    } else if let Some(key) = results.key_names.iter().position(|k| k == name) {
+                        Arc::new(StringArray::from_iter_values(
+                            (0..results.months)
+                                .flat_map(|_| results.rows.iter().map(move |r| r[key].as_str())),
+                        ))
+                    } else {
+                        new_null_array(&DataType::Utf8, count)
+                    }
+                }
+            }
+        })
+        .collect();
     let fields: Vec<Field> = columns
         .iter()
         .zip(&arrays)
