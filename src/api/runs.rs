@@ -662,12 +662,13 @@ fn run_now(state: &AppState, planned: Planned) -> Result<RunView, ApiError> {
             .map(|p| period_row(&r.scenario, p))
             .collect()
     });
-    let error = result.as_ref().err().map(|e| e.to_string());
+    let result = result.map_err(|e| e.to_string());
+    let error = result.as_ref().err().cloned();
     let (reply, ids) = std::sync::mpsc::channel();
     let record = run_record(state, &planned, scenario, 0);
     lock(&state.finished).push(FinishedRun {
         record: record.clone(),
-        result: result.map_err(|e| e.to_string()),
+        result,
         elapsed,
         reply,
     });
@@ -683,23 +684,21 @@ fn run_now(state: &AppState, planned: Planned) -> Result<RunView, ApiError> {
     // The answer is built from what was just stored, rather than read back: the same
     // view `GET /runs/{id}` gives, without another query on every small run.
     let status = if error.is_none() { SUCCEEDED } else { FAILED };
-    Ok(RunView {
-        id: batch_id,
+    let scenarios = vec![ScenarioRun {
+        run_id,
+        scenario: record.scenario,
         status: status.into(),
-        done: 1,
-        total: 1,
-        dataset: record.dataset,
-        detail: record.detail,
-        scenarios: vec![ScenarioRun {
-            run_id,
-            scenario: record.scenario,
-            status: status.into(),
-            error,
-            duration_ms: Some(elapsed.as_secs_f64() * 1000.0),
-        }],
-        results: format!("/runs/{batch_id}/results"),
+        error,
+        duration_ms: Some(elapsed.as_secs_f64() * 1000.0),
+    }];
+    Ok(view_of(
+        batch_id,
+        record.dataset,
+        record.detail,
+        scenarios,
+        None,
         summary,
-    })
+    ))
 }
 
 /// Records every small run waiting, in one transaction. The caller's own run was queued
@@ -833,9 +832,39 @@ fn batch(state: &AppState, id: i64) -> Result<Vec<RunRow>, ApiError> {
 fn view(state: &AppState, id: i64, summary: Option<Vec<ResultRow>>) -> Result<RunView, ApiError> {
     let runs = batch(state, id)?;
     let job = lock(&state.jobs).get(&id).cloned();
-    let count = |status: &str| runs.iter().filter(|r| r.status == status).count();
+    let scenarios = runs
+        .iter()
+        .map(|r| ScenarioRun {
+            run_id: r.run_id,
+            scenario: r.scenario.clone(),
+            status: r.status.clone(),
+            error: r.error.clone(),
+            duration_ms: r.duration_ms,
+        })
+        .collect();
+    let first = &runs[0];
+    Ok(view_of(
+        id,
+        first.dataset.clone(),
+        first.detail.clone(),
+        scenarios,
+        job,
+        summary,
+    ))
+}
+
+/// A batch's view from its scenario runs and, while it runs in the background, its job.
+fn view_of(
+    id: i64,
+    dataset: String,
+    detail: String,
+    scenarios: Vec<ScenarioRun>,
+    job: Option<Arc<Job>>,
+    summary: Option<Vec<ResultRow>>,
+) -> RunView {
+    let count = |status: &str| scenarios.iter().filter(|r| r.status == status).count();
     let (succeeded, failed, running) = (count(SUCCEEDED), count(FAILED), count(RUNNING));
-    let cancelled = runs.iter().any(|r| {
+    let cancelled = scenarios.iter().any(|r| {
         r.error
             .as_deref()
             .is_some_and(|e| e.starts_with("cancelled"))
@@ -851,27 +880,17 @@ fn view(state: &AppState, id: i64, summary: Option<Vec<ResultRow>>) -> Result<Ru
     } else {
         "partly_failed"
     };
-    let first = &runs[0];
-    Ok(RunView {
+    RunView {
         id,
         status: status.into(),
         done: job.map_or(succeeded + failed, |j| j.done.load(Ordering::Relaxed)) as u64,
-        total: runs.len() as u64,
-        dataset: first.dataset.clone(),
-        detail: first.detail.clone(),
-        scenarios: runs
-            .iter()
-            .map(|r| ScenarioRun {
-                run_id: r.run_id,
-                scenario: r.scenario.clone(),
-                status: r.status.clone(),
-                error: r.error.clone(),
-                duration_ms: r.duration_ms,
-            })
-            .collect(),
+        total: scenarios.len() as u64,
+        dataset,
+        detail,
+        scenarios,
         results: format!("/runs/{id}/results"),
         summary,
-    })
+    }
 }
 
 fn figures_map(values: &[f64], vacancy_rate: f64, leaver_rate: f64) -> BTreeMap<String, f64> {

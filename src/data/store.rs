@@ -25,14 +25,10 @@ use crate::model::{InputColumn, RunResults, Workforce};
 /// An open wfplan database.
 pub struct Store {
     connection: Connection,
-    /// Key columns the `results` table is known to have, once it is known to exist, so
+    /// The `results` table's columns in table order, once known (empty until then), so
     /// storing a run does not ask DuckDB (or alter the table, a commit of its own) every
-    /// time. A run at `total` detail has no key columns, so "exists" is kept apart from
-    /// "has these keys".
-    result_keys: Option<std::collections::HashSet<String>>,
-    /// The `results` table's columns in table order, once known: runs are appended with
-    /// every column, in order, because DuckDB plans an `INSERT` statement for every flush
-    /// of an appender given a subset of columns.
+    /// time. Runs are appended with every column, in order, because DuckDB plans an
+    /// `INSERT` statement for every flush of an appender given a subset of columns.
     result_columns: Vec<String>,
 }
 
@@ -123,7 +119,6 @@ impl Store {
         )?;
         Ok(Store {
             connection,
-            result_keys: Default::default(),
             result_columns: Vec::new(),
         })
     }
@@ -282,10 +277,11 @@ impl Store {
 
     /// Creates the `results` table, or adds key columns a new dataset brings.
     fn ensure_results_table(&mut self, key_names: &[String]) -> Result<(), DataError> {
-        if let Some(known) = &self.result_keys {
-            if key_names.iter().all(|k| known.contains(k)) {
-                return Ok(());
-            }
+        // Known columns, and the run's keys among them (a run at `total` detail has none).
+        if !self.result_columns.is_empty()
+            && key_names.iter().all(|k| self.result_columns.contains(k))
+        {
+            return Ok(());
         }
         if !self.has_table("results")? {
             let mut columns = vec![
@@ -306,9 +302,6 @@ impl Store {
                 ))?;
             }
         }
-        self.result_keys
-            .get_or_insert_with(Default::default)
-            .extend(key_names.iter().cloned());
         let mut statement = self.connection.prepare(
             "SELECT column_name FROM information_schema.columns
              WHERE table_name = 'results' AND table_schema = 'main' ORDER BY ordinal_position",
@@ -606,3 +599,4 @@ fn results_batch(run_id: i64, results: &RunResults, columns: &[String]) -> Recor
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
         .expect("every column has one value per row")
 }
+
