@@ -600,3 +600,90 @@ fn results_batch(run_id: i64, results: &RunResults, columns: &[String]) -> Recor
         .expect("every column has one value per row")
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::month::YearMonth;
+
+    fn results(keys: &[&str], rows: &[&[&str]]) -> RunResults {
+        let months = 2;
+        RunResults {
+            scenario: "s".into(),
+            start: YearMonth {
+                year: 2025,
+                month: 4,
+            },
+            months,
+            key_names: keys.iter().map(|k| k.to_string()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|v| v.to_string()).collect())
+                .collect(),
+            figures: (0..months * rows.len() * METRICS.len())
+                .map(|i| i as f64)
+                .collect(),
+        }
+    }
+
+    fn record(detail: &str) -> RunRecord {
+        RunRecord {
+            batch_id: 0,
+            scenario: "s".into(),
+            scenario_hash: String::new(),
+            rules_hash: String::new(),
+            data_hash: String::new(),
+            detail: detail.into(),
+            start_month: "2025-04".into(),
+            months: 2,
+            dataset: "default".into(),
+        }
+    }
+
+    /// Runs with different key columns share the `results` table: each is appended with
+    /// every column, the keys it lacks null, and a failed run is stored with its error.
+    #[test]
+    fn runs_with_different_keys_share_the_results_table() {
+        let mut store = Store::open_in_memory().unwrap();
+        let by_org = results(&["org"], &[&["a"], &["b"]]);
+        let total = results(&[], &[&[]]);
+        let by_org_band = results(&["org", "band"], &[&["a", "5"]]);
+        let mut ids = Vec::new();
+        for (detail, outcome) in [
+            ("org", Ok(&by_org)),
+            ("total", Ok(&total)),
+            ("segment", Ok(&by_org_band)),
+            ("total", Err("broken rule")),
+        ] {
+            let recorded = store
+                .record_finished_runs(&[(record(detail), outcome, Duration::from_millis(3))])
+                .unwrap();
+            ids.push(recorded[0].1);
+        }
+        let counts = |run_id: i64| -> (i64, i64, i64, f64) {
+            store
+                .connection()
+                .query_row(
+                    "SELECT count(*), count(org), count(band), coalesce(sum(fte), 0) FROM results WHERE run_id = ?",
+                    [run_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .unwrap()
+        };
+        let fte_sum = |r: &RunResults| -> f64 {
+            (0..r.months * r.rows.len())
+                .map(|i| r.figures[i * METRICS.len()])
+                .sum()
+        };
+        assert_eq!(counts(ids[0]), (4, 4, 0, fte_sum(&by_org)));
+        assert_eq!(counts(ids[1]), (2, 0, 0, fte_sum(&total)));
+        assert_eq!(counts(ids[2]), (2, 2, 2, fte_sum(&by_org_band)));
+        assert_eq!(counts(ids[3]).0, 0);
+        let (status, error) = store.run_status(ids[3]).unwrap().unwrap();
+        assert_eq!(
+            (status.as_str(), error.as_deref()),
+            (FAILED, Some("broken rule"))
+        );
+        let (status, error) = store.run_status(ids[1]).unwrap().unwrap();
+        assert_eq!((status.as_str(), error), (SUCCEEDED, None));
+    }
+}

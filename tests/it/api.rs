@@ -516,6 +516,15 @@ async fn a_small_run_answers_with_its_results() {
     assert_eq!(summary.len(), 5, "five financial years");
     assert_eq!(summary[0]["period"], "2025/26");
 
+    // The answer, built from what was stored, is the view `GET /runs/{id}` reads back.
+    let stored = send(s.client.get(format!("/runs/{id}"))).await;
+    assert_eq!(stored.status, 200);
+    let mut answered = r.json.clone();
+    answered.as_object_mut().unwrap().remove("summary");
+    let mut read_back = stored.json.clone();
+    read_back.as_object_mut().unwrap().remove("summary");
+    assert_eq!(answered, read_back);
+
     // The same figures as the engine run directly.
     let workforce =
         wfplan::data::import::read_csv_text("sample", wfplan::data::SAMPLE_WORKFORCE_CSV).unwrap();
