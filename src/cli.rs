@@ -72,6 +72,14 @@ struct ServeArgs {
     /// Most background runs at once; more are refused with 429.
     #[arg(long, default_value_t = 2)]
     background_runs: usize,
+    /// Milliseconds a finished small run may wait for others still computing, to share
+    /// their commit (0 commits each at once).
+    #[arg(long, default_value_t = 8)]
+    group_commit_ms: u64,
+    /// Synchronous runs computed at once (default: four per core); more wait their turn
+    /// for up to ten seconds, then get 503.
+    #[arg(long)]
+    sync_runs: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -629,6 +637,10 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
             "--background-runs must be at least 1"
         )));
     }
+    if args.sync_runs == Some(0) {
+        return Err(Failure::Input(anyhow::anyhow!("--sync-runs must be at least 1")));
+    }
+    let defaults = crate::api::state::Limits::default();
     let options = crate::api::ServeOptions {
         bind: args.bind,
         db: args.db,
@@ -637,7 +649,9 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         keys,
         limits: crate::api::state::Limits {
             background_slots: args.background_runs,
-            ..Default::default()
+            group_wait: std::time::Duration::from_millis(args.group_commit_ms),
+            sync_slots: args.sync_runs.unwrap_or(defaults.sync_slots),
+            ..defaults
         },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -5,7 +5,8 @@
 #   bash benches/api/load.sh [SECONDS] [DETAIL]
 #
 # DETAIL is the run's level of detail: `segment` (the default, every segment stored) or
-# a coarser one such as `staff_group` or `total`.
+# a coarser one such as `staff_group` or `total`. SERVE_ARGS adds flags to `wfplan serve`,
+# for example SERVE_ARGS="--sync-runs 4 --group-commit-ms 0".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wfplan-target}"
@@ -13,7 +14,7 @@ seconds="${1:-20}"
 detail="${2:-segment}"
 cargo build --release --quiet
 dir="$(mktemp -d)"
-"$CARGO_TARGET_DIR/release/wfplan" serve --bind 127.0.0.1:0 --db "$dir/wfplan.duckdb" > "$dir/log" 2>&1 &
+"$CARGO_TARGET_DIR/release/wfplan" serve --bind 127.0.0.1:0 --db "$dir/wfplan.duckdb" ${SERVE_ARGS:-} > "$dir/log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do

@@ -653,6 +653,7 @@ fn record(state: &AppState, planned: &Planned) -> Result<(i64, Vec<i64>), ApiErr
 /// no trace of it.
 fn run_now(state: &AppState, planned: Planned) -> Result<RunView, ApiError> {
     let scenario = &planned.scenarios[0];
+    let computing = Computing::start(state);
     let started = Instant::now();
     let result = run_scenario(&state.rules, &planned.workforce, scenario, &planned.options);
     let elapsed = started.elapsed();
@@ -672,6 +673,7 @@ fn run_now(state: &AppState, planned: Planned) -> Result<RunView, ApiError> {
         elapsed,
         reply,
     });
+    drop(computing);
     record_finished(state);
     let (batch_id, run_id) = ids
         .recv()
@@ -701,12 +703,40 @@ fn run_now(state: &AppState, planned: Planned) -> Result<RunView, ApiError> {
     ))
 }
 
+/// Counts a small run as computing until it is dropped, which wakes a commit waiting
+/// for it (also when the run panics).
+struct Computing<'a>(&'a AppState);
+
+impl<'a> Computing<'a> {
+    fn start(state: &'a AppState) -> Self {
+        state.computing.fetch_add(1, Ordering::AcqRel);
+        Computing(state)
+    }
+}
+
+impl Drop for Computing<'_> {
+    fn drop(&mut self) {
+        self.0.computing.fetch_sub(1, Ordering::AcqRel);
+        // Taken so that a commit between its check and its wait cannot miss the signal.
+        let _finished = lock(&self.0.finished);
+        self.0.finished_changed.notify_all();
+    }
+}
+
 /// Records every small run waiting, in one transaction. The caller's own run was queued
 /// before it asked for the database, so whoever holds the database next records it.
+/// While other small runs are still computing, it first waits for them up to
+/// `group_wait`, without holding the database: a commit costs much the same for one run
+/// as for several, so under load sharing it frees CPU for the rules, and a commit under
+/// way meanwhile is not held up; with nothing else under way it commits at once.
 fn record_finished(state: &AppState) {
+    if !wait_for_group(state) {
+        return;
+    }
     let mut store = state.store();
     let waiting = std::mem::take(&mut *lock(&state.finished));
     if waiting.is_empty() {
+        // Another request's commit took this one's run while it waited for the database.
         return;
     }
     let runs: Vec<_> = waiting
@@ -721,6 +751,7 @@ fn record_finished(state: &AppState) {
         .collect();
     let clock = Instant::now();
     let recorded = store.record_finished_runs(&runs);
+    drop(store);
     tracing::debug!("recorded {} runs in {:?}", runs.len(), clock.elapsed());
     match recorded {
         Ok(ids) => {
@@ -733,6 +764,27 @@ fn record_finished(state: &AppState) {
                 let _ = f.reply.send(Err(e.to_string()));
             }
         }
+    }
+}
+
+/// Waits until no other small run is computing or `group_wait` has passed; false when
+/// another request's commit has meanwhile taken every finished run, this one's included.
+fn wait_for_group(state: &AppState) -> bool {
+    let deadline = Instant::now() + state.limits.group_wait;
+    let mut finished = lock(&state.finished);
+    loop {
+        if finished.is_empty() {
+            return false;
+        }
+        let now = Instant::now();
+        if state.computing.load(Ordering::Acquire) == 0 || now >= deadline {
+            return true;
+        }
+        finished = state
+            .finished_changed
+            .wait_timeout(finished, deadline - now)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
@@ -32,6 +32,10 @@ pub struct Limits {
     pub queue_wait: std::time::Duration,
     /// Wall-clock budget of each scenario's rules.
     pub time_budget: std::time::Duration,
+    /// How long a finished small run may wait for others still computing, so that one
+    /// commit stores them all: under load a commit costs about as much as a run's
+    /// rules, and shared commits leave more of the machine for the rules.
+    pub group_wait: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -40,10 +44,13 @@ impl Default for Limits {
             max_body_bytes: 64 * 1024 * 1024,
             max_runs_per_request: 1_000,
             max_sync_segment_months: 1_000_000,
-            sync_slots: std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
+            // Four per core: a run waits on the database for about as long as it computes,
+            // so twice the cores leaves them idle; measured in BENCHMARKS.md.
+            sync_slots: std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
             background_slots: 2,
             queue_wait: std::time::Duration::from_secs(10),
             time_budget: crate::rules::sandbox::DEFAULT_TIME_BUDGET,
+            group_wait: std::time::Duration::from_millis(8), // as `serve --group-commit-ms`
         }
     }
 }
@@ -98,6 +105,10 @@ pub struct AppState {
     /// Small runs waiting to be recorded: whoever next holds the database records them
     /// all in one transaction (a group commit), so concurrent requests share a commit.
     pub finished: Mutex<Vec<FinishedRun>>,
+    /// Signalled when a small run stops computing (it has joined `finished`, or failed).
+    pub finished_changed: Condvar,
+    /// Small runs whose rules are still computing: the runs a commit may wait for.
+    pub computing: AtomicUsize,
     pub sync_slots: Arc<Semaphore>,
     pub background_slots: Arc<Semaphore>,
     pub limits: Limits,
@@ -117,6 +128,8 @@ impl AppState {
             datasets: Mutex::new(HashMap::new()),
             jobs: Mutex::new(HashMap::new()),
             finished: Mutex::new(Vec::new()),
+            finished_changed: Condvar::new(),
+            computing: AtomicUsize::new(0),
             sync_slots: Arc::new(Semaphore::new(limits.sync_slots)),
             background_slots: Arc::new(Semaphore::new(limits.background_slots)),
             limits,

@@ -9,7 +9,11 @@ use duckdb::types::ValueRef;
 use duckdb::Connection;
 
 use super::DataError;
-use crate::model::workforce::{Cell, InputProblems, WorkforceBuilder};
+use rayon::prelude::*;
+
+use crate::model::workforce::{
+    Cell, CheckedRow, InputProblems, RowChecker, RowProblem, WorkforceBuilder,
+};
 use crate::model::Workforce;
 
 /// Reads one workforce file, or the `workforce.*` file of a folder, or the `workforce`
@@ -40,8 +44,8 @@ pub fn read_workforce_files(paths: &[PathBuf]) -> Result<Workforce, DataError> {
         let source = path.display().to_string();
         match extension(path).as_str() {
             "csv" => {
-                let file = std::fs::File::open(path).map_err(|e| DataError::file(&source, e))?;
-                read_csv(&source, file, &mut builder)?
+                let bytes = std::fs::read(path).map_err(|e| DataError::file(&source, e))?;
+                read_csv(&source, &bytes, &mut builder)?
             }
             "xlsx" | "xlsm" | "xls" | "ods" => read_excel(path, &source, &mut builder)?,
             "parquet" => {
@@ -108,7 +112,7 @@ fn begin(
 
 fn read_csv(
     source: &str,
-    input: impl std::io::Read,
+    input: &[u8],
     builder: &mut Option<WorkforceBuilder>,
 ) -> Result<(), DataError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
@@ -129,6 +133,13 @@ fn read_csv(
     }
     begin(builder, source, &header)?;
     let b = builder.as_mut().expect("begin sets the builder");
+    let body_start = usize::try_from(reader.position().byte()).unwrap_or(input.len());
+    let body = &input[body_start.min(input.len())..];
+    if let Some(text) = plain_lines(body) {
+        let first_line = memchr::memchr_iter(b'\n', &input[..body_start]).count() + 1;
+        read_plain_rows(text, first_line, b);
+        return Ok(());
+    }
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -138,22 +149,124 @@ fn read_csv(
                 if record.iter().all(|v| v.trim().is_empty()) {
                     continue;
                 }
-                let cells: Vec<Cell> = record
-                    .iter()
-                    .map(|v| {
-                        if v.trim().is_empty() {
-                            Cell::Empty
-                        } else {
-                            Cell::Text(v)
-                        }
-                    })
-                    .collect();
+                let cells: Vec<Cell> = record.iter().map(cell).collect();
                 b.push_row(row, &cells);
             }
             Err(e) => return Err(DataError::file(source, format!("cannot read the CSV: {e}"))),
         }
     }
     Ok(())
+}
+
+fn cell(text: &str) -> Cell<'_> {
+    if text.trim().is_empty() {
+        Cell::Empty
+    } else {
+        Cell::Text(text)
+    }
+}
+
+/// The rows as text when every line is a row and every comma ends a value: UTF-8 with no
+/// quotes, and no carriage return but before a line feed. Such a file, the usual export,
+/// can be cut into parts at any line end and each part read on its own, which the CSV
+/// reader's quoting rules would not allow. Other files are read by the CSV reader.
+fn plain_lines(body: &[u8]) -> Option<&str> {
+    if memchr::memchr(b'"', body).is_some() {
+        return None;
+    }
+    if memchr::memchr_iter(b'\r', body).any(|i| body.get(i + 1) != Some(&b'\n')) {
+        return None;
+    }
+    std::str::from_utf8(body).ok()
+}
+
+/// Bytes of text in each part of a large file that is checked on its own.
+const PART_BYTES: usize = 1 << 20;
+
+/// Parts checked at once: enough to keep every core busy, few enough that only a small
+/// share of a large file is held as checked rows.
+const PARTS_AT_ONCE: usize = 16;
+
+/// The rows of one part of a file, checked, with their lines counted from the part's start.
+struct CheckedPart<'a> {
+    rows: Vec<(usize, Result<CheckedRow<'a>, Vec<RowProblem>>)>,
+    lines: usize,
+}
+
+/// Reads the rows of [`plain_lines`] text, whose first line is `first_line` of the file.
+/// The file is cut into parts at line ends; the parts' rows are checked on every core,
+/// while this thread joins them to the table in file order (key dictionaries and the
+/// duplicate check need that order), so the result and its problems are the same as the
+/// CSV reader's, row for row.
+fn read_plain_rows(text: &str, first_line: usize, builder: &mut WorkforceBuilder) {
+    let parts = cut_at_lines(text, PART_BYTES);
+    let checker = builder.checker().clone();
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<CheckedPart>>(1);
+    let (parts, checker) = (&parts, &checker);
+    std::thread::scope(|scope| {
+        // Moves the sender in, so that the channel closes when the last part is sent.
+        scope.spawn(move || {
+            for group in parts.chunks(PARTS_AT_ONCE) {
+                let checked = group
+                    .par_iter()
+                    .map(|part| check_part(checker, part))
+                    .collect();
+                if send.send(checked).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut line = first_line;
+        for group in receive {
+            for part in group {
+                for (offset, row) in part.rows {
+                    match row {
+                        Ok(checked) => builder.accept_row(line + offset, &checked),
+                        Err(problems) => builder.report_row(line + offset, problems),
+                    }
+                }
+                line += part.lines;
+            }
+        }
+    });
+}
+
+fn check_part<'a>(checker: &RowChecker, part: &'a str) -> CheckedPart<'a> {
+    let mut rows = Vec::new();
+    let mut cells = Vec::new();
+    let mut lines = 0;
+    for line in part.split_terminator('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let offset = lines;
+        lines += 1;
+        cells.clear();
+        cells.extend(line.split(',').map(cell));
+        // A blank line, or one of empty values, is no row (as the CSV reader skips it).
+        if cells.iter().all(|c| matches!(c, Cell::Empty)) {
+            continue;
+        }
+        rows.push((offset, checker.check_row(&cells)));
+    }
+    CheckedPart { rows, lines }
+}
+
+/// Cuts text into parts of about `size` bytes, each ending at a line end (or the end).
+fn cut_at_lines(text: &str, size: usize) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while rest.len() > size {
+        let cut = match memchr::memchr(b'\n', &rest.as_bytes()[size..]) {
+            Some(i) => size + i + 1,
+            None => rest.len(),
+        };
+        let (part, tail) = rest.split_at(cut);
+        parts.push(part);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        parts.push(rest);
+    }
+    parts
 }
 
 fn read_excel(
@@ -307,4 +420,81 @@ fn read_duckdb_workforce(path: &Path) -> Result<Workforce, DataError> {
         &mut builder,
     )?;
     finish(builder, source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sample's rows, repeated under new organisation names past one part's size, with
+    /// the kinds of line a planner's file has: blank lines, CRLF ends, and when `bad`, a
+    /// short row, a bad number and a duplicate segment.
+    fn large_csv(bad: bool) -> String {
+        let sample = include_str!("../../data/sample/workforce.csv");
+        let (header, rows) = sample.split_once('\n').expect("the sample has a header");
+        let mut text = format!("{header}\n");
+        let mut copy = 0;
+        while text.len() < 3 * PART_BYTES {
+            for row in rows.lines() {
+                text.push_str(&format!("{copy}_{row}\r\n"));
+            }
+            text.push_str("\n,,,\n");
+            copy += 1;
+        }
+        if bad {
+            let first_row = rows.lines().next().expect("the sample has rows");
+            text.push_str(&format!("0_{first_row}\n"));
+            text.push_str("short,row\n");
+            text.push_str(&format!("x_{}\n", first_row.replace("37.5", "many")));
+        }
+        text
+    }
+
+    /// The same rows with the first value quoted, which only the CSV reader reads.
+    fn quote_first_value(text: &str) -> String {
+        let (header, rest) = text.split_once('\n').expect("a header");
+        let (first, rest) = rest.split_once(',').expect("a first value");
+        format!("{header}\n\"{first}\",{rest}")
+    }
+
+    #[test]
+    fn plain_lines_are_read_in_parts_as_the_csv_reader_reads_them() {
+        let plain = large_csv(true);
+        assert!(plain_lines(plain.as_bytes()).is_some());
+        assert!(cut_at_lines(&plain, PART_BYTES).len() >= 3);
+        let quoted = quote_first_value(&plain);
+        assert!(plain_lines(quoted.as_bytes()).is_none());
+        let problems = |text: &str| match read_csv_text("w.csv", text) {
+            Err(DataError::Invalid(problems)) => problems,
+            other => panic!("expected problems with rows, got {other:?}"),
+        };
+        let by_parts = problems(&plain);
+        assert_eq!(by_parts, problems(&quoted));
+        let message = by_parts.to_string();
+        assert_eq!(message.matches("duplicate segment").count(), 1);
+        assert!(message.contains("'many' is not a number"));
+        assert!(message.contains("the row has 2 values"));
+
+        let plain = large_csv(false);
+        let by_parts = read_csv_text("w.csv", &plain).expect("good rows");
+        let by_reader = read_csv_text("w.csv", &quote_first_value(&plain)).expect("good rows");
+        assert_eq!(by_parts, by_reader);
+    }
+
+    #[test]
+    fn cut_at_lines_keeps_every_byte_and_ends_parts_at_line_ends() {
+        let text = "a,1\nbb,2\nccc,3\nlast";
+        let parts = cut_at_lines(text, 3);
+        assert_eq!(parts.concat(), text);
+        assert!(parts[..parts.len() - 1].iter().all(|p| p.ends_with('\n')));
+        assert_eq!(cut_at_lines("", 3), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn quotes_and_lone_carriage_returns_go_to_the_csv_reader() {
+        assert!(plain_lines(b"a,\"b\"\n").is_none());
+        assert!(plain_lines(b"a,b\rc\n").is_none());
+        assert!(plain_lines(b"a,b\r\nc\n").is_some());
+        assert!(plain_lines(b"a,\xff\n").is_none());
+    }
 }

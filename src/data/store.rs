@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use duckdb::arrow::array::{
     new_null_array, ArrayRef, Float64Array, Int32Array, Int64Array, StringArray,
+    TimestampMicrosecondArray,
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
@@ -30,6 +31,8 @@ pub struct Store {
     /// time. Runs are appended with every column, in order, because DuckDB plans an
     /// `INSERT` statement for every flush of an appender given a subset of columns.
     result_columns: Vec<String>,
+    /// The `runs` table's columns in table order, for appending finished runs' rows.
+    run_columns: Vec<String>,
 }
 
 /// What identifies a run, recorded before it starts.
@@ -117,9 +120,11 @@ impl Store {
                 RUNNING
             ],
         )?;
+        let run_columns = table_columns(&connection, "runs")?;
         Ok(Store {
             connection,
             result_columns: Vec::new(),
+            run_columns,
         })
     }
 
@@ -200,18 +205,16 @@ impl Store {
             }
         }
         let transaction = self.connection.transaction()?;
-        let mut ids = Vec::with_capacity(runs.len());
+        // Every id in one query, and every row appended at once: under load a group
+        // holds several runs, and each statement costs about a millisecond however
+        // many rows it writes.
+        let ids: Vec<(i64, i64)> = transaction
+            .prepare_cached("SELECT nextval('batch_ids'), nextval('run_ids') FROM range(?)")?
+            .query_map([runs.len() as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut rows = Vec::with_capacity(runs.len());
         let mut succeeded = Vec::new();
-        for (record, outcome, elapsed) in runs {
-            // Both ids in one query, and the run's row written whole in one insert: each
-            // statement costs a noticeable share of a small run.
-            let (batch_id, run_id): (i64, i64) = transaction
-                .prepare_cached("SELECT nextval('batch_ids'), nextval('run_ids')")?
-                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let record = RunRecord {
-                batch_id,
-                ..record.clone()
-            };
+        for ((record, outcome, elapsed), &(batch_id, run_id)) in runs.iter().zip(&ids) {
             let (status, error) = match outcome {
                 Ok(results) => {
                     succeeded.push((run_id, *results));
@@ -219,9 +222,19 @@ impl Store {
                 }
                 Err(error) => (FAILED, Some(*error)),
             };
-            insert_run_row(&transaction, run_id, &record, status, error, Some(*elapsed))?;
-            ids.push((batch_id, run_id));
+            rows.push(FinishedRow {
+                run_id,
+                batch_id,
+                record,
+                status,
+                error,
+                elapsed: *elapsed,
+            });
         }
+        let mut appender = transaction.appender("runs")?;
+        appender.append_record_batch(runs_batch(&self.run_columns, &rows))?;
+        appender.flush()?;
+        drop(appender);
         append_results(&transaction, &self.result_columns, &succeeded)?;
         transaction.commit()?;
         Ok(ids)
@@ -302,13 +315,7 @@ impl Store {
                 ))?;
             }
         }
-        let mut statement = self.connection.prepare(
-            "SELECT column_name FROM information_schema.columns
-             WHERE table_name = 'results' AND table_schema = 'main' ORDER BY ordinal_position",
-        )?;
-        self.result_columns = statement
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        self.result_columns = table_columns(&self.connection, "results")?;
         Ok(())
     }
 
@@ -470,34 +477,20 @@ impl PendingRuns {
     }
 }
 
-/// Inserts a run's row with a status and returns its id.
+/// Inserts a run's row, not yet finished, with a status and returns its id.
 fn insert_run(connection: &Connection, record: &RunRecord, status: &str) -> Result<i64, DataError> {
     let id: i64 = connection
         .prepare_cached("SELECT nextval('run_ids')")?
         .query_row([], |r| r.get(0))?;
-    insert_run_row(connection, id, record, status, None, None)?;
-    Ok(id)
-}
-
-/// Inserts a run's row under a given id.
-fn insert_run_row(
-    connection: &Connection,
-    run_id: i64,
-    record: &RunRecord,
-    status: &str,
-    error: Option<&str>,
-    elapsed: Option<Duration>,
-) -> Result<(), DataError> {
-    // A cached statement: planning it afresh costs milliseconds on every run. DuckDB plans
-    // a prepared statement again whenever a value's type differs from its column's,
-    // a NULL included, so every value is given with its column's exact type and the
-    // missing error and duration pass as '' and -1.
-    connection.prepare_cached(
-        "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status, dataset, error, duration_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, -1.0))",
-    )?
-    .execute(params![
-            run_id,
+    // `started_at` is given rather than left to its `current_timestamp` default, which
+    // DuckDB would bind again on every execution of the cached statement.
+    connection
+        .prepare_cached(
+            "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status, dataset, started_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )?
+        .execute(params![
+            id,
             record.batch_id,
             record.scenario,
             record.scenario_hash,
@@ -508,10 +501,20 @@ fn insert_run_row(
             record.months as i32,
             status,
             record.dataset,
-            error.unwrap_or(""),
-            elapsed.map_or(-1.0, |e| e.as_secs_f64() * 1000.0)
+            duckdb::types::Value::Timestamp(
+                duckdb::types::TimeUnit::Microsecond,
+                started_at_micros(Duration::ZERO)
+            )
         ])?;
-    Ok(())
+    Ok(id)
+}
+
+/// When a run started, in microseconds since 1970 (UTC): now, less the time it took.
+fn started_at_micros(elapsed: Duration) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.saturating_sub(elapsed).as_micros()).unwrap_or(i64::MAX)
 }
 
 /// Appends runs' results to the `results` table, whose columns (in table order) are
@@ -554,6 +557,71 @@ fn set_durations(
         [status],
     )?;
     Ok(())
+}
+
+/// A finished run's row of the `runs` table.
+struct FinishedRow<'a> {
+    run_id: i64,
+    batch_id: i64,
+    record: &'a RunRecord,
+    status: &'a str,
+    error: Option<&'a str>,
+    elapsed: Duration,
+}
+
+/// Finished runs' rows as one Arrow record batch with the `runs` table's columns, in
+/// table order.
+fn runs_batch(columns: &[String], rows: &[FinishedRow]) -> RecordBatch {
+    let text = |value: for<'r> fn(&'r FinishedRow<'r>) -> &'r str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(value)))
+    };
+    let arrays: Vec<ArrayRef> = columns
+        .iter()
+        .map(|column| -> ArrayRef {
+            match column.as_str() {
+                "run_id" => Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.run_id))),
+                "batch_id" => Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.batch_id))),
+                "scenario" => text(|r| &r.record.scenario),
+                "scenario_hash" => text(|r| &r.record.scenario_hash),
+                "rules_hash" => text(|r| &r.record.rules_hash),
+                "data_hash" => text(|r| &r.record.data_hash),
+                "detail" => text(|r| &r.record.detail),
+                "start_month" => text(|r| &r.record.start_month),
+                "dataset" => text(|r| &r.record.dataset),
+                "status" => text(|r| r.status),
+                "months" => Arc::new(Int32Array::from_iter_values(
+                    rows.iter().map(|r| i32::try_from(r.record.months).unwrap_or(i32::MAX)),
+                )),
+                "started_at" => Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    rows.iter().map(|r| started_at_micros(r.elapsed)),
+                )),
+                "duration_ms" => Arc::new(Float64Array::from_iter_values(
+                    rows.iter().map(|r| r.elapsed.as_secs_f64() * 1000.0),
+                )),
+                "error" => Arc::new(StringArray::from_iter(rows.iter().map(|r| r.error))),
+                _ => new_null_array(&DataType::Utf8, rows.len()),
+            }
+        })
+        .collect();
+    let fields: Vec<Field> = columns
+        .iter()
+        .zip(&arrays)
+        .map(|(name, array)| Field::new(name, array.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .expect("every column has one value per row")
+}
+
+/// A table's column names in table order.
+fn table_columns(connection: &Connection, table: &str) -> Result<Vec<String>, DataError> {
+    let mut statement = connection.prepare(
+        "SELECT column_name FROM information_schema.columns
+         WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
+    )?;
+    let columns = statement
+        .query_map([table], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(columns)
 }
 
 /// A run's results as one Arrow record batch with the `results` table's columns, in table
@@ -685,5 +753,65 @@ mod tests {
         );
         let (status, error) = store.run_status(ids[1]).unwrap().unwrap();
         assert_eq!((status.as_str(), error), (SUCCEEDED, None));
+    }
+
+    /// Runs finished together are recorded in one call: each with ids of its own and its
+    /// whole row (duration, error, start time), the failed one with no results.
+    #[test]
+    fn a_group_of_finished_runs_is_recorded_at_once() {
+        let mut store = Store::open_in_memory().unwrap();
+        let by_org = results(&["org"], &[&["a"], &["b"]]);
+        let before = std::time::SystemTime::now();
+        let ids = store
+            .record_finished_runs(&[
+                (record("org"), Ok(&by_org), Duration::from_millis(5)),
+                (record("total"), Err("broken rule"), Duration::from_millis(7)),
+                (record("org"), Ok(&by_org), Duration::from_millis(9)),
+            ])
+            .unwrap();
+        assert_eq!(ids.len(), 3);
+        let mut distinct: Vec<i64> = ids.iter().map(|i| i.1).collect();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 3, "{ids:?}");
+        assert!(ids.windows(2).all(|w| w[0].0 != w[1].0), "one batch each: {ids:?}");
+        let rows: Vec<(i64, i64, String, String, Option<String>, f64, i64, i32)> = store
+            .connection()
+            .prepare(
+                "SELECT run_id, batch_id, detail, status, error, duration_ms,
+                        epoch_us(started_at), months FROM runs ORDER BY run_id",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?,
+                    r.get(7)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let since_epoch = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
+        };
+        for (row, (batch_id, run_id)) in rows.iter().zip(&ids) {
+            assert_eq!((row.0, row.1, row.7), (*run_id, *batch_id, 2));
+            assert!(row.6 >= since_epoch(before) - 10_000, "started before the call: {row:?}");
+            assert!(row.6 <= since_epoch(std::time::SystemTime::now()), "{row:?}");
+        }
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.2.as_str(), r.3.as_str(), r.4.as_deref(), r.5))
+                .collect::<Vec<_>>(),
+            vec![
+                ("org", SUCCEEDED, None, 5.0),
+                ("total", FAILED, Some("broken rule"), 7.0),
+                ("org", SUCCEEDED, None, 9.0),
+            ]
+        );
+        let stored: i64 = store
+            .connection()
+            .query_row("SELECT count(*) FROM results", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 2 * 4, "two runs of two rows and two months");
     }
 }

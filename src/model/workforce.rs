@@ -394,15 +394,111 @@ enum Slot {
     Input(InputColumn),
 }
 
+/// The number of spec inputs of a row.
+const INPUTS: usize = InputColumn::ALL.len();
+
+/// A row whose values passed their checks: its key texts (in key order) and inputs.
+pub struct CheckedRow<'a> {
+    keys: Vec<Cow<'a, str>>,
+    numbers: [f64; INPUTS],
+}
+
+/// What is wrong with a row: the column (of the current file) if one, and why.
+pub type RowProblem = (Option<usize>, String);
+
+/// How to check a row of the current file: which column is which.
+#[derive(Debug, Clone)]
+pub struct RowChecker {
+    /// Slot of each column of the current file.
+    mapping: Vec<usize>,
+    /// What each column holds, in the order of the first file.
+    slots: Vec<Slot>,
+    /// Whether each key column must have a value.
+    required_key: Vec<bool>,
+}
+
+impl RowChecker {
+    /// Checks one row's values on their own: the part of
+    /// [`WorkforceBuilder::push_row`] that needs no other row. The row joins the table
+    /// with [`WorkforceBuilder::accept_row`], in file order.
+    pub fn check_row<'a>(&self, cells: &[Cell<'a>]) -> Result<CheckedRow<'a>, Vec<RowProblem>> {
+        if cells.len() != self.slots.len() {
+            return Err(vec![(
+                None,
+                format!(
+                    "the row has {} values but the header has {} columns",
+                    cells.len(),
+                    self.slots.len()
+                ),
+            )]);
+        }
+        let mut keys: Vec<Cow<'a, str>> = vec![Cow::Borrowed(""); self.required_key.len()];
+        let mut numbers = [f64::NAN; INPUTS];
+        let mut problems = Vec::new();
+        for (i, cell) in cells.iter().enumerate() {
+            match self.slots[self.mapping[i]] {
+                Slot::Key(k) => {
+                    let text = match *cell {
+                        Cell::Empty => Cow::Borrowed(""),
+                        Cell::Text(t) => Cow::Borrowed(t.trim()),
+                        Cell::Number(x) => Cow::Owned(format_number(x)),
+                    };
+                    if text.is_empty() && self.required_key[k] {
+                        problems.push((Some(i), "value is missing".into()));
+                    }
+                    keys[k] = text;
+                }
+                Slot::Input(input) => {
+                    let number = match cell {
+                        Cell::Number(x) => Ok(*x),
+                        Cell::Text(t) if !t.trim().is_empty() => t
+                            .trim()
+                            .parse::<f64>()
+                            .map_err(|_| format!("'{}' is not a number", t.trim())),
+                        _ => Err("value is missing".to_string()),
+                    };
+                    match number.and_then(|x| input.check(x).map_or(Ok(x), Err)) {
+                        Ok(x) => numbers[input.index()] = x,
+                        Err(reason) => problems.push((Some(i), reason)),
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let cross = cross_column_problems(|c: InputColumn| numbers[c.index()]);
+        if !cross.is_empty() {
+            return Err(cross
+                .into_iter()
+                .map(|(input, reason)| (Some(self.column_of(input)), reason))
+                .collect());
+        }
+        Ok(CheckedRow { keys, numbers })
+    }
+
+    /// The current file's column holding `input`.
+    fn column_of(&self, input: InputColumn) -> usize {
+        let slot = self
+            .slots
+            .iter()
+            .position(|s| matches!(s, Slot::Input(c) if *c == input))
+            .expect("required columns were checked in new()");
+        self.mapping
+            .iter()
+            .position(|&m| m == slot)
+            .expect("every slot is mapped")
+    }
+
+}
+
 /// Checks rows from any source and builds a [`Workforce`], collecting every problem.
 pub struct WorkforceBuilder {
     source: String,
     /// Column names of the current file.
     header: Vec<String>,
-    /// Slot of each column of the current file.
-    mapping: Vec<usize>,
-    /// What each column holds, in the order of the first file.
-    slots: Vec<Slot>,
+    /// Checks each row of the current file on its own.
+    checker: RowChecker,
     slot_names: Vec<String>,
     key_names: Vec<String>,
     keys: Vec<KeyBuilder>,
@@ -469,10 +565,16 @@ impl WorkforceBuilder {
         Ok(Self {
             sources: vec![source.clone()],
             source,
-            mapping: (0..names.len()).collect(),
+            checker: RowChecker {
+                mapping: (0..names.len()).collect(),
+                required_key: key_names
+                    .iter()
+                    .map(|k| REQUIRED_KEYS.contains(&k.as_str()))
+                    .collect(),
+                slots,
+            },
             header: names.clone(),
             slot_names: names,
-            slots,
             keys: key_names.iter().map(|_| KeyBuilder::default()).collect(),
             key_names,
             inputs: vec![Vec::new(); InputColumn::ALL.len()],
@@ -527,74 +629,30 @@ impl WorkforceBuilder {
         self.sources.push(source.clone());
         self.source = source;
         self.header = names;
-        self.mapping = mapping;
+        self.checker.mapping = mapping;
         Ok(())
     }
 
     /// Adds one row; `row` is its number in the source, for messages.
     pub fn push_row(&mut self, row: usize, cells: &[Cell]) {
-        if cells.len() != self.slots.len() {
-            self.report(
-                row,
-                None,
-                format!(
-                    "the row has {} values but the header has {} columns",
-                    cells.len(),
-                    self.slots.len()
-                ),
-            );
-            return;
+        match self.checker.check_row(cells) {
+            Ok(checked) => self.accept_row(row, &checked),
+            Err(problems) => self.report_row(row, problems),
         }
-        let mut key_values: Vec<Cow<str>> = vec![Cow::Borrowed(""); self.key_names.len()];
-        let mut numbers = [f64::NAN; 16];
-        let mut ok = true;
-        for (i, cell) in cells.iter().enumerate() {
-            match self.slots[self.mapping[i]] {
-                Slot::Key(k) => {
-                    let text = match cell {
-                        Cell::Empty => Cow::Borrowed(""),
-                        Cell::Text(t) => Cow::Borrowed(t.trim()),
-                        Cell::Number(x) => Cow::Owned(format_number(*x)),
-                    };
-                    if text.is_empty() && REQUIRED_KEYS.contains(&self.key_names[k].as_str()) {
-                        self.report(row, Some(i), "value is missing".into());
-                        ok = false;
-                    }
-                    key_values[k] = text;
-                }
-                Slot::Input(input) => {
-                    let number = match cell {
-                        Cell::Number(x) => Ok(*x),
-                        Cell::Text(t) if !t.trim().is_empty() => t
-                            .trim()
-                            .parse::<f64>()
-                            .map_err(|_| format!("'{}' is not a number", t.trim())),
-                        _ => Err("value is missing".to_string()),
-                    };
-                    match number.and_then(|x| input.check(x).map_or(Ok(x), Err)) {
-                        Ok(x) => numbers[input.index()] = x,
-                        Err(reason) => {
-                            self.report(row, Some(i), reason);
-                            ok = false;
-                        }
-                    }
-                }
-            }
-        }
-        if !ok {
-            return;
-        }
-        let cross = cross_column_problems(|c: InputColumn| numbers[c.index()]);
-        if !cross.is_empty() {
-            for (input, reason) in cross {
-                let column = self.column_of(input);
-                self.report(row, Some(column), reason);
-            }
-            return;
-        }
+    }
+
+    /// The checks of one row on its own, for threads that check a large file's rows
+    /// while this builder joins them to the table in file order.
+    pub fn checker(&self) -> &RowChecker {
+        &self.checker
+    }
+
+    /// Adds a checked row to the table, unless it repeats an earlier row's segment.
+    pub fn accept_row(&mut self, row: usize, checked: &CheckedRow) {
         // Only a valid row's keys enter the dictionaries. A duplicate's values are already
         // there, as its first row's.
-        let codes: Vec<u32> = key_values
+        let codes: Vec<u32> = checked
+            .keys
             .iter()
             .zip(&mut self.keys)
             .map(|(text, key)| key.code(text))
@@ -612,23 +670,17 @@ impl WorkforceBuilder {
             key.codes.push(code);
         }
         self.seen.insert(codes, (self.sources.len() - 1, row));
-        for (c, x) in numbers.iter().enumerate() {
+        for (c, x) in checked.numbers.iter().enumerate() {
             self.inputs[c].push(*x);
         }
         self.rows.push(row);
     }
 
-    /// The current file's column holding `input`.
-    fn column_of(&self, input: InputColumn) -> usize {
-        let slot = self
-            .slots
-            .iter()
-            .position(|s| matches!(s, Slot::Input(c) if *c == input))
-            .expect("required columns were checked in new()");
-        self.mapping
-            .iter()
-            .position(|&m| m == slot)
-            .expect("every slot is mapped")
+    /// Records what [`check_row`](Self::check_row) found wrong with a row.
+    pub fn report_row(&mut self, row: usize, problems: Vec<RowProblem>) {
+        for (column, message) in problems {
+            self.report(row, column, message);
+        }
     }
 
     fn report(&mut self, row: usize, column: Option<usize>, message: String) {

@@ -627,6 +627,53 @@ async fn a_small_run_answers_with_its_results() {
     assert_eq!(r.status, 409, "a finished run cannot be cancelled");
 }
 
+/// Small runs arriving together are stored together (a group commit) and each still gets
+/// its own run, with its own results and row in the runs table.
+#[tokio::test]
+async fn concurrent_small_runs_each_get_their_own_stored_run() {
+    let s = server_with(
+        ApiKeys::default(),
+        Limits {
+            group_wait: Duration::from_millis(50),
+            ..Limits::default()
+        },
+    );
+    let body = || json!({ "scenario": "baseline", "detail": "staff_group" });
+    let (a, b, c, d) = tokio::join!(
+        post_json(&s.client, "/runs", body()),
+        post_json(&s.client, "/runs", body()),
+        post_json(&s.client, "/runs", json!({ "scenario": "faculty-plan", "detail": "total" })),
+        post_json(&s.client, "/runs", body()),
+    );
+    let mut ids = Vec::new();
+    for r in [&a, &b, &c, &d] {
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json["status"], "succeeded");
+        ids.push(r.json["id"].as_i64().unwrap());
+    }
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4, "{ids:?}");
+    for (r, id) in [&a, &b, &c, &d].iter().zip(&ids) {
+        let stored = send(s.client.get(format!("/runs/{id}"))).await;
+        assert_eq!(stored.json["scenarios"], r.json["scenarios"]);
+        let results = send(
+            s.client
+                .get(format!("/runs/{id}/results"))
+                .query("period", &"financial_year"),
+        )
+        .await;
+        assert_eq!(results.status, 200, "{}", results.text());
+        let rows = results.json["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 5, "one row per financial year: {}", results.text());
+        // Each run's results are its own: the first year's FTE, as the answer summarised it.
+        let stored = rows[0]["figures"]["fte"].as_f64().unwrap();
+        let answered = r.json["summary"][0]["figures"]["fte"].as_f64().unwrap();
+        assert!((stored - answered).abs() <= 1e-9 * answered, "run {id}: {stored} vs {answered}");
+    }
+}
+
 #[tokio::test]
 async fn bad_run_requests_name_the_field() {
     let s = server();
