@@ -59,7 +59,7 @@ echo "native kernel, segment detail:         $native s, peak $rss MB"
 rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl native --repeat "$REPEAT" --threads 1); native1=$(best)
 echo "native kernel, one thread:             $native1 s, peak $rss MB"
 /usr/bin/time -f "%M" -o "$WORK/rss.txt" python3 benches/peers/numpy_model.py "${ARGS[@]}" \
-    --no-out --timing 2>"$WORK/numpy.txt" >/dev/null || { cat "$WORK/numpy.txt"; exit 1; }
+    --no-out --timing --repeat "$REPEAT" 2>"$WORK/numpy.txt" >/dev/null || { cat "$WORK/numpy.txt"; exit 1; }
 numpy=$(sed -n 's/^engine: \([0-9.]*\) s.*/\1/p' "$WORK/numpy.txt")
 echo "NumPy peer:                            $numpy s, peak $(($(tail -1 "$WORK/rss.txt") / 1024)) MB"
 segment_months=$((SEGMENTS * 120))
