@@ -638,7 +638,9 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         )));
     }
     if args.sync_runs == Some(0) {
-        return Err(Failure::Input(anyhow::anyhow!("--sync-runs must be at least 1")));
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--sync-runs must be at least 1"
+        )));
     }
     let defaults = crate::api::state::Limits::default();
     let options = crate::api::ServeOptions {

@@ -580,7 +580,9 @@ fn runs_batch(columns: &[String], rows: &[FinishedRow]) -> RecordBatch {
         .map(|column| -> ArrayRef {
             match column.as_str() {
                 "run_id" => Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.run_id))),
-                "batch_id" => Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.batch_id))),
+                "batch_id" => Arc::new(Int64Array::from_iter_values(
+                    rows.iter().map(|r| r.batch_id),
+                )),
                 "scenario" => text(|r| &r.record.scenario),
                 "scenario_hash" => text(|r| &r.record.scenario_hash),
                 "rules_hash" => text(|r| &r.record.rules_hash),
@@ -590,7 +592,8 @@ fn runs_batch(columns: &[String], rows: &[FinishedRow]) -> RecordBatch {
                 "dataset" => text(|r| &r.record.dataset),
                 "status" => text(|r| r.status),
                 "months" => Arc::new(Int32Array::from_iter_values(
-                    rows.iter().map(|r| i32::try_from(r.record.months).unwrap_or(i32::MAX)),
+                    rows.iter()
+                        .map(|r| i32::try_from(r.record.months).unwrap_or(i32::MAX)),
                 )),
                 "started_at" => Arc::new(TimestampMicrosecondArray::from_iter_values(
                     rows.iter().map(|r| started_at_micros(r.elapsed)),
@@ -765,7 +768,11 @@ mod tests {
         let ids = store
             .record_finished_runs(&[
                 (record("org"), Ok(&by_org), Duration::from_millis(5)),
-                (record("total"), Err("broken rule"), Duration::from_millis(7)),
+                (
+                    record("total"),
+                    Err("broken rule"),
+                    Duration::from_millis(7),
+                ),
                 (record("org"), Ok(&by_org), Duration::from_millis(9)),
             ])
             .unwrap();
@@ -773,8 +780,13 @@ mod tests {
         let mut distinct: Vec<i64> = ids.iter().map(|i| i.1).collect();
         distinct.dedup();
         assert_eq!(distinct.len(), 3, "{ids:?}");
-        assert!(ids.windows(2).all(|w| w[0].0 != w[1].0), "one batch each: {ids:?}");
-        let rows: Vec<(i64, i64, String, String, Option<String>, f64, i64, i32)> = store
+        assert!(
+            ids.windows(2).all(|w| w[0].0 != w[1].0),
+            "one batch each: {ids:?}"
+        );
+        // run_id, batch_id, detail, status, error, duration_ms, started_at (us), months
+        type Row = (i64, i64, String, String, Option<String>, f64, i64, i32);
+        let rows: Vec<Row> = store
             .connection()
             .prepare(
                 "SELECT run_id, batch_id, detail, status, error, duration_ms,
@@ -783,7 +795,13 @@ mod tests {
             .unwrap()
             .query_map([], |r| {
                 Ok((
-                    r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?,
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
                     r.get(7)?,
                 ))
             })
@@ -795,8 +813,14 @@ mod tests {
         };
         for (row, (batch_id, run_id)) in rows.iter().zip(&ids) {
             assert_eq!((row.0, row.1, row.7), (*run_id, *batch_id, 2));
-            assert!(row.6 >= since_epoch(before) - 10_000, "started before the call: {row:?}");
-            assert!(row.6 <= since_epoch(std::time::SystemTime::now()), "{row:?}");
+            assert!(
+                row.6 >= since_epoch(before) - 10_000,
+                "started before the call: {row:?}"
+            );
+            assert!(
+                row.6 <= since_epoch(std::time::SystemTime::now()),
+                "{row:?}"
+            );
         }
         assert_eq!(
             rows.iter()

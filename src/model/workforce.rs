@@ -489,7 +489,6 @@ impl RowChecker {
             .position(|&m| m == slot)
             .expect("every slot is mapped")
     }
-
 }
 
 /// Checks rows from any source and builds a [`Workforce`], collecting every problem.

@@ -642,7 +642,11 @@ async fn concurrent_small_runs_each_get_their_own_stored_run() {
     let (a, b, c, d) = tokio::join!(
         post_json(&s.client, "/runs", body()),
         post_json(&s.client, "/runs", body()),
-        post_json(&s.client, "/runs", json!({ "scenario": "faculty-plan", "detail": "total" })),
+        post_json(
+            &s.client,
+            "/runs",
+            json!({ "scenario": "faculty-plan", "detail": "total" })
+        ),
         post_json(&s.client, "/runs", body()),
     );
     let mut ids = Vec::new();
@@ -666,11 +670,19 @@ async fn concurrent_small_runs_each_get_their_own_stored_run() {
         .await;
         assert_eq!(results.status, 200, "{}", results.text());
         let rows = results.json["rows"].as_array().unwrap();
-        assert_eq!(rows.len(), 5, "one row per financial year: {}", results.text());
+        assert_eq!(
+            rows.len(),
+            5,
+            "one row per financial year: {}",
+            results.text()
+        );
         // Each run's results are its own: the first year's FTE, as the answer summarised it.
         let stored = rows[0]["figures"]["fte"].as_f64().unwrap();
         let answered = r.json["summary"][0]["figures"]["fte"].as_f64().unwrap();
-        assert!((stored - answered).abs() <= 1e-9 * answered, "run {id}: {stored} vs {answered}");
+        assert!(
+            (stored - answered).abs() <= 1e-9 * answered,
+            "run {id}: {stored} vs {answered}"
+        );
     }
 }
 
