@@ -134,6 +134,21 @@ fn the_server_refuses_to_listen_beyond_loopback_without_keys() {
 }
 
 #[test]
+fn serve_refuses_limits_that_would_run_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for flag in ["--sync-runs", "--background-runs"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_wfplan"))
+            .args(["serve", "--bind", "127.0.0.1:0", flag, "0", "--db"])
+            .arg(dir.path().join("w.duckdb"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("{flag} must be at least 1")), "{stderr}");
+    }
+}
+
+#[test]
 fn a_server_killed_mid_run_leaves_no_partial_results() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("wfplan.duckdb");
