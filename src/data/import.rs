@@ -475,6 +475,11 @@ mod tests {
         assert!(message.contains("'many' is not a number"));
         assert!(message.contains("the row has 2 values"));
 
+        // Every line ended by CRLF, the header's too.
+        let crlf = plain.replace("\r\n", "\n").replace('\n', "\r\n");
+        assert!(plain_lines(crlf.as_bytes()).is_some());
+        assert_eq!(problems(&crlf), by_parts);
+
         let plain = large_csv(false);
         let by_parts = read_csv_text("w.csv", &plain).expect("good rows");
         let by_reader = read_csv_text("w.csv", &quote_first_value(&plain)).expect("good rows");

@@ -144,7 +144,10 @@ fn serve_refuses_limits_that_would_run_nothing() {
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{flag}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(&format!("{flag} must be at least 1")), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{flag} must be at least 1")),
+            "{stderr}"
+        );
     }
 }
 
