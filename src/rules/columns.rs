@@ -19,15 +19,6 @@ enum Operand<'a> {
     Scalar(f64),
 }
 
-impl Operand<'_> {
-    fn at(&self, i: usize) -> f64 {
-        match self {
-            Operand::Values(v) => v[i],
-            Operand::Scalar(x) => *x,
-        }
-    }
-}
-
 fn combine(a: Operand, b: Operand, f: impl Fn(f64, f64) -> f64) -> Column {
     // One plain loop for each mix of operands, rather than a match on the operands for
     // every value: the compiler vectorises these (the national case spent a fifth of its
@@ -162,14 +153,28 @@ macro_rules! op_assign {
 macro_rules! register_where {
     ($engine:expr, $($a:ty => $ta:expr, $b:ty => $tb:expr);* $(;)?) => {$(
         $engine.register_fn("where", |m: Column, a: $a, b: $b| {
-            let (a, b) = ($ta(&a), $tb(&b));
-            Column::new(
-                m.values().iter().enumerate()
-                    .map(|(i, &m)| if m != 0.0 { a.at(i) } else { b.at(i) })
-                    .collect(),
-            )
+            select(m.values(), $ta(&a), $tb(&b))
         });
     )*};
+}
+
+/// `where(mask, a, b)`: one plain loop for each mix of operands, as in `combine`.
+fn select(mask: &[f64], a: Operand, b: Operand) -> Column {
+    let pick = |m: f64, x: f64, y: f64| if m != 0.0 { x } else { y };
+    Column::new(match (a, b) {
+        (Operand::Values(v), Operand::Values(w)) => mask
+            .iter()
+            .zip(v.iter().zip(w))
+            .map(|(&m, (&x, &y))| pick(m, x, y))
+            .collect(),
+        (Operand::Values(v), Operand::Scalar(y)) => {
+            mask.iter().zip(v).map(|(&m, &x)| pick(m, x, y)).collect()
+        }
+        (Operand::Scalar(x), Operand::Values(w)) => {
+            mask.iter().zip(w).map(|(&m, &y)| pick(m, x, y)).collect()
+        }
+        (Operand::Scalar(x), Operand::Scalar(y)) => mask.iter().map(|&m| pick(m, x, y)).collect(),
+    })
 }
 
 fn values(c: &Column) -> Operand<'_> {
