@@ -72,8 +72,8 @@ struct ServeArgs {
     /// Most background runs at once; more are refused with 429.
     #[arg(long, default_value_t = 2)]
     background_runs: usize,
-    /// Milliseconds a finished small run may wait for others still computing, to share
-    /// their commit (0 commits each at once).
+    /// Milliseconds (0 to 1000) a finished small run may wait for others still computing,
+    /// to share their commit (0 commits each at once).
     #[arg(long, default_value_t = 8)]
     group_commit_ms: u64,
     /// Synchronous runs computed at once (default: four per core); more wait their turn
@@ -640,6 +640,12 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     if args.sync_runs == Some(0) {
         return Err(Failure::Input(anyhow::anyhow!(
             "--sync-runs must be at least 1"
+        )));
+    }
+    if args.group_commit_ms > 1_000 {
+        // A run's answer waits for its commit: longer than a second helps no one.
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--group-commit-ms must be at most 1000"
         )));
     }
     let defaults = crate::api::state::Limits::default();

@@ -134,7 +134,7 @@ fn the_server_refuses_to_listen_beyond_loopback_without_keys() {
 }
 
 #[test]
-fn serve_refuses_limits_that_would_run_nothing() {
+fn serve_refuses_limits_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
     for flag in ["--sync-runs", "--background-runs"] {
         let output = Command::new(env!("CARGO_BIN_EXE_wfplan"))
