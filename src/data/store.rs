@@ -606,6 +606,11 @@ fn runs_batch(columns: &[String], rows: &[FinishedRow]) -> RecordBatch {
             }
         })
         .collect();
+    record_batch(columns, arrays)
+}
+
+/// A record batch of `arrays` named by `columns`, every column nullable.
+fn record_batch(columns: &[String], arrays: Vec<ArrayRef>) -> RecordBatch {
     let fields: Vec<Field> = columns
         .iter()
         .zip(&arrays)
@@ -662,13 +667,7 @@ fn results_batch(run_id: i64, results: &RunResults, columns: &[String]) -> Recor
             }
         })
         .collect();
-    let fields: Vec<Field> = columns
-        .iter()
-        .zip(&arrays)
-        .map(|(name, array)| Field::new(name, array.data_type().clone(), true))
-        .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-        .expect("every column has one value per row")
+    record_batch(columns, arrays)
 }
 
 #[cfg(test)]
