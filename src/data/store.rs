@@ -188,7 +188,8 @@ impl Store {
 
     /// Records a run as started and returns its id.
     pub fn begin_run(&self, record: &RunRecord) -> Result<i64, DataError> {
-        insert_run(&self.connection, record, RUNNING)
+        let ids = insert_started_runs(&self.connection, &self.run_columns, &[record])?;
+        Ok(ids[0])
     }
 
     /// Records runs that have already finished, with their results or errors, in one
@@ -222,19 +223,16 @@ impl Store {
                 }
                 Err(error) => (FAILED, Some(*error)),
             };
-            rows.push(FinishedRow {
+            rows.push(RunRow {
                 run_id,
                 batch_id,
                 record,
                 status,
                 error,
-                elapsed: *elapsed,
+                elapsed: Some(*elapsed),
             });
         }
-        let mut appender = transaction.appender("runs")?;
-        appender.append_record_batch(runs_batch(&self.run_columns, &rows))?;
-        appender.flush()?;
-        drop(appender);
+        append_runs(&transaction, &self.run_columns, &rows)?;
         append_results(&transaction, &self.result_columns, &succeeded)?;
         transaction.commit()?;
         Ok(ids)
@@ -243,10 +241,8 @@ impl Store {
     /// Records the runs of a batch as started, in one transaction, and returns their ids.
     pub fn begin_runs(&mut self, records: &[RunRecord]) -> Result<Vec<i64>, DataError> {
         let transaction = self.connection.transaction()?;
-        let ids = records
-            .iter()
-            .map(|r| insert_run(&transaction, r, RUNNING))
-            .collect::<Result<Vec<_>, _>>()?;
+        let records: Vec<&RunRecord> = records.iter().collect();
+        let ids = insert_started_runs(&transaction, &self.run_columns, &records)?;
         transaction.commit()?;
         Ok(ids)
     }
@@ -477,36 +473,43 @@ impl PendingRuns {
     }
 }
 
-/// Inserts a run's row, not yet finished, with a status and returns its id.
-fn insert_run(connection: &Connection, record: &RunRecord, status: &str) -> Result<i64, DataError> {
-    let id: i64 = connection
-        .prepare_cached("SELECT nextval('run_ids')")?
-        .query_row([], |r| r.get(0))?;
-    // `started_at` is given rather than left to its `current_timestamp` default, which
-    // DuckDB would bind again on every execution of the cached statement.
-    connection
-        .prepare_cached(
-            "INSERT INTO runs (run_id, batch_id, scenario, scenario_hash, rules_hash, data_hash, detail, start_month, months, status, dataset, started_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )?
-        .execute(params![
-            id,
-            record.batch_id,
-            record.scenario,
-            record.scenario_hash,
-            record.rules_hash,
-            record.data_hash,
-            record.detail,
-            record.start_month,
-            record.months as i32,
-            status,
-            record.dataset,
-            duckdb::types::Value::Timestamp(
-                duckdb::types::TimeUnit::Microsecond,
-                started_at_micros(Duration::ZERO)
-            )
-        ])?;
-    Ok(id)
+/// Records runs as `running`, each under its own batch id, and returns their run ids.
+fn insert_started_runs(
+    connection: &Connection,
+    columns: &[String],
+    records: &[&RunRecord],
+) -> Result<Vec<i64>, DataError> {
+    let ids: Vec<i64> = connection
+        .prepare_cached("SELECT nextval('run_ids') FROM range(?)")?
+        .query_map([records.len() as i64], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let rows: Vec<RunRow> = records
+        .iter()
+        .zip(&ids)
+        .map(|(record, &run_id)| RunRow {
+            run_id,
+            batch_id: record.batch_id,
+            record,
+            status: RUNNING,
+            error: None,
+            elapsed: None,
+        })
+        .collect();
+    append_runs(connection, columns, &rows)?;
+    Ok(ids)
+}
+
+/// Appends rows to the `runs` table, whose columns (in table order) are `columns`, in one
+/// append: each statement costs about a millisecond however many rows it writes.
+fn append_runs(
+    connection: &Connection,
+    columns: &[String],
+    rows: &[RunRow],
+) -> Result<(), DataError> {
+    let mut appender = connection.appender("runs")?;
+    appender.append_record_batch(runs_batch(columns, rows))?;
+    appender.flush()?;
+    Ok(())
 }
 
 /// When a run started, in microseconds since 1970 (UTC): now, less the time it took.
@@ -559,20 +562,20 @@ fn set_durations(
     Ok(())
 }
 
-/// A finished run's row of the `runs` table.
-struct FinishedRow<'a> {
+/// A run's row of the `runs` table.
+struct RunRow<'a> {
     run_id: i64,
     batch_id: i64,
     record: &'a RunRecord,
     status: &'a str,
     error: Option<&'a str>,
-    elapsed: Duration,
+    /// How long it ran, once it has finished.
+    elapsed: Option<Duration>,
 }
 
-/// Finished runs' rows as one Arrow record batch with the `runs` table's columns, in
-/// table order.
-fn runs_batch(columns: &[String], rows: &[FinishedRow]) -> RecordBatch {
-    let text = |value: for<'r> fn(&'r FinishedRow<'r>) -> &'r str| -> ArrayRef {
+/// Runs' rows as one Arrow record batch with the `runs` table's columns, in table order.
+fn runs_batch(columns: &[String], rows: &[RunRow]) -> RecordBatch {
+    let text = |value: for<'r> fn(&'r RunRow<'r>) -> &'r str| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(rows.iter().map(value)))
     };
     let arrays: Vec<ArrayRef> = columns
@@ -596,10 +599,12 @@ fn runs_batch(columns: &[String], rows: &[FinishedRow]) -> RecordBatch {
                         .map(|r| i32::try_from(r.record.months).unwrap_or(i32::MAX)),
                 )),
                 "started_at" => Arc::new(TimestampMicrosecondArray::from_iter_values(
-                    rows.iter().map(|r| started_at_micros(r.elapsed)),
+                    rows.iter()
+                        .map(|r| started_at_micros(r.elapsed.unwrap_or_default())),
                 )),
-                "duration_ms" => Arc::new(Float64Array::from_iter_values(
-                    rows.iter().map(|r| r.elapsed.as_secs_f64() * 1000.0),
+                "duration_ms" => Arc::new(Float64Array::from_iter(
+                    rows.iter()
+                        .map(|r| r.elapsed.map(|e| e.as_secs_f64() * 1000.0)),
                 )),
                 "error" => Arc::new(StringArray::from_iter(rows.iter().map(|r| r.error))),
                 _ => new_null_array(&DataType::Utf8, rows.len()),
