@@ -1,5 +1,5 @@
 //! Engine benchmarks (divan): one scenario on the sample ICS, and a batch in parallel.
-//! Run with `cargo bench --release --bench engine`; results are written up in BENCHMARKS.md.
+//! Run with `cargo bench --bench engine`; results are written up in BENCHMARKS.md.
 
 use std::path::Path;
 
