@@ -10,6 +10,7 @@ pub mod export;
 pub mod generate;
 pub mod import;
 pub mod query;
+mod results_tables;
 pub mod store;
 
 pub use import::{read_workforce, read_workforce_files};

@@ -19,18 +19,15 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{params, Connection, OptionalExt};
 
 use super::import::read_query;
+use super::results_tables::{convert_results_table, ResultTables};
 use super::DataError;
-use crate::model::results::METRICS;
 use crate::model::{InputColumn, RunResults, Workforce};
 
 /// An open wfplan database.
 pub struct Store {
     connection: Connection,
-    /// The `results` table's columns in table order, once known (empty until then), so
-    /// storing a run does not ask DuckDB (or alter the table, a commit of its own) every
-    /// time. Runs are appended with every column, in order, because DuckDB plans an
-    /// `INSERT` statement for every flush of an appender given a subset of columns.
-    result_columns: Vec<String>,
+    /// The tables under the `results` view.
+    result_tables: ResultTables,
     /// The `runs` table's columns in table order, for appending finished runs' rows.
     run_columns: Vec<String>,
 }
@@ -102,7 +99,7 @@ impl Store {
         Self::with_connection(Connection::open_in_memory()?)
     }
 
-    fn with_connection(connection: Connection) -> Result<Store, DataError> {
+    fn with_connection(mut connection: Connection) -> Result<Store, DataError> {
         // Checkpoint after 256 MB of log rather than DuckDB's default 16 MB: a sweep writes
         // many small transactions, and checkpointing every few of them cost more than
         // writing them (BENCHMARKS.md). The log is folded in when the database closes.
@@ -120,10 +117,11 @@ impl Store {
                 RUNNING
             ],
         )?;
+        convert_results_table(&mut connection)?;
         let run_columns = table_columns(&connection, "runs")?;
         Ok(Store {
             connection,
-            result_columns: Vec::new(),
+            result_tables: ResultTables::default(),
             run_columns,
         })
     }
@@ -202,7 +200,8 @@ impl Store {
     ) -> Result<Vec<(i64, i64)>, DataError> {
         for (_, outcome, _) in runs {
             if let Ok(results) = outcome {
-                self.ensure_results_table(&results.key_names)?;
+                self.result_tables
+                    .ensure(&self.connection, &results.key_names)?;
             }
         }
         let transaction = self.connection.transaction()?;
@@ -233,7 +232,7 @@ impl Store {
             });
         }
         append_runs(&transaction, &self.run_columns, &rows)?;
-        append_results(&transaction, &self.result_columns, &succeeded)?;
+        self.result_tables.append(&transaction, &succeeded)?;
         transaction.commit()?;
         Ok(ids)
     }
@@ -264,11 +263,12 @@ impl Store {
         finished: &[(i64, &RunResults, Duration)],
     ) -> Result<(), DataError> {
         for (_, results, _) in finished {
-            self.ensure_results_table(&results.key_names)?;
+            self.result_tables
+                .ensure(&self.connection, &results.key_names)?;
         }
         let transaction = self.connection.transaction()?;
         let runs: Vec<(i64, &RunResults)> = finished.iter().map(|(id, r, _)| (*id, *r)).collect();
-        append_results(&transaction, &self.result_columns, &runs)?;
+        self.result_tables.append(&transaction, &runs)?;
         let durations: Vec<(i64, Duration)> = finished.iter().map(|(id, _, d)| (*id, *d)).collect();
         set_durations(&transaction, &durations, Some(SUCCEEDED))?;
         transaction.commit()?;
@@ -281,37 +281,6 @@ impl Store {
             "UPDATE runs SET status = ?, error = ?, duration_ms = ? WHERE run_id = ?",
             params![FAILED, error, elapsed.as_secs_f64() * 1000.0, run_id],
         )?;
-        Ok(())
-    }
-
-    /// Creates the `results` table, or adds key columns a new dataset brings.
-    fn ensure_results_table(&mut self, key_names: &[String]) -> Result<(), DataError> {
-        // Known columns, and the run's keys among them (a run at `total` detail has none).
-        if !self.result_columns.is_empty()
-            && key_names.iter().all(|k| self.result_columns.contains(k))
-        {
-            return Ok(());
-        }
-        if !self.has_table("results")? {
-            let mut columns = vec![
-                "run_id BIGINT".to_string(),
-                "scenario VARCHAR".into(),
-                "month VARCHAR".into(),
-                "row INTEGER".into(),
-            ];
-            columns.extend(key_names.iter().map(|k| format!("{} VARCHAR", quote(k))));
-            columns.extend(METRICS.iter().map(|m| format!("{m} DOUBLE")));
-            self.connection
-                .execute_batch(&format!("CREATE TABLE results ({});", columns.join(", ")))?;
-        } else {
-            for key in key_names {
-                self.connection.execute_batch(&format!(
-                    "ALTER TABLE results ADD COLUMN IF NOT EXISTS {} VARCHAR;",
-                    quote(key)
-                ))?;
-            }
-        }
-        self.result_columns = table_columns(&self.connection, "results")?;
         Ok(())
     }
 
@@ -520,24 +489,6 @@ fn started_at_micros(elapsed: Duration) -> i64 {
     i64::try_from(now.saturating_sub(elapsed).as_micros()).unwrap_or(i64::MAX)
 }
 
-/// Appends runs' results to the `results` table, whose columns (in table order) are
-/// `columns`, with one appender for them all.
-fn append_results(
-    connection: &Connection,
-    columns: &[String],
-    runs: &[(i64, &RunResults)],
-) -> Result<(), DataError> {
-    if runs.is_empty() {
-        return Ok(());
-    }
-    let mut appender = connection.appender("results")?;
-    for (run_id, results) in runs {
-        appender.append_record_batch(results_batch(*run_id, results, columns))?;
-    }
-    appender.flush()?;
-    Ok(())
-}
-
 /// Sets runs' durations (and status, when given) in one statement.
 fn set_durations(
     connection: &Connection,
@@ -615,7 +566,7 @@ fn runs_batch(columns: &[String], rows: &[RunRow]) -> RecordBatch {
 }
 
 /// A record batch of `arrays` named by `columns`, every column nullable.
-fn record_batch(columns: &[String], arrays: Vec<ArrayRef>) -> RecordBatch {
+pub(super) fn record_batch(columns: &[String], arrays: Vec<ArrayRef>) -> RecordBatch {
     let fields: Vec<Field> = columns
         .iter()
         .zip(&arrays)
@@ -626,7 +577,7 @@ fn record_batch(columns: &[String], arrays: Vec<ArrayRef>) -> RecordBatch {
 }
 
 /// A table's column names in table order.
-fn table_columns(connection: &Connection, table: &str) -> Result<Vec<String>, DataError> {
+pub(super) fn table_columns(connection: &Connection, table: &str) -> Result<Vec<String>, DataError> {
     let mut statement = connection.prepare(
         "SELECT column_name FROM information_schema.columns
          WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
@@ -637,47 +588,10 @@ fn table_columns(connection: &Connection, table: &str) -> Result<Vec<String>, Da
     Ok(columns)
 }
 
-/// A run's results as one Arrow record batch with the `results` table's columns, in table
-/// order; key columns the run does not have (other datasets' keys) are null.
-fn results_batch(run_id: i64, results: &RunResults, columns: &[String]) -> RecordBatch {
-    let rows = results.rows.len();
-    let count = results.months * rows;
-    let width = METRICS.len();
-    let arrays: Vec<ArrayRef> = columns
-        .iter()
-        .map(|column| -> ArrayRef {
-            match column.as_str() {
-                "run_id" => Arc::new(Int64Array::from(vec![run_id; count])),
-                "scenario" => Arc::new(StringArray::from(vec![results.scenario.as_str(); count])),
-                "month" => Arc::new(StringArray::from_iter_values((0..results.months).flat_map(
-                    |m| std::iter::repeat_n(results.start.plus(m as i64).to_string(), rows),
-                ))),
-                "row" => Arc::new(Int32Array::from_iter_values(
-                    (0..results.months).flat_map(|_| 0..rows as i32),
-                )),
-                name => {
-                    if let Some(metric) = METRICS.iter().position(|m| *m == name) {
-                        Arc::new(Float64Array::from_iter_values(
-                            (0..count).map(|i| results.figures[i * width + metric]),
-                        ))
-                    } else if let Some(key) = results.key_names.iter().position(|k| k == name) {
-                        Arc::new(StringArray::from_iter_values(
-                            (0..results.months)
-                                .flat_map(|_| results.rows.iter().map(move |r| r[key].as_str())),
-                        ))
-                    } else {
-                        new_null_array(&DataType::Utf8, count)
-                    }
-                }
-            }
-        })
-        .collect();
-    record_batch(columns, arrays)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::results::METRICS;
     use crate::model::month::YearMonth;
 
     fn results(keys: &[&str], rows: &[&[&str]]) -> RunResults {

@@ -33,6 +33,18 @@ impl YearMonth {
         Self::from_serial(self.serial() + offset)
     }
 
+    /// Days from 1970-01-01 to the month's first day (Howard Hinnant's `days_from_civil`),
+    /// as Arrow and DuckDB count dates.
+    pub fn days_since_epoch(self) -> i32 {
+        let year = if self.month <= 2 { self.year - 1 } else { self.year } as i64;
+        let era = year.div_euclid(400);
+        let year_of_era = year - era * 400;
+        let shifted_month = (self.month as i64 + 9) % 12; // March is 0
+        let day_of_year = (153 * shifted_month + 2) / 5; // of the month's first day
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        (era * 146_097 + day_of_era - 719_468) as i32
+    }
+
     /// Months from `origin` to `self`: the month index `t` of `self` in a run starting at `origin`.
     pub fn months_since(self, origin: YearMonth) -> i64 {
         self.serial() - origin.serial()
@@ -85,6 +97,24 @@ impl FromStr for YearMonth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_days_to_a_months_first_day_as_dates_do() {
+        // Checked against Python's `date(y, m, 1) - date(1970, 1, 1)`.
+        for (year, month, days) in [
+            (1970, 1, 0),
+            (1969, 12, -31),
+            (2000, 2, 10_988),
+            (2000, 3, 11_017),
+            (2024, 2, 19_754),
+            (2025, 4, 20_179),
+            (2100, 3, 47_541),
+            (1600, 1, -135_140),
+        ] {
+            let m = YearMonth::new(year, month).unwrap();
+            assert_eq!(m.days_since_epoch(), days, "{m}");
+        }
+    }
 
     #[test]
     fn parses_and_prints_months() {
