@@ -131,7 +131,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Key columns of the `results` table.
+    /// Key columns of the `results` view.
     fn result_keys(&self) -> Result<Vec<String>, DataError> {
         if !self.has_table("results")? {
             return Ok(Vec::new());

@@ -1,5 +1,6 @@
 //! The DuckDB database: the `workforce` table, the `runs` table (one row per scenario run)
-//! and the `results` table (the spec's output rows of every successful run).
+//! and the `results` view of the spec's output rows of every successful run (its tables
+//! are `results_tables`').
 //!
 //! A run's row is written as `running` before it starts; its results and final status are
 //! written in one transaction, so a failed or interrupted run leaves no partial results, and
@@ -628,7 +629,7 @@ mod tests {
         }
     }
 
-    /// Runs with different key columns share the `results` table: each is appended with
+    /// Runs with different key columns share the results tables: each is appended with
     /// every column, the keys it lacks null, and a failed run is stored with its error.
     #[test]
     fn runs_with_different_keys_share_the_results_table() {
