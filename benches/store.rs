@@ -80,7 +80,9 @@ fn record_runs(
         let finished: Vec<_> = (0..n)
             .map(|_| (record.clone(), Ok(results), Duration::from_millis(2)))
             .collect();
-        store.record_finished_runs(&finished).expect("runs recorded");
+        store
+            .record_finished_runs(&finished)
+            .expect("runs recorded");
         left -= n;
     }
     started.elapsed()

@@ -52,8 +52,7 @@ impl ResultTables {
         key_names: &[String],
     ) -> Result<(), DataError> {
         // A run at `total` detail has no keys; one whose keys are known needs nothing.
-        if !self.row_columns.is_empty() && key_names.iter().all(|k| self.row_columns.contains(k))
-        {
+        if !self.row_columns.is_empty() && key_names.iter().all(|k| self.row_columns.contains(k)) {
             return Ok(());
         }
         let mut sql = String::new();
@@ -239,9 +238,7 @@ mod tests {
     /// Every row of the `results` view (or table) as text, in a fixed order.
     fn all_results(connection: &Connection) -> Vec<String> {
         let mut statement = connection
-            .prepare(
-                "SELECT * EXCLUDE (month), month FROM results ORDER BY run_id, month, row",
-            )
+            .prepare("SELECT * EXCLUDE (month), month FROM results ORDER BY run_id, month, row")
             .unwrap();
         let width = statement.column_count();
         let rows = statement
@@ -274,7 +271,9 @@ mod tests {
             let values: String = METRICS
                 .iter()
                 .enumerate()
-                .map(|(i, _)| format!(", {i} + run_id * 100 + row * 10 + month(CAST(m || '-01' AS DATE))"))
+                .map(|(i, _)| {
+                    format!(", {i} + run_id * 100 + row * 10 + month(CAST(m || '-01' AS DATE))")
+                })
                 .collect();
             connection
                 .execute_batch(&format!(
@@ -290,7 +289,9 @@ mod tests {
         assert_eq!(before.len(), 6);
         let mut store = Store::open(&path).unwrap();
         assert_eq!(
-            table_kind(store.connection(), "results").unwrap().as_deref(),
+            table_kind(store.connection(), "results")
+                .unwrap()
+                .as_deref(),
             Some("VIEW")
         );
         assert_eq!(all_results(store.connection()), before);

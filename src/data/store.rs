@@ -578,7 +578,10 @@ pub(super) fn record_batch(columns: &[String], arrays: Vec<ArrayRef>) -> RecordB
 }
 
 /// A table's column names in table order.
-pub(super) fn table_columns(connection: &Connection, table: &str) -> Result<Vec<String>, DataError> {
+pub(super) fn table_columns(
+    connection: &Connection,
+    table: &str,
+) -> Result<Vec<String>, DataError> {
     let mut statement = connection.prepare(
         "SELECT column_name FROM information_schema.columns
          WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
@@ -592,8 +595,8 @@ pub(super) fn table_columns(connection: &Connection, table: &str) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::results::METRICS;
     use crate::model::month::YearMonth;
+    use crate::model::results::METRICS;
 
     fn results(keys: &[&str], rows: &[&[&str]]) -> RunResults {
         let months = 2;

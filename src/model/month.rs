@@ -36,7 +36,11 @@ impl YearMonth {
     /// Days from 1970-01-01 to the month's first day (Howard Hinnant's `days_from_civil`),
     /// as Arrow and DuckDB count dates.
     pub fn days_since_epoch(self) -> i32 {
-        let year = if self.month <= 2 { self.year - 1 } else { self.year } as i64;
+        let year = if self.month <= 2 {
+            self.year - 1
+        } else {
+            self.year
+        } as i64;
         let era = year.div_euclid(400);
         let year_of_era = year - era * 400;
         let shifted_month = (self.month as i64 + 9) % 12; // March is 0
