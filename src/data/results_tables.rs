@@ -51,36 +51,46 @@ impl ResultTables {
         connection: &Connection,
         key_names: &[String],
     ) -> Result<(), DataError> {
+        // The tables' columns as stored, the first time (none if there are no tables yet).
+        if self.row_columns.is_empty() {
+            *self = Self::read(connection)?;
+        }
+        let missing: Vec<&String> = key_names
+            .iter()
+            .filter(|k| !self.row_columns.contains(k))
+            .collect();
         // A run at `total` detail has no keys; one whose keys are known needs nothing.
-        if !self.row_columns.is_empty() && key_names.iter().all(|k| self.row_columns.contains(k)) {
+        if !self.row_columns.is_empty() && missing.is_empty() {
             return Ok(());
         }
-        let mut sql = String::new();
-        if table_kind(connection, "result_rows")?.is_none() {
-            let keys: Vec<String> = key_names
+        let sql = if self.row_columns.is_empty() {
+            let keys: String = key_names
                 .iter()
                 .map(|k| format!(", {} VARCHAR", quote(k)))
                 .collect();
-            let metrics: Vec<String> = METRICS.iter().map(|m| format!(", {m} DOUBLE")).collect();
-            sql.push_str(&format!(
-                "CREATE TABLE result_rows (run_id BIGINT, row INTEGER, scenario VARCHAR{});
-                 CREATE TABLE result_figures (run_id BIGINT, row INTEGER, month DATE{});",
-                keys.concat(),
-                metrics.concat()
-            ));
+            let metrics: String = METRICS.iter().map(|m| format!(", {m} DOUBLE")).collect();
+            format!(
+                "CREATE TABLE result_rows (run_id BIGINT, row INTEGER, scenario VARCHAR{keys});
+                 CREATE TABLE result_figures (run_id BIGINT, row INTEGER, month DATE{metrics});"
+            )
         } else {
-            for key in key_names {
-                sql.push_str(&format!(
-                    "ALTER TABLE result_rows ADD COLUMN IF NOT EXISTS {} VARCHAR;",
-                    quote(key)
-                ));
-            }
-        }
+            missing
+                .iter()
+                .map(|k| format!("ALTER TABLE result_rows ADD COLUMN {} VARCHAR;", quote(k)))
+                .collect()
+        };
         connection.execute_batch(&sql)?;
-        self.row_columns = table_columns(connection, "result_rows")?;
-        self.figure_columns = table_columns(connection, "result_figures")?;
+        *self = Self::read(connection)?;
         connection.execute_batch(&self.view_sql())?;
         Ok(())
+    }
+
+    /// The tables' columns as the database has them (empty when there are no tables).
+    fn read(connection: &Connection) -> Result<ResultTables, DataError> {
+        Ok(ResultTables {
+            row_columns: table_columns(connection, "result_rows")?,
+            figure_columns: table_columns(connection, "result_figures")?,
+        })
     }
 
     /// `CREATE OR REPLACE VIEW results`, in the column order the spec's output has.
@@ -166,10 +176,7 @@ pub(super) fn convert_results_table(connection: &mut Connection) -> Result<(), D
              FROM results ORDER BY run_id, month, row;
          DROP TABLE results;"
     ))?;
-    let mut tables = ResultTables::default();
-    tables.row_columns = table_columns(&transaction, "result_rows")?;
-    tables.figure_columns = table_columns(&transaction, "result_figures")?;
-    transaction.execute_batch(&tables.view_sql())?;
+    transaction.execute_batch(&ResultTables::read(&transaction)?.view_sql())?;
     transaction.commit()?;
     Ok(())
 }
