@@ -80,6 +80,11 @@ struct ServeArgs {
     /// for up to ten seconds, then get 503.
     #[arg(long)]
     sync_runs: Option<usize>,
+    /// Milliseconds with nothing written after which the server folds DuckDB's log into
+    /// the database, rather than inside a later request's commit (0: only DuckDB's own
+    /// checkpoints, every 256 MB of log).
+    #[arg(long, default_value_t = 1000)]
+    idle_checkpoint_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -659,6 +664,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
             background_slots: args.background_runs,
             group_wait: std::time::Duration::from_millis(args.group_commit_ms),
             sync_slots: args.sync_runs.unwrap_or(defaults.sync_slots),
+            checkpoint_every: std::time::Duration::from_millis(args.idle_checkpoint_ms),
             ..defaults
         },
     };

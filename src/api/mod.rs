@@ -14,6 +14,7 @@ pub mod rules;
 pub mod runs;
 pub mod scenarios;
 pub mod state;
+pub mod upkeep;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -238,6 +239,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         );
     }
     let state = open_state(&options)?;
+    upkeep::start(&state);
     let acceptor = TcpListener::bind(address).into_acceptor().await?;
     let local = acceptor
         .local_addr()

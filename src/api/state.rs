@@ -36,6 +36,12 @@ pub struct Limits {
     /// commit stores them all: under load a commit costs about as much as a run's
     /// rules, and shared commits leave more of the machine for the rules.
     pub group_wait: std::time::Duration,
+    /// How often the server looks at DuckDB's write-ahead log; when nothing was written
+    /// since the last look and the log holds at least `checkpoint_log_bytes`, it is
+    /// folded into the database then, rather than inside some later request's commit
+    /// (`serve --idle-checkpoint-ms`; zero: never).
+    pub checkpoint_every: std::time::Duration,
+    pub checkpoint_log_bytes: u64,
 }
 
 impl Default for Limits {
@@ -51,6 +57,8 @@ impl Default for Limits {
             queue_wait: std::time::Duration::from_secs(10),
             time_budget: crate::rules::sandbox::DEFAULT_TIME_BUDGET,
             group_wait: std::time::Duration::from_millis(8), // as `serve --group-commit-ms`
+            checkpoint_every: std::time::Duration::from_secs(1), // as `serve --idle-checkpoint-ms`
+            checkpoint_log_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -141,6 +149,15 @@ impl AppState {
         // A panic while holding the lock cannot leave DuckDB half-written (its own
         // transactions roll back), so a poisoned lock is still safe to use.
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The database if no one holds it now.
+    pub fn try_store(&self) -> Option<MutexGuard<'_, Store>> {
+        match self.store.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// A dataset's workforce, read once and then kept.

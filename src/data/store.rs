@@ -6,7 +6,7 @@
 //! written in one transaction, so a failed or interrupted run leaves no partial results, and
 //! a run still `running` when the database is next opened is marked failed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -31,6 +31,8 @@ pub struct Store {
     result_tables: ResultTables,
     /// The `runs` table's columns in table order, for appending finished runs' rows.
     run_columns: Vec<String>,
+    /// DuckDB's write-ahead log beside the database file (none in memory).
+    log_path: Option<PathBuf>,
 }
 
 /// What identifies a run, recorded before it starts.
@@ -93,7 +95,11 @@ impl Store {
     /// process that stopped as failed.
     pub fn open(path: &Path) -> Result<Store, DataError> {
         let connection = Connection::open(path).map_err(|e| DataError::file(path.display(), e))?;
-        Self::with_connection(connection)
+        let mut store = Self::with_connection(connection)?;
+        let mut log = path.as_os_str().to_owned();
+        log.push(".wal");
+        store.log_path = Some(PathBuf::from(log));
+        Ok(store)
     }
 
     pub fn open_in_memory() -> Result<Store, DataError> {
@@ -124,7 +130,23 @@ impl Store {
             connection,
             result_tables: ResultTables::default(),
             run_columns,
+            log_path: None,
         })
+    }
+
+    /// Bytes in DuckDB's write-ahead log: what has been committed since the last
+    /// checkpoint (0 in memory).
+    pub fn log_bytes(&self) -> u64 {
+        self.log_path
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
+    }
+
+    /// Folds the write-ahead log into the database file. DuckDB also does this by itself
+    /// inside a commit once the log passes `checkpoint_threshold`, holding up that commit.
+    pub fn checkpoint(&self) -> Result<(), DataError> {
+        Ok(self.connection.execute_batch("CHECKPOINT;")?)
     }
 
     pub fn connection(&self) -> &Connection {

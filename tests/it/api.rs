@@ -1008,3 +1008,44 @@ async fn runs_and_scenarios_survive_a_restart_and_interrupted_runs_read_as_faile
         "the deletion lasts"
     );
 }
+
+#[tokio::test]
+async fn an_idle_server_folds_the_database_log_between_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        checkpoint_log_bytes: 1,
+        ..Limits::default()
+    };
+    let state = open_state(&options(dir.path(), ApiKeys::default(), limits)).unwrap();
+    let client = TestClient::new(app(state.clone(), ApiKeys::default()).boxed());
+    let log = dir.path().join("wfplan.duckdb.wal");
+    let log_bytes = || std::fs::metadata(&log).map_or(0, |m| m.len());
+    let r = post_json(&client, "/runs", json!({ "scenario": "baseline" })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json["id"].as_i64().unwrap();
+    let written = log_bytes();
+    assert!(written > 0, "a stored run is in the log until a checkpoint");
+
+    let mut checkpoints = wfplan::api::upkeep::IdleCheckpoints::default();
+    assert!(
+        !checkpoints.look(&state),
+        "the first look only notes the log's length"
+    );
+    assert_eq!(log_bytes(), written);
+    // Something written between two looks: not idle.
+    let r = post_json(&client, "/runs", json!({ "scenario": "retention" })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!checkpoints.look(&state));
+    assert!(log_bytes() > written);
+    // Nothing written since the last look: the log is folded into the database.
+    assert!(checkpoints.look(&state));
+    assert!(log_bytes() < written, "{} bytes left", log_bytes());
+    // Held database: not idle.
+    {
+        let _held = state.store();
+        assert!(!checkpoints.look(&state));
+    }
+    let r = send(client.get(format!("/runs/{id}/results?metrics=fte"))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["rows"].as_array().unwrap().len(), 5, "{}", r.text());
+}

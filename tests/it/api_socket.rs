@@ -25,8 +25,14 @@ impl Drop for Served {
 }
 
 fn serve(db: &Path) -> Served {
+    serve_with(db, &[])
+}
+
+fn serve_with(db: &Path, flags: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wfplan"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--db"])
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(flags)
+        .arg("--db")
         .arg(db)
         .arg("--rules")
         .arg(repo().join("rules"))
@@ -149,6 +155,44 @@ fn serve_refuses_limits_out_of_range() {
             "{stderr}"
         );
     }
+}
+
+#[test]
+fn an_idle_server_folds_the_database_log_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("wfplan.duckdb");
+    let server = serve_with(&db, &["--idle-checkpoint-ms", "100"]);
+    let log = dir.path().join("wfplan.duckdb.wal");
+    let log_bytes = || std::fs::metadata(&log).map_or(0, |m| m.len());
+    // Segment-level runs until the log passes the 16 MiB the server waits for.
+    let mut runs = 0;
+    let mut last = Value::Null;
+    while log_bytes() < 17 * 1024 * 1024 {
+        let (status, text) = post_json(
+            &format!("{}/runs", server.base),
+            r#"{"scenario": "baseline", "detail": "segment"}"#,
+        );
+        assert_eq!(status, 200, "{text}");
+        last = json(&text)["id"].clone();
+        runs += 1;
+        assert!(runs < 100, "the log stays at {} bytes", log_bytes());
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while log_bytes() >= 16 * 1024 * 1024 {
+        assert!(
+            Instant::now() < deadline,
+            "still {} bytes of log after 20 s idle",
+            log_bytes()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, text) = curl(&[&format!("{}/runs/{last}/results?metrics=fte", server.base)]);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        json(&text)["rows"].as_array().map(Vec::len),
+        Some(5),
+        "{text}"
+    );
 }
 
 #[test]

@@ -1,0 +1,88 @@
+//! Work the server does between requests: folding DuckDB's write-ahead log into the
+//! database while nothing is being written.
+//!
+//! DuckDB checkpoints by itself inside whichever commit takes the log past
+//! `checkpoint_threshold` (256 MB, `data::store`), and every request waiting on the
+//! database waits for it: about a second at segment detail (BENCHMARKS.md). Checkpointing
+//! when the server is idle keeps the log short between bursts of runs, so those pauses
+//! mostly fall where no one is waiting. Under sustained load the server is never idle and
+//! DuckDB's own checkpoint still happens.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+
+use super::state::{lock, AppState};
+
+/// What the last look at the log saw.
+#[derive(Debug, Default)]
+pub struct IdleCheckpoints {
+    last_log_bytes: Option<u64>,
+}
+
+impl IdleCheckpoints {
+    /// Looks at the log once: checkpoints if the log is long enough and nothing was
+    /// written since the previous look, no small run is computing or waiting to be
+    /// recorded, and no one holds the database. Returns whether it checkpointed.
+    pub fn look(&mut self, state: &AppState) -> bool {
+        let busy = state.computing.load(Ordering::Acquire) > 0 || !lock(&state.finished).is_empty();
+        let Some(store) = state.try_store().filter(|_| !busy) else {
+            self.last_log_bytes = None;
+            return false;
+        };
+        let bytes = store.log_bytes();
+        let idle = self.last_log_bytes == Some(bytes);
+        self.last_log_bytes = Some(bytes);
+        if !idle || bytes < state.limits.checkpoint_log_bytes {
+            return false;
+        }
+        let started = std::time::Instant::now();
+        match store.checkpoint() {
+            Ok(()) => {
+                self.last_log_bytes = Some(store.log_bytes());
+                tracing::debug!(
+                    "checkpointed {bytes} bytes of log in {:?}",
+                    started.elapsed()
+                );
+                true
+            }
+            Err(e) => {
+                tracing::warn!("idle checkpoint failed (DuckDB will checkpoint later): {e}");
+                false
+            }
+        }
+    }
+}
+
+/// Looks at the log every `Limits::checkpoint_every` until the server's state is dropped.
+pub async fn checkpoint_when_idle(state: Weak<AppState>) {
+    let mut checkpoints = IdleCheckpoints::default();
+    loop {
+        let Some(every) = state.upgrade().map(|s| s.limits.checkpoint_every) else {
+            return;
+        };
+        tokio::time::sleep(every).await;
+        let Some(current) = state.upgrade() else {
+            return;
+        };
+        // A checkpoint is blocking IO: off the async runtime.
+        let looked = tokio::task::spawn_blocking(move || {
+            let did = checkpoints.look(&current);
+            drop(current);
+            (checkpoints, did)
+        })
+        .await;
+        match looked {
+            Ok((kept, _)) => checkpoints = kept,
+            Err(_) => return, // the look panicked; DuckDB's own checkpoints remain
+        }
+    }
+}
+
+/// Starts [`checkpoint_when_idle`] on the current runtime, unless `checkpoint_every` is
+/// zero (`serve --idle-checkpoint-ms 0`).
+pub fn start(state: &Arc<AppState>) {
+    if state.limits.checkpoint_every.is_zero() {
+        return;
+    }
+    tokio::spawn(checkpoint_when_idle(Arc::downgrade(state)));
+}
