@@ -203,9 +203,17 @@ impl From<crate::data::DataError> for Failure {
 }
 
 pub fn main() -> ExitCode {
+    // Warnings show by default (a skipped scenario, a database being converted); without
+    // a default directive only errors did. `WFPLAN_LOG=wfplan=debug` shows more.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("WFPLAN_LOG"))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::builder()
+                .with_default_directive(tracing::level_filters::LevelFilter::WARN.into())
+                .with_env_var("WFPLAN_LOG")
+                .from_env_lossy(),
+        )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -374,3 +374,63 @@ fn sweeps_expand_and_bad_usage_exits_2() {
     let output = wfplan(dir.path(), &["run", "--no-such-flag"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_database_from_an_earlier_wfplan_is_converted_with_a_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // The layout before result_rows and result_figures: one results table.
+        let connection = duckdb::Connection::open(db(dir.path())).unwrap();
+        let metrics: String = wfplan::model::METRICS
+            .iter()
+            .map(|m| format!(", {m} DOUBLE"))
+            .collect();
+        connection
+            .execute_batch(&format!(
+                "CREATE TABLE results (run_id BIGINT, scenario VARCHAR, month VARCHAR,
+                     row INTEGER, org VARCHAR{metrics});
+                 INSERT INTO results (run_id, scenario, month, row, org, fte)
+                     VALUES (900, 'old', '2024-04', 0, 'a', 12.5), (900, 'old', '2024-05', 0, 'a', 13.5);"
+            ))
+            .unwrap();
+    }
+    let output = wfplan(
+        dir.path(),
+        &[
+            "run",
+            "--db",
+            &db(dir.path()),
+            "--quiet",
+            "scenarios/baseline.toml",
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("converting the results table written by an earlier wfplan"),
+        "{stderr}"
+    );
+    let connection = duckdb::Connection::open(db(dir.path())).unwrap();
+    let old: Vec<(String, String, f64)> = connection
+        .prepare("SELECT month, org, fte FROM results WHERE run_id = 900 ORDER BY month")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        old,
+        vec![
+            ("2024-04".into(), "a".into(), 12.5),
+            ("2024-05".into(), "a".into(), 13.5)
+        ]
+    );
+    let new: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM results WHERE scenario = 'baseline'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(new, 60 * 183);
+}
