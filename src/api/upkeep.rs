@@ -66,13 +66,12 @@ pub async fn checkpoint_when_idle(state: Weak<AppState>) {
         };
         // A checkpoint is blocking IO: off the async runtime.
         let looked = tokio::task::spawn_blocking(move || {
-            let did = checkpoints.look(&current);
-            drop(current);
-            (checkpoints, did)
+            checkpoints.look(&current);
+            checkpoints
         })
         .await;
         match looked {
-            Ok((kept, _)) => checkpoints = kept,
+            Ok(kept) => checkpoints = kept,
             Err(_) => return, // the look panicked; DuckDB's own checkpoints remain
         }
     }
