@@ -14,8 +14,7 @@ use super::DataError;
 use crate::model::results::{is_stock, METRICS};
 use crate::model::{RunResults, YearMonth};
 
-/// Rates derived from the summed figures, offered beside the stored metrics.
-pub const DERIVED: [&str; 2] = ["vacancy_rate", "leaver_rate"];
+pub use crate::model::results::DERIVED;
 
 /// One row of the `runs` table.
 #[derive(Debug, Clone, PartialEq)]

@@ -31,6 +31,18 @@ pub const METRICS: [&str; 24] = [
     "time_released_hours",
 ];
 
+/// Rates derived from summed figures, offered beside [`METRICS`] when results are read.
+pub const DERIVED: [&str; 2] = ["vacancy_rate", "leaver_rate"];
+
+/// Columns of stored and reported results besides the keys and the figures.
+pub const RESULT_FIELDS: [&str; 5] = ["run_id", "scenario", "month", "row", "period"];
+
+/// Whether a workforce key column may not take `name`: results carry every key column
+/// beside these, and two columns of one name would make the results ambiguous.
+pub fn is_result_column(name: &str) -> bool {
+    RESULT_FIELDS.contains(&name) || METRICS.contains(&name) || DERIVED.contains(&name)
+}
+
 /// Index of a figure in [`METRICS`], named so code reads as the planner's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {

@@ -538,6 +538,14 @@ impl WorkforceBuilder {
             match InputColumn::from_name(&name) {
                 Some(input) => slots.push(Slot::Input(input)),
                 None => {
+                    if super::results::is_result_column(&name) {
+                        problems.push(problem(
+                            &source,
+                            Some(1),
+                            Some(name.as_str()),
+                            format!("'{name}' is not a model input, so it would be a key column, but results already have a column of that name; rename it"),
+                        ));
+                    }
                     slots.push(Slot::Key(key_names.len()));
                     key_names.push(name);
                 }
@@ -822,5 +830,31 @@ mod tests {
         let short: Vec<String> = header().into_iter().filter(|h| h != "dcc_share").collect();
         let errors = WorkforceBuilder::new("w.csv", &short).err().unwrap().0;
         assert_eq!(errors[0].column.as_deref(), Some("dcc_share"));
+    }
+
+    #[test]
+    fn rejects_key_columns_named_as_results_columns() {
+        for name in [
+            "leavers",
+            "month",
+            "scenario",
+            "vacancy_rate",
+            "period",
+            "run_id",
+        ] {
+            let mut named = header();
+            named.push(name.into());
+            let errors = WorkforceBuilder::new("w.csv", &named).err().unwrap().0;
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(
+                (errors[0].row, errors[0].column.as_deref()),
+                (Some(1), Some(name))
+            );
+            assert!(errors[0].message.contains("rename it"), "{errors:?}");
+        }
+        // Any other extra column is a key.
+        let mut named = header();
+        named.push("site".into());
+        assert!(WorkforceBuilder::new("w.csv", &named).is_ok());
     }
 }
