@@ -17,6 +17,9 @@ use super::state::{lock, AppState};
 #[derive(Debug, Default)]
 pub struct IdleCheckpoints {
     last_log_bytes: Option<u64>,
+    /// The log's length when a checkpoint last failed: not tried again (nor logged again
+    /// every second) until something more is written.
+    failed_at: Option<u64>,
 }
 
 impl IdleCheckpoints {
@@ -32,12 +35,13 @@ impl IdleCheckpoints {
         let bytes = store.log_bytes();
         let idle = self.last_log_bytes == Some(bytes);
         self.last_log_bytes = Some(bytes);
-        if !idle || bytes < state.limits.checkpoint_log_bytes {
+        if !idle || bytes < state.limits.checkpoint_log_bytes || self.failed_at == Some(bytes) {
             return false;
         }
         let started = std::time::Instant::now();
         match store.checkpoint() {
             Ok(()) => {
+                self.failed_at = None;
                 self.last_log_bytes = Some(store.log_bytes());
                 tracing::debug!(
                     "checkpointed {bytes} bytes of log in {:?}",
@@ -46,6 +50,7 @@ impl IdleCheckpoints {
                 true
             }
             Err(e) => {
+                self.failed_at = Some(bytes);
                 tracing::warn!("idle checkpoint failed (DuckDB will checkpoint later): {e}");
                 false
             }
@@ -84,4 +89,57 @@ pub fn start(state: &Arc<AppState>) {
         return;
     }
     tokio::spawn(checkpoint_when_idle(Arc::downgrade(state)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::auth::ApiKeys;
+    use crate::api::state::Limits;
+    use crate::api::{open_state, ServeOptions};
+
+    #[test]
+    fn a_failed_checkpoint_is_not_retried_until_more_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let state = open_state(&ServeOptions {
+            bind: "127.0.0.1:0".into(),
+            db: dir.path().join("w.duckdb"),
+            rules: root.join("rules"),
+            scenarios: root.join("scenarios"),
+            keys: ApiKeys::default(),
+            limits: Limits {
+                checkpoint_log_bytes: 1,
+                ..Limits::default()
+            },
+        })
+        .unwrap();
+        // The sample data was just written: the log is not empty. An open transaction
+        // with changes of its own makes DuckDB refuse to checkpoint.
+        state
+            .store()
+            .connection()
+            .execute_batch("BEGIN; CREATE TABLE scratch (x INTEGER);")
+            .unwrap();
+        let mut checkpoints = IdleCheckpoints::default();
+        assert!(!checkpoints.look(&state), "first look: notes the log");
+        assert!(!checkpoints.look(&state), "the checkpoint fails");
+        assert!(checkpoints.failed_at.is_some());
+        // The transaction ends (nothing reaches the log), so a checkpoint would now work,
+        // but the log is as it was when one failed: not tried again.
+        state
+            .store()
+            .connection()
+            .execute_batch("ROLLBACK;")
+            .unwrap();
+        assert!(!checkpoints.look(&state), "not tried again");
+        state
+            .store()
+            .connection()
+            .execute_batch("CREATE TABLE kept (x INTEGER);")
+            .unwrap();
+        assert!(!checkpoints.look(&state), "something written: not idle yet");
+        assert!(checkpoints.look(&state), "idle again: checkpointed");
+        assert_eq!(checkpoints.failed_at, None);
+    }
 }
