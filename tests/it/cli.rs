@@ -22,6 +22,14 @@ fn text(output: &Output) -> (String, String) {
     )
 }
 
+/// Runs wfplan, expects it to succeed, and returns its stdout and stderr.
+fn succeeds(dir: &Path, args: &[&str]) -> (String, String) {
+    let output = wfplan(dir, args);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
 fn db(dir: &Path) -> String {
     dir.join("test.duckdb").display().to_string()
 }
@@ -30,7 +38,7 @@ fn db(dir: &Path) -> String {
 fn the_main_job_runs_every_scenario_and_stores_the_results() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results.csv");
-    let output = wfplan(
+    let (stdout, stderr) = succeeds(
         dir.path(),
         &[
             "run",
@@ -41,8 +49,6 @@ fn the_main_job_runs_every_scenario_and_stores_the_results() {
             "scenarios",
         ],
     );
-    let (stdout, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stderr.contains("bundled sample"), "{stderr}");
     assert!(
         stdout.contains("faculty-plan") && stdout.contains("2029/30"),
@@ -86,7 +92,7 @@ fn the_main_job_runs_every_scenario_and_stores_the_results() {
 fn a_coarser_detail_and_parquet_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("by_group.parquet");
-    let output = wfplan(
+    succeeds(
         dir.path(),
         &[
             "run",
@@ -100,7 +106,6 @@ fn a_coarser_detail_and_parquet_output() {
             "scenarios/placements.toml",
         ],
     );
-    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
     let connection = duckdb::Connection::open_in_memory().unwrap();
     let (rows, groups): (i64, i64) = connection
         .query_row(
@@ -129,12 +134,11 @@ fn import_reports_every_bad_value_and_changes_nothing() {
         ),
     )
     .unwrap();
-    let output = wfplan(
+    let (stdout, _) = succeeds(
         dir.path(),
         &["import", "--db", &db(dir.path()), good.to_str().unwrap()],
     );
-    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
-    assert!(text(&output).0.contains("imported 2 segments"));
+    assert!(stdout.contains("imported 2 segments"));
 
     let bad = dir.path().join("bad.csv");
     let rows = [
@@ -249,8 +253,7 @@ fn check_lists_every_scenario_problem_with_file_and_field() {
         assert!(stderr.contains(expected), "missing '{expected}' in:\n{stderr}");
     }
 
-    let output = wfplan(dir.path(), &["check", "--db", &db(dir.path()), "scenarios"]);
-    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    succeeds(dir.path(), &["check", "--db", &db(dir.path()), "scenarios"]);
 }
 
 #[test]
@@ -318,7 +321,7 @@ fn a_failing_rule_fails_only_its_scenario_and_exits_1() {
 #[test]
 fn compare_reports_differences_and_break_even() {
     let dir = tempfile::tempdir().unwrap();
-    let output = wfplan(
+    let (stdout, _) = succeeds(
         dir.path(),
         &[
             "compare",
@@ -328,8 +331,6 @@ fn compare_reports_differences_and_break_even() {
             "apprenticeships",
         ],
     );
-    let (stdout, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
         stdout.contains("apprenticeships against baseline"),
         "{stdout}"
@@ -353,7 +354,7 @@ fn sweeps_expand_and_bad_usage_exits_2() {
         "start = \"2025-04\"\nmonths = 24\n[[interventions]]\nkind = \"apprenticeships\"\nstarts_per_year = 5\n[sweep]\n\"interventions.0.starts_per_year\" = [5, 10, 20]\n",
     )
     .unwrap();
-    let output = wfplan(
+    let (stdout, _) = succeeds(
         dir.path(),
         &[
             "run",
@@ -364,8 +365,6 @@ fn sweeps_expand_and_bad_usage_exits_2() {
             sweep.to_str().unwrap(),
         ],
     );
-    let (stdout, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
         stdout.contains("sweep[interventions.0.starts_per_year=20]"),
         "{stdout}"
@@ -394,7 +393,7 @@ fn a_database_from_an_earlier_wfplan_is_converted_with_a_notice() {
             ))
             .unwrap();
     }
-    let output = wfplan(
+    let (_, stderr) = succeeds(
         dir.path(),
         &[
             "run",
@@ -404,8 +403,6 @@ fn a_database_from_an_earlier_wfplan_is_converted_with_a_notice() {
             "scenarios/baseline.toml",
         ],
     );
-    let (stdout, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("converting the results table written by an earlier wfplan"),
         "{stderr}"
