@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wfplan::data::store::{RunRecord, Store};
+use wfplan::data::{RunRecord, Store};
 use wfplan::engine::{run_scenario, RunOptions};
 use wfplan::model::{Detail, RunResults};
 use wfplan::rules::RuleSet;
@@ -33,7 +33,7 @@ fn main() {
     println!("detail        rows/run  group  runs/s  ms/run  MB raw/s");
     for detail in ["segment", "staff_group", "total"] {
         let options = RunOptions {
-            detail: Detail::parse(detail),
+            detail: Detail::parse(detail, &workforce.key_names).expect("a level of detail"),
             ..RunOptions::default()
         };
         let results = run_scenario(&rules, &workforce, scenario, &options).expect("baseline runs");

@@ -1,26 +1,30 @@
-//! The `wfplan` command line: `run`, `import`, `check`, `compare`, `rules`, `generate` and
-//! `serve`.
+//! The `wfplan` command line: `run`, `import`, `check`, `compare`, `rules`, `generate`,
+//! `init` and `serve`.
+//!
+//! An adapter: it parses arguments, calls the application layer ([`crate::app`]) and
+//! prints what it returns. It plans, records and judges nothing itself.
 //!
 //! Exit codes: 0 when everything succeeded; 1 when a scenario failed at run time (the others
 //! still complete and are stored); 2 for bad usage or bad input (data, rules or scenarios).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use sha2::{Digest, Sha256};
 
-use crate::data::store::{PendingRuns, RunRecord};
-use crate::data::{export, Store};
-use crate::engine::batch::{run_all, run_batch};
-use crate::engine::{scenario_workforce, RunOptions};
-use crate::model::{Detail, RunResults, Scenario, Workforce};
+use crate::app::compare::Side;
+use crate::app::execute::{begin_batch, run_batch};
+use crate::app::project::{self, Loaded, Named};
+use crate::app::{PlanError, RunPlan, RunRequest};
+use crate::data::{export, Recorder, Store};
+use crate::model::{RunResults, Workforce};
 use crate::report::{self, table};
 use crate::rules::RuleSet;
-use crate::scenario;
+use crate::scenario::{Catalogue, ScenarioProblem, ScenarioSource};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +53,15 @@ enum Command {
     Generate(GenerateArgs),
     /// Serve the REST API (OpenAPI document at /openapi.json, interactive docs at /docs).
     Serve(ServeArgs),
+    /// Write editable copies of the built-in rules and scenarios into a folder.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// The folder to write `rules/` and `scenarios/` into (created if absent).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -59,12 +72,13 @@ struct ServeArgs {
     /// The database file (created with the bundled sample data if absent).
     #[arg(long, default_value = "wfplan.duckdb")]
     db: PathBuf,
-    /// The folder of rule scripts.
-    #[arg(long, default_value = "rules")]
-    rules: PathBuf,
-    /// The folder of scenario files offered at start.
-    #[arg(long, default_value = "scenarios")]
-    scenarios: PathBuf,
+    /// The folder of rule scripts (default: ./rules, else the rules built into wfplan).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// The folder of scenario files offered at start (default: ./scenarios, else the
+    /// scenarios built into wfplan).
+    #[arg(long)]
+    scenarios: Option<PathBuf>,
     /// A file of API keys, one `key:read` or `key:write` per line (or set WFPLAN_API_KEYS
     /// to `key:scope,key:scope`). Without keys the server listens on loopback only.
     #[arg(long)]
@@ -111,9 +125,13 @@ struct Sources {
     /// workforce.parquet or workforce.xlsx, one such file, or a .duckdb file.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// The folder of rule scripts.
-    #[arg(long, default_value = "rules")]
-    rules: PathBuf,
+    /// The folder of rule scripts (default: ./rules, else the rules built into wfplan).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// The folder in which scenario names are looked up (default: ./scenarios, else the
+    /// scenarios built into wfplan).
+    #[arg(long)]
+    scenario_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -136,9 +154,9 @@ struct RunArgs {
     /// Print no summaries, only failures.
     #[arg(long, short)]
     quiet: bool,
-    /// Scenario files or folders of them.
+    /// Scenario files, folders of them, or scenario names.
     #[arg(default_value = "scenarios")]
-    scenarios: Vec<PathBuf>,
+    scenarios: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -155,19 +173,17 @@ struct ImportArgs {
 struct CheckArgs {
     #[command(flatten)]
     sources: Sources,
-    /// Scenario files or folders of them.
+    /// Scenario files, folders of them, or scenario names.
     #[arg(default_value = "scenarios")]
-    scenarios: Vec<PathBuf>,
+    scenarios: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 struct CompareArgs {
     #[command(flatten)]
     sources: Sources,
-    /// Folder in which scenario names are looked up.
-    #[arg(long, default_value = "scenarios")]
-    scenario_dir: PathBuf,
-    /// The baseline: a scenario file, or a name in the scenario folder.
+    /// The baseline: a scenario's name (as `wfplan run` prints it), a scenario file, or
+    /// the id of a stored run.
     base: String,
     /// The scenarios to compare with it.
     #[arg(required = true)]
@@ -176,9 +192,13 @@ struct CompareArgs {
 
 #[derive(Debug, Args)]
 struct RulesArgs {
-    /// The folder of rule scripts.
-    #[arg(long, default_value = "rules")]
-    rules: PathBuf,
+    /// The folder of rule scripts (default: ./rules, else the rules built into wfplan).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// The folder in which scenario names are looked up (default: ./scenarios, else the
+    /// scenarios built into wfplan).
+    #[arg(long)]
+    scenario_dir: Option<PathBuf>,
 }
 
 /// A failure that decides the exit code.
@@ -200,6 +220,17 @@ impl From<crate::data::DataError> for Failure {
     fn from(e: crate::data::DataError) -> Self {
         Failure::Input(e.into())
     }
+}
+
+/// Prints every problem, one a line, and fails with their count.
+fn problems<P: std::fmt::Display>(what: &str, problems: &[P]) -> Failure {
+    for p in problems {
+        eprintln!("error: {p}");
+    }
+    Failure::Input(anyhow::anyhow!(
+        "{} problem(s) in the {what}",
+        problems.len()
+    ))
 }
 
 pub fn main() -> ExitCode {
@@ -230,6 +261,7 @@ pub fn main() -> ExitCode {
         Command::Rules(args) => list_rules(args),
         Command::Generate(args) => generate(args),
         Command::Serve(args) => serve(args),
+        Command::Init(args) => init(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -244,216 +276,203 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load_rules(dir: &Path) -> Result<RuleSet> {
-    RuleSet::load(dir).with_context(|| format!("cannot load the rules in {}", dir.display()))
+/// The rules: `--rules`, else ./rules, else the built-in rules (said once on stderr).
+fn load_rules(named: Option<&Path>) -> Result<RuleSet, Failure> {
+    let loaded = project::load_rules(named).map_err(|p| problems("rules", &p.0))?;
+    if let Some(notice) = loaded.notice("rules") {
+        eprintln!("{notice}");
+    }
+    Ok(loaded.value)
+}
+
+/// The scenarios names refer to: `--scenario-dir`, else ./scenarios, else the built-in
+/// scenarios (said once on stderr).
+fn scenario_catalogue(named: Option<&Path>) -> Result<Loaded<Catalogue>, Failure> {
+    let (catalogue, unreadable) = project::scenario_catalogue(named);
+    if !unreadable.is_empty() {
+        return Err(problems("scenarios", &unreadable));
+    }
+    if let Some(notice) = catalogue.notice("scenarios") {
+        eprintln!("{notice}");
+    }
+    Ok(catalogue)
 }
 
 /// The workforce to run on: `--data`, else the database's table, else the bundled sample,
-/// which is then stored in the database for next time.
-fn load_workforce(sources: &Sources, store: &mut Store) -> Result<Workforce> {
+/// which is then stored in the database for next time. Also its dataset name for runs.
+fn load_workforce(sources: &Sources, recorder: &Recorder) -> Result<(Workforce, String)> {
     if let Some(path) = &sources.data {
-        return crate::data::read_workforce(path)
-            .with_context(|| format!("cannot read the workforce data {}", path.display()));
+        let workforce = crate::data::read_workforce(path)
+            .with_context(|| format!("cannot read the workforce data {}", path.display()))?;
+        return Ok((workforce, path.display().to_string()));
     }
-    if let Some(workforce) = store
-        .workforce()
-        .context("cannot read the workforce table")?
-    {
-        return Ok(workforce);
+    let (workforce, created) = project::default_workforce(&mut recorder.store())
+        .context("cannot read or create the workforce table")?;
+    if created {
+        eprintln!(
+            "created the workforce table in {} from the bundled sample ICS ({} segments)",
+            sources.db.display(),
+            workforce.len()
+        );
     }
-    let sample = crate::data::import::read_csv_text(
-        "bundled sample workforce.csv",
-        crate::data::SAMPLE_WORKFORCE_CSV,
-    )
-    .context("the bundled sample data is invalid")?;
-    store
-        .replace_workforce(&sample)
-        .context("cannot store the sample data")?;
-    eprintln!(
-        "created the workforce table in {} from the bundled sample ICS ({} segments)",
-        sources.db.display(),
-        sample.len()
-    );
-    Ok(sample)
+    Ok((
+        workforce,
+        crate::data::datasets::DEFAULT_DATASET.to_string(),
+    ))
 }
 
-/// Loads, expands and checks scenarios; returns the good ones and reports the rest.
-fn load_scenarios(
-    paths: &[PathBuf],
-    rules: &RuleSet,
-    workforce: &Workforce,
-) -> (Vec<Scenario>, Vec<String>) {
-    let (sources, mut problems) = scenario::load_paths(paths);
-    let (scenarios, more) = scenario::check_all(&sources, rules, &workforce.key_names);
-    problems.extend(more);
-    let mut problems: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-    let mut good = Vec::new();
-    for s in scenarios {
-        match scenario_workforce(workforce, &s) {
-            Ok(_) => good.push(s),
-            Err(e) => problems.push(format!("scenario {}: {e}", s.name)),
+fn open_recorder(db: &Path) -> Result<Recorder> {
+    let store = Store::open(db).with_context(|| format!("cannot open {}", db.display()))?;
+    // The command line records batches only; small runs' group commits never wait.
+    Ok(Recorder::new(store, Duration::ZERO))
+}
+
+/// The scenario documents the user named, with every problem found.
+fn named_scenarios(
+    names: &[String],
+    catalogue: &Loaded<Catalogue>,
+) -> (Vec<ScenarioSource>, Vec<ScenarioProblem>) {
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    for name in names {
+        let (named, found) = project::named_scenarios(name, catalogue, false);
+        problems.extend(found);
+        if let Named::Scenarios(found) = named {
+            sources.extend(found);
         }
     }
-    (good, problems)
+    (sources, problems)
 }
 
-fn sha256(text: &str) -> String {
-    crate::model::hex(&Sha256::digest(text.as_bytes()))
+/// Checks the scenarios named into a plan; prints every problem (of naming or of
+/// checking) and fails with exit 2 if there is any.
+#[allow(clippy::too_many_arguments)]
+fn plan(
+    rules: &RuleSet,
+    workforce: Workforce,
+    dataset: String,
+    names: &[String],
+    catalogue: &Loaded<Catalogue>,
+    detail: &str,
+    time_budget: f64,
+) -> Result<RunPlan, Failure> {
+    let (scenarios, mut found) = named_scenarios(names, catalogue);
+    // A budget that is not a positive number of seconds is refused by the plan.
+    let time_budget = Duration::try_from_secs_f64(time_budget).unwrap_or(Duration::ZERO);
+    let request = RunRequest {
+        dataset,
+        scenarios,
+        detail: detail.to_string(),
+        time_budget,
+        max_runs: usize::MAX,
+    };
+    match RunPlan::new(rules, Arc::new(workforce), request) {
+        Ok(plan) if found.is_empty() => Ok(plan),
+        Ok(_) => Err(problems("scenarios", &found)),
+        Err(PlanError::Invalid(more)) => {
+            found.extend(more);
+            Err(problems("scenarios", &found))
+        }
+        Err(e @ PlanError::TooManyRuns { .. }) => Err(Failure::Input(e.into())),
+    }
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {
-    let rules = load_rules(&args.sources.rules)?;
-    let mut store = Store::open(&args.sources.db)
-        .with_context(|| format!("cannot open {}", args.sources.db.display()))?;
-    let workforce = load_workforce(&args.sources, &mut store)?;
-    let (scenarios, problems) = load_scenarios(&args.scenarios, &rules, &workforce);
-    for p in &problems {
-        eprintln!("error: {p}");
-    }
-    if scenarios.is_empty() {
-        return Err(Failure::Input(anyhow::anyhow!("no scenario to run")));
-    }
-    if !(args.time_budget > 0.0 && args.time_budget.is_finite()) {
-        return Err(Failure::Input(anyhow::anyhow!(
-            "--time-budget must be a positive number of seconds"
-        )));
-    }
-    let options = RunOptions {
-        detail: Detail::parse(&args.detail),
-        time_budget: Duration::from_secs_f64(args.time_budget),
-    };
-    let data_hash = workforce.fingerprint();
-    let dataset = args
-        .sources
-        .data
-        .as_ref()
-        .map_or(crate::data::datasets::DEFAULT_DATASET.to_string(), |p| {
-            p.display().to_string()
-        });
-    let batch_id = store.new_batch()?;
-    let records: Vec<RunRecord> = scenarios
-        .iter()
-        .map(|s| RunRecord {
-            batch_id,
-            scenario: s.name.clone(),
-            scenario_hash: sha256(&serde_json::to_string(s).unwrap_or_default()),
-            rules_hash: rules.fingerprint.clone(),
-            data_hash: data_hash.clone(),
-            detail: options.detail.label(),
-            start_month: s.start.to_string(),
-            months: s.months,
-            dataset: dataset.clone(),
-        })
-        .collect();
-    let run_ids = store.begin_runs(&records)?;
+    let rules = load_rules(args.sources.rules.as_deref())?;
+    let catalogue = scenario_catalogue(args.sources.scenario_dir.as_deref())?;
+    let recorder = open_recorder(&args.sources.db)?;
+    let (workforce, dataset) = load_workforce(&args.sources, &recorder)?;
+    let plan = plan(
+        &rules,
+        workforce,
+        dataset,
+        &args.scenarios,
+        &catalogue,
+        &args.detail,
+        args.time_budget,
+    )?;
+    let batch = begin_batch(&recorder, &plan).context("cannot record the runs")?;
 
-    let progress = ProgressBar::new(scenarios.len() as u64);
+    let progress = ProgressBar::new(plan.scenarios.len() as u64);
     progress.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} scenarios {msg}")
             .expect("the template is valid")
             .progress_chars("=> "),
     );
-    if scenarios.len() < 2 {
+    if plan.scenarios.len() < 2 {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let keep_rows = args
         .out
         .as_ref()
         .is_some_and(|p| p.extension().is_none_or(|e| e != "parquet"));
-    let mut summaries: Vec<Option<(Vec<report::Period>, Duration)>> = vec![None; scenarios.len()];
-    let mut kept: Vec<Option<RunResults>> = vec![None; scenarios.len()];
-    let mut failed = 0;
-    let mut store_error = None;
-    let mut pending = PendingRuns::default();
+    let count = plan.scenarios.len();
+    let mut summaries: Vec<Option<(Vec<report::Period>, Duration)>> = vec![None; count];
+    let mut kept: Vec<Option<RunResults>> = vec![None; count];
     let started = Instant::now();
-    run_batch(
+    let report = run_batch(
         &rules,
-        &workforce,
-        &scenarios,
-        &options,
+        &recorder,
+        &plan,
+        &batch,
         args.threads,
-        |outcome| {
-            let id = run_ids[outcome.index];
+        &|| false,
+        |finished| {
             progress.inc(1);
-            match outcome.result {
+            match finished.result {
                 Ok(results) => {
-                    summaries[outcome.index] =
-                        Some((report::by_financial_year(&results), outcome.elapsed));
+                    summaries[finished.index] =
+                        Some((report::by_financial_year(results), finished.elapsed));
                     if keep_rows {
-                        kept[outcome.index] = Some(results.clone());
-                    }
-                    if let Err(e) = pending.push(&mut store, id, results, outcome.elapsed) {
-                        store_error.get_or_insert(e);
+                        kept[finished.index] = Some(results.clone());
                     }
                 }
-                Err(e) => {
-                    failed += 1;
-                    let message = e.to_string();
-                    progress.suspend(|| {
-                        eprintln!("error: scenario {} failed: {message}", outcome.scenario)
-                    });
-                    let _ = store.fail_run(id, &message, outcome.elapsed);
-                }
+                Err(message) => progress.suspend(|| {
+                    eprintln!("error: scenario {} failed: {message}", finished.scenario)
+                }),
             }
         },
     )
-    .context("cannot start the worker threads")?;
-    if let Err(e) = pending.flush(&mut store) {
-        store_error.get_or_insert(e);
-    }
+    .map_err(|e| Failure::Input(e.into()))?;
     progress.finish_and_clear();
-    if let Some(e) = store_error {
-        return Err(Failure::Input(
-            anyhow::Error::new(e).context("cannot store the results"),
-        ));
-    }
 
     if !args.quiet {
-        print_summaries(&scenarios, &summaries, started.elapsed(), &args.sources.db);
+        print_summaries(&plan, &summaries, started.elapsed(), &args.sources.db);
     }
     if let Some(out) = &args.out {
         if keep_rows {
             let runs: Vec<&RunResults> = kept.iter().flatten().collect();
             export::write_csv(out, &runs)?;
         } else {
-            let done: Vec<i64> = run_ids
+            let done: Vec<i64> = batch
+                .run_ids
                 .iter()
                 .zip(&summaries)
                 .filter(|(_, s)| s.is_some())
                 .map(|(id, _)| *id)
                 .collect();
-            let keys = match &options.detail {
-                Detail::Segment => workforce.key_names.clone(),
-                Detail::GroupBy(keys) => keys.clone(),
-            };
-            export::write_parquet(&store, out, &done, &keys)?;
+            export::write_parquet(&recorder.store(), out, &done, &plan.result_keys())?;
         }
         if !args.quiet {
             println!("wrote {}", out.display());
         }
     }
-    if !problems.is_empty() {
-        return Err(Failure::Input(anyhow::anyhow!(
-            "{} problem(s) in the scenarios",
-            problems.len()
-        )));
-    }
-    if failed > 0 {
-        return Err(Failure::Runs(failed));
+    if report.failed > 0 {
+        return Err(Failure::Runs(report.failed));
     }
     Ok(())
 }
 
 /// Detailed tables for a handful of scenarios; one line each for a large batch.
 fn print_summaries(
-    scenarios: &[Scenario],
+    plan: &RunPlan,
     summaries: &[Option<(Vec<report::Period>, Duration)>],
     elapsed: Duration,
     db: &Path,
 ) {
     const DETAILED: usize = 10;
     let ran = summaries.iter().flatten().count();
-    for (s, summary) in scenarios.iter().zip(summaries) {
+    for (s, summary) in plan.scenarios.iter().zip(summaries) {
         let Some((years, took)) = summary else {
             continue;
         };
@@ -481,7 +500,7 @@ fn print_summaries(
     }
     println!(
         "{ran} of {} scenario(s) ran in {:.2} s; results stored in {}",
-        scenarios.len(),
+        plan.scenarios.len(),
         elapsed.as_secs_f64(),
         db.display()
     );
@@ -508,99 +527,85 @@ fn import(args: ImportArgs) -> Result<(), Failure> {
 }
 
 fn check(args: CheckArgs) -> Result<(), Failure> {
-    let rules = match RuleSet::load(&args.sources.rules) {
-        Ok(rules) => rules,
-        Err(problems) => {
-            for p in &problems.0 {
-                eprintln!("error: {p}");
-            }
-            return Err(Failure::Input(anyhow::anyhow!(
-                "{} problem(s) in the rules",
-                problems.0.len()
-            )));
-        }
-    };
-    let mut store = Store::open(&args.sources.db)
-        .with_context(|| format!("cannot open {}", args.sources.db.display()))?;
-    let workforce = load_workforce(&args.sources, &mut store)?;
-    let (scenarios, problems) = load_scenarios(&args.scenarios, &rules, &workforce);
-    for p in &problems {
-        eprintln!("error: {p}");
-    }
-    if !problems.is_empty() {
-        return Err(Failure::Input(anyhow::anyhow!(
-            "{} problem(s) in the scenarios",
-            problems.len()
-        )));
-    }
+    let rules = load_rules(args.sources.rules.as_deref())?;
+    let catalogue = scenario_catalogue(args.sources.scenario_dir.as_deref())?;
+    let recorder = open_recorder(&args.sources.db)?;
+    let (workforce, dataset) = load_workforce(&args.sources, &recorder)?;
+    let segments = workforce.len();
+    let plan = plan(
+        &rules,
+        workforce,
+        dataset,
+        &args.scenarios,
+        &catalogue,
+        "segment",
+        crate::rules::sandbox::DEFAULT_TIME_BUDGET.as_secs_f64(),
+    )?;
     println!(
-        "ok: {} intervention kinds compiled, {} scenario run(s) checked against {} segments",
+        "ok: {} intervention kinds compiled, {} scenario run(s) checked against {segments} segments",
         rules.kinds.len(),
-        scenarios.len(),
-        workforce.len()
+        plan.scenarios.len(),
     );
     Ok(())
 }
 
 fn compare(args: CompareArgs) -> Result<(), Failure> {
-    let rules = load_rules(&args.sources.rules)?;
-    let mut store = Store::open(&args.sources.db)
-        .with_context(|| format!("cannot open {}", args.sources.db.display()))?;
-    let workforce = load_workforce(&args.sources, &mut store)?;
-    let resolve = |name: &String| {
-        let path = PathBuf::from(name);
-        if path.is_file() {
-            path
-        } else {
-            args.scenario_dir.join(format!("{name}.toml"))
+    let rules = load_rules(args.sources.rules.as_deref())?;
+    let catalogue = scenario_catalogue(args.sources.scenario_dir.as_deref())?;
+    let recorder = open_recorder(&args.sources.db)?;
+    let (workforce, _) = load_workforce(&args.sources, &recorder)?;
+    let mut sides = Vec::new();
+    let mut found = Vec::new();
+    for name in std::iter::once(&args.base).chain(&args.others) {
+        let (named, problems) = project::named_scenarios(name, &catalogue, true);
+        if !problems.is_empty() {
+            found.extend(problems);
+            continue;
         }
-    };
-    let paths: Vec<PathBuf> = std::iter::once(&args.base)
-        .chain(&args.others)
-        .map(resolve)
-        .collect();
-    let (scenarios, problems) = load_scenarios(&paths, &rules, &workforce);
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("error: {p}");
-        }
-        return Err(Failure::Input(anyhow::anyhow!(
-            "{} problem(s) in the scenarios",
-            problems.len()
-        )));
-    }
-    // Totals are all a comparison needs.
-    let options = RunOptions {
-        detail: Detail::GroupBy(Vec::new()),
-        ..RunOptions::default()
-    };
-    let outcomes = run_all(&rules, &workforce, &scenarios, &options, None)
-        .context("cannot start the worker threads")?;
-    let mut results = Vec::new();
-    let mut failed = 0;
-    for o in outcomes {
-        match o.result {
-            Ok(r) => results.push(r),
-            Err(e) => {
-                eprintln!("error: scenario {} failed: {e}", o.scenario);
-                failed += 1;
+        match named {
+            Named::Run(id) => sides.push(Side::Run(id)),
+            Named::Scenarios(mut sources) if sources.len() == 1 => {
+                sides.push(Side::Scenario(sources.remove(0)))
             }
+            Named::Scenarios(sources) => found.push(ScenarioProblem {
+                file: name.clone(),
+                field: String::new(),
+                message: format!(
+                    "names {} scenarios; compare names one scenario at a time",
+                    sources.len()
+                ),
+            }),
         }
     }
-    if failed > 0 {
-        return Err(Failure::Runs(failed));
+    if !found.is_empty() {
+        return Err(problems("scenarios", &found));
     }
-    let (baseline, others) = results.split_first().expect("the baseline ran");
-    for other in others {
-        let comparison = report::compare(baseline, other, &workforce)
-            .map_err(|m| Failure::Input(anyhow::anyhow!(m)))?;
-        println!("{}", table::comparison(&comparison));
+    let baseline = sides.remove(0);
+    let comparisons = crate::app::compare::compare(
+        &rules,
+        &recorder,
+        Arc::new(workforce),
+        baseline,
+        sides,
+        crate::rules::sandbox::DEFAULT_TIME_BUDGET,
+    );
+    match comparisons {
+        Ok(comparisons) => {
+            for c in &comparisons {
+                println!("{}", table::comparison(c));
+            }
+            Ok(())
+        }
+        Err(e @ crate::app::compare::CompareError::RunFailed { .. }) => {
+            eprintln!("error: {e}");
+            Err(Failure::Runs(1))
+        }
+        Err(e) => Err(Failure::Input(e.into())),
     }
-    Ok(())
 }
 
 fn list_rules(args: RulesArgs) -> Result<(), Failure> {
-    let rules = load_rules(&args.rules)?;
+    let rules = load_rules(args.rules.as_deref())?;
     for kind in rules.kinds.values() {
         println!("{} ({:?} stage): {}", kind.name, kind.stage, kind.summary);
         for f in &kind.fields {
@@ -631,6 +636,18 @@ fn generate(args: GenerateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+fn init(args: InitArgs) -> Result<(), Failure> {
+    let written = project::init(&args.dir).map_err(|e| Failure::Input(anyhow::anyhow!(e)))?;
+    println!(
+        "wrote {} files: the rules in {} and the scenarios in {}; run wfplan from {} to use them",
+        written.len(),
+        args.dir.join(project::DEFAULT_RULES).display(),
+        args.dir.join(project::DEFAULT_SCENARIOS).display(),
+        args.dir.display()
+    );
+    Ok(())
+}
+
 fn serve(args: ServeArgs) -> Result<(), Failure> {
     use crate::api::auth::ApiKeys;
     let mut keys = match std::env::var("WFPLAN_API_KEYS") {
@@ -645,34 +662,39 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         }
         keys = ApiKeys::from_file(file).map_err(|e| anyhow::anyhow!(e))?;
     }
+    let usage = |message: &str| Err(Failure::Input(anyhow::anyhow!("{message}")));
     if args.background_runs == 0 {
-        return Err(Failure::Input(anyhow::anyhow!(
-            "--background-runs must be at least 1"
-        )));
+        return usage("--background-runs must be at least 1");
     }
     if args.sync_runs == Some(0) {
-        return Err(Failure::Input(anyhow::anyhow!(
-            "--sync-runs must be at least 1"
-        )));
+        return usage("--sync-runs must be at least 1");
     }
     if args.group_commit_ms > 1_000 {
         // A run's answer waits for its commit: longer than a second helps no one.
+        return usage("--group-commit-ms must be at most 1000");
+    }
+    let address: std::net::SocketAddr = args.bind.parse().map_err(|e| {
+        anyhow::anyhow!(
+            "--bind {}: {e}; give an address such as 127.0.0.1:8080",
+            args.bind
+        )
+    })?;
+    if keys.is_empty() && !address.ip().is_loopback() {
         return Err(Failure::Input(anyhow::anyhow!(
-            "--group-commit-ms must be at most 1000"
+            "refusing to listen on {address} without API keys: set WFPLAN_API_KEYS or --key-file, or bind to 127.0.0.1"
         )));
     }
     let defaults = crate::api::state::Limits::default();
     let options = crate::api::ServeOptions {
-        bind: args.bind,
         db: args.db,
         rules: args.rules,
         scenarios: args.scenarios,
         keys,
         limits: crate::api::state::Limits {
             background_slots: args.background_runs,
-            group_wait: std::time::Duration::from_millis(args.group_commit_ms),
+            group_wait: Duration::from_millis(args.group_commit_ms),
             sync_slots: args.sync_runs.unwrap_or(defaults.sync_slots),
-            checkpoint_every: std::time::Duration::from_millis(args.idle_checkpoint_ms),
+            checkpoint_every: Duration::from_millis(args.idle_checkpoint_ms),
             ..defaults
         },
     };
@@ -680,6 +702,22 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(crate::api::serve(options))?;
+    runtime.block_on(async {
+        let state = crate::api::open_state(&options)?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        let local = listener.local_addr()?;
+        println!("wfplan listening on http://{local} (docs at http://{local}/docs)");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let shutdown = async {
+            // Without a Ctrl-C handler the server runs until it is killed.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        crate::api::run(listener, state, options.keys, shutdown).await
+    })?;
     Ok(())
 }

@@ -6,11 +6,14 @@
 //! - [`engine`]: the month-by-month run of a scenario, and parallel batches. No IO.
 //! - [`scenario`]: reading and checking scenario files.
 //! - [`data`]: DuckDB and input files.
-//! - [`report`]: financial-year summaries and comparisons.
+//! - [`report`]: financial-year summaries, comparisons and their verdicts.
+//! - [`app`]: the application layer both front ends call: plans, runs and records.
 //! - [`api`]: the REST API (`wfplan serve`).
 //! - [`cli`]: the `wfplan` command line.
 
 pub mod api;
+pub mod app;
+pub mod bundled;
 pub mod cli;
 pub mod data;
 pub mod engine;

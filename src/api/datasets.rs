@@ -2,7 +2,7 @@
 //! Parquet.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::Write;
 use std::sync::Arc;
 
 use poem::web::Data;
@@ -42,7 +42,8 @@ pub struct GroupTotal {
     pub segments: u64,
     pub fte: f64,
     pub establishment: f64,
-    /// Establishment minus staff in post.
+    /// Vacancies: each segment's establishment less its staff in post, never below zero,
+    /// summed over the group's segments (an over-staffed segment fills no other's posts).
     pub vacancies: f64,
 }
 
@@ -222,30 +223,42 @@ fn totals_by(workforce: &Workforce, key: &str) -> Vec<GroupTotal> {
         group.segments += 1;
         group.fte += fte[segment];
         group.establishment += establishment[segment];
-        group.vacancies = group.establishment - group.fte;
+        group.vacancies += vacancies(establishment[segment], fte[segment]);
     }
     groups.into_values().collect()
 }
 
+/// A segment's vacancies as the model defines them: posts not
+/// filled, never negative. A group's vacancies are its segments' summed, so staff over
+/// establishment in one segment do not fill posts vacant in another.
+fn vacancies(establishment: f64, fte: f64) -> f64 {
+    (establishment - fte).max(0.0)
+}
+
 /// DuckDB reads Parquet from a file, so the upload is written to a private temporary file
-/// first and removed after.
+/// first and removed after. The file is created afresh under a name no one can guess
+/// (`tempfile`): a predictable name in the shared temporary folder would let another user
+/// plant a link there and have the server overwrite the file it points at.
 fn read_parquet_upload(bytes: &[u8]) -> Result<Workforce, ApiError> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     if !bytes.starts_with(b"PAR1") {
         return Err(ApiError::field(
             "body",
             "not a Parquet file (it does not start with PAR1)",
         ));
     }
-    let path = std::env::temp_dir().join(format!(
-        "wfplan-upload-{}-{}.parquet",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::write(&path, bytes)
-        .map_err(|e| ApiError::internal(format!("cannot keep the upload: {e}")))?;
+    let keep = |e: std::io::Error| ApiError::internal(format!("cannot keep the upload: {e}"));
+    let mut file = tempfile::Builder::new()
+        .prefix("wfplan-upload-")
+        .suffix(".parquet")
+        .tempfile()
+        .map_err(keep)?;
+    file.write_all(bytes)
+        .and_then(|()| file.flush())
+        .map_err(keep)?;
+    let path = file.path().to_path_buf();
+    // The file is removed when `file` is dropped, after DuckDB has read it.
     let result = crate::data::read_workforce(&path);
-    let _ = std::fs::remove_file(&path);
+    drop(file);
     result.map_err(|e| {
         // Name the upload, not the temporary file.
         let mut error = ApiError::from(e);
@@ -261,4 +274,32 @@ fn read_parquet_upload(bytes: &[u8]) -> Result<Workforce, ApiError> {
         }
         error
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A group's vacancies are summed segment by segment: one segment 5 FTE over its
+    /// establishment does not fill another's 10 vacant posts.
+    #[test]
+    fn group_vacancies_are_the_sum_of_segment_vacancies() {
+        let header = "org,system,staff_group,band,fte,establishment,leaver_rate,sickness_rate,annual_leave_rate,study_leave_rate,other_leave_rate,hours_per_week,dcc_share,annual_pay,time_to_fill,bank_share,agency_share,bank_premium,agency_premium,demand_growth";
+        let rates = "0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0";
+        let text = format!(
+            "{header}\n\
+             a,ics,nursing,5,105,100,{rates}\n\
+             a,ics,nursing,6,40,50,{rates}\n\
+             b,ics,nursing,5,20,20,{rates}\n"
+        );
+        let workforce = crate::data::import::read_csv_text("test.csv", &text).unwrap();
+        let totals = totals_by(&workforce, "org");
+        let org_a = &totals[0];
+        assert_eq!((org_a.name.as_str(), org_a.segments), ("a", 2));
+        assert_eq!((org_a.fte, org_a.establishment), (145.0, 150.0));
+        assert_eq!(org_a.vacancies, 10.0);
+        assert_eq!(totals[1].vacancies, 0.0);
+        let nursing = &totals_by(&workforce, "staff_group")[0];
+        assert_eq!(nursing.vacancies, 10.0);
+    }
 }

@@ -5,6 +5,8 @@ use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
+use crate::app::compare::CompareError;
+use crate::app::PlanError;
 use crate::data::query::{QueryOutcome, QueryProblem};
 use crate::data::DataError;
 use crate::model::workforce::InputProblem;
@@ -204,6 +206,45 @@ impl From<DataError> for ApiError {
     }
 }
 
+impl From<PlanError> for ApiError {
+    fn from(e: PlanError) -> Self {
+        plan_error(e, "")
+    }
+}
+
+/// A plan's problems as a 422, the message led by `prefix` (which side of a comparison).
+fn plan_error(e: PlanError, prefix: &str) -> ApiError {
+    match e {
+        PlanError::Invalid(problems) => ApiError::invalid(
+            "invalid_scenario",
+            format!("{prefix}{} problem(s) in the scenario", problems.len()),
+            problems.iter().map(scenario_detail).collect(),
+        ),
+        e @ PlanError::TooManyRuns { .. } => {
+            ApiError::invalid("too_many_runs", format!("{prefix}{e}"), Vec::new())
+        }
+    }
+}
+
+impl From<CompareError> for ApiError {
+    fn from(e: CompareError) -> Self {
+        match e {
+            CompareError::Plan { side, error } => plan_error(error, &format!("{side}: ")),
+            CompareError::NoRun { ref side, .. } | CompareError::NotSucceeded { ref side, .. } => {
+                ApiError::field(side, e.to_string())
+            }
+            CompareError::RunFailed { .. } => {
+                ApiError::invalid("run_failed", e.to_string(), Vec::new())
+            }
+            CompareError::NotComparable(message) => {
+                ApiError::invalid("not_comparable", message, Vec::new())
+            }
+            CompareError::Data(e) => e.into(),
+            CompareError::Threads(e) => ApiError::internal(e),
+        }
+    }
+}
+
 impl From<QueryOutcome> for ApiError {
     fn from(e: QueryOutcome) -> Self {
         match e {
@@ -227,7 +268,8 @@ pub fn input_detail(p: &InputProblem) -> ErrorDetail {
 
 pub fn scenario_detail(p: &ScenarioProblem) -> ErrorDetail {
     ErrorDetail {
-        file: Some(p.file.clone()),
+        // Problems with the request as a whole (its level of detail, say) have no file.
+        file: (p.file != crate::app::plan::REQUEST).then(|| p.file.clone()),
         field: (!p.field.is_empty()).then(|| p.field.clone()),
         message: p.message.clone(),
         ..ErrorDetail::default()
@@ -246,11 +288,7 @@ pub fn rule_detail(p: &RuleProblem) -> ErrorDetail {
 
 /// Scenario problems as a 422.
 pub fn invalid_scenario(problems: &[ScenarioProblem]) -> ApiError {
-    ApiError::invalid(
-        "invalid_scenario",
-        format!("{} problem(s) in the scenario", problems.len()),
-        problems.iter().map(scenario_detail).collect(),
-    )
+    plan_error(PlanError::Invalid(problems.to_vec()), "")
 }
 
 /// Turns errors that arise outside the operations (unknown path, wrong method, body too

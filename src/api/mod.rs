@@ -1,7 +1,9 @@
 //! The REST API (`wfplan serve`): datasets, rules, scenarios, runs, results and
 //! comparisons over HTTP, described by an OpenAPI 3 document.
 //!
-//! Handlers are thin: they check the request, then do the work on tokio's blocking pool
+//! An adapter over the application layer ([`crate::app`]): handlers parse the request,
+//! call the layer and present its answer; they plan, record and judge nothing themselves.
+//! They do the work on tokio's blocking pool
 //! (DuckDB calls) or rayon (scenario runs), so the async runtime keeps answering
 //! `/health` and small requests while a large batch runs. Every error, whether from an
 //! operation, from request parsing or from routing, has the one JSON shape of
@@ -16,12 +18,11 @@ pub mod scenarios;
 pub mod state;
 pub mod upkeep;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::listener::TcpAcceptor;
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::payload::Json;
@@ -30,8 +31,8 @@ use poem_openapi::{Object, OpenApi, OpenApiService, Tags};
 use self::auth::{ApiKeys, RequireKey};
 use self::error::{json_error, ApiError};
 use self::state::{lock, AppState, Limits};
+use crate::app::project;
 use crate::data::Store;
-use crate::rules::RuleSet;
 
 /// Groups of operations in the document.
 #[derive(Tags)]
@@ -182,13 +183,16 @@ async fn limit_body<E: Endpoint>(
         .map(IntoResponse::into_response)
 }
 
-/// How to start the server.
+/// What the server opens.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    pub bind: String,
+    /// The database file (created with the bundled sample data if absent).
     pub db: PathBuf,
-    pub rules: PathBuf,
-    pub scenarios: PathBuf,
+    /// The folder of rule scripts (`None`: ./rules, else the built-in rules).
+    pub rules: Option<PathBuf>,
+    /// The folder of scenarios offered at start (`None`: ./scenarios, else the built-in
+    /// scenarios).
+    pub scenarios: Option<PathBuf>,
     pub keys: ApiKeys,
     pub limits: Limits,
 }
@@ -197,64 +201,59 @@ pub struct ServeOptions {
 /// rules and loads the scenarios.
 pub fn open_state(options: &ServeOptions) -> anyhow::Result<Arc<AppState>> {
     use anyhow::Context;
-    let rules = RuleSet::load(&options.rules)
-        .with_context(|| format!("cannot load the rules in {}", options.rules.display()))?;
+    let rules = project::load_rules(options.rules.as_deref()).map_err(|p| {
+        anyhow::anyhow!(
+            "cannot load the rules:\n{}",
+            p.0.iter()
+                .map(|p| format!("  {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    if let Some(notice) = rules.notice("rules") {
+        tracing::info!("{notice}");
+    }
     let mut store = Store::open(&options.db)
         .with_context(|| format!("cannot open {}", options.db.display()))?;
-    if store.workforce()?.is_none() {
-        let sample = crate::data::import::read_csv_text(
-            "bundled sample workforce.csv",
-            crate::data::SAMPLE_WORKFORCE_CSV,
-        )?;
-        store.replace_workforce(&sample)?;
+    if project::default_workforce(&mut store)?.1 {
         tracing::info!(
             "created the workforce table in {} from the bundled sample",
             options.db.display()
         );
     }
-    let (scenarios, problems) =
-        scenarios::initial_scenarios(&options.scenarios, store.saved_scenarios()?);
-    for p in problems {
+    let (mut catalogue, problems) = project::scenario_catalogue(options.scenarios.as_deref());
+    if let Some(notice) = catalogue.notice("scenarios") {
+        tracing::info!("{notice}");
+    }
+    let mut skipped: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    skipped.extend(catalogue.value.apply_saved(store.saved_scenarios()?));
+    for p in skipped {
         tracing::warn!("scenario skipped: {p}");
     }
     Ok(Arc::new(AppState::new(
         store,
-        rules,
-        scenarios,
+        rules.value,
+        catalogue.value,
         options.limits.clone(),
     )))
 }
 
-/// Runs the server until Ctrl-C. Prints the address it listens on (useful with port 0).
-pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
-    let address: SocketAddr = options.bind.parse().map_err(|e| {
-        anyhow::anyhow!(
-            "--bind {}: {e}; give an address such as 127.0.0.1:8080",
-            options.bind
-        )
-    })?;
-    if options.keys.is_empty() && !address.ip().is_loopback() {
-        anyhow::bail!(
-            "refusing to listen on {address} without API keys: set WFPLAN_API_KEYS or --key-file, or bind to 127.0.0.1"
-        );
-    }
-    let state = open_state(&options)?;
+/// Serves the API on `listener` until `shutdown` completes, then lets requests under way
+/// finish for up to five seconds. The caller chooses both (as tokio's mini-redis does):
+/// `wfplan serve` binds its `--bind` address and stops on Ctrl-C; tests bind port 0 and
+/// stop when they like.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    keys: ApiKeys,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     upkeep::start(&state);
-    let acceptor = TcpListener::bind(address).into_acceptor().await?;
-    let local = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .map_or_else(|| options.bind.clone(), |a| a.to_string());
-    println!("wfplan listening on http://{local} (docs at http://{local}/docs)");
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
-            app(state, options.keys),
-            async {
-                let _ = tokio::signal::ctrl_c().await;
-            },
+            app(state, keys),
+            shutdown,
             Some(std::time::Duration::from_secs(5)),
         )
         .await?;

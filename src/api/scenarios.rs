@@ -12,10 +12,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::{Map, Value};
 
 use super::error::{invalid_scenario, ApiError};
-use super::state::{lock, AppState, Origin, StoredScenario};
+use super::state::{lock, AppState};
 use super::{blocking, ApiTags};
-use crate::model::Scenario;
-use crate::scenario::{check_all, ScenarioProblem, ScenarioSource};
+use crate::app::{RunPlan, RunRequest};
+use crate::scenario::ScenarioSource;
 
 /// A scenario, in the same shape as the TOML files of `scenarios/` (model spec section 6).
 #[derive(Debug, Clone, Object)]
@@ -120,16 +120,9 @@ impl ScenariosApi {
                 .iter()
                 .map(|(name, s)| ScenarioSummary {
                     name: name.clone(),
-                    description: text(&s.document, "description"),
-                    origin: match s.origin {
-                        Origin::File => "file".into(),
-                        Origin::Api => "api".into(),
-                    },
-                    extends: s
-                        .document
-                        .get("extends")
-                        .and_then(|v| v.as_str())
-                        .map(String::from),
+                    description: s.text("description"),
+                    origin: s.origin.as_str().into(),
+                    extends: s.extends().map(String::from),
                 })
                 .collect(),
         ))
@@ -152,7 +145,7 @@ impl ScenariosApi {
             .clone()
             .filter(|n| !n.trim().is_empty())
             .ok_or_else(|| ApiError::field("name", "a new scenario needs a name"))?;
-        if lock(&state.scenarios).contains_key(&name) {
+        if lock(&state.scenarios).contains(&name) {
             return Err(ApiError::conflict(format!(
                 "a scenario named '{name}' exists: PUT /scenarios/{name} replaces it"
             )));
@@ -175,7 +168,9 @@ impl ScenariosApi {
         name: Path<String>,
     ) -> Result<Json<ScenarioDocument>, ApiError> {
         let scenarios = lock(&state.scenarios);
-        let stored = scenarios.get(&name.0).ok_or_else(|| no_scenario(&name.0))?;
+        let (_, stored) = scenarios
+            .find(&name.0)
+            .ok_or_else(|| no_scenario(&name.0))?;
         document_to_object(&stored.document).map(Json)
     }
 
@@ -219,16 +214,10 @@ impl ScenariosApi {
         name: Path<String>,
     ) -> Result<Deleted, ApiError> {
         let name = name.0;
-        if !lock(&state.scenarios).contains_key(&name) {
+        if !lock(&state.scenarios).contains(&name) {
             return Err(no_scenario(&name));
         }
-        let dependants: Vec<String> = lock(&state.scenarios)
-            .iter()
-            .filter(|(_, s)| {
-                s.document.get("extends").and_then(|v| v.as_str()) == Some(name.as_str())
-            })
-            .map(|(n, _)| n.clone())
-            .collect();
+        let dependants = lock(&state.scenarios).dependants(&name);
         if !dependants.is_empty() {
             return Err(ApiError::conflict(format!(
                 "scenario(s) {} extend '{name}': change or delete them first",
@@ -249,15 +238,6 @@ fn no_scenario(name: &str) -> ApiError {
     ApiError::not_found(format!("no scenario '{name}': GET /scenarios lists them"))
 }
 
-fn text(document: &Map<String, Value>, key: &str) -> String {
-    document
-        .get(key)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
 /// Checks and saves a scenario under `name`.
 async fn save(
     state: Arc<AppState>,
@@ -270,20 +250,23 @@ async fn save(
     let state_for_check = state.clone();
     let scenario_name = name.clone();
     blocking(move || {
-        let keys = state_for_check.default_keys()?;
-        resolve_and_check(&state_for_check, &scenario_name, checked, &keys, usize::MAX)?;
+        // Checked as a run on the default dataset would check it: every field of every
+        // run of its sweep, and the inputs its overrides give.
+        let source = resolve(&state_for_check, &scenario_name, checked)?;
+        let workforce = state_for_check.workforce(crate::data::datasets::DEFAULT_DATASET)?;
+        let request = RunRequest {
+            dataset: crate::data::datasets::DEFAULT_DATASET.into(),
+            scenarios: vec![source],
+            detail: "segment".into(),
+            time_budget: state_for_check.limits.time_budget,
+            max_runs: usize::MAX,
+        };
+        RunPlan::new(&state_for_check.rules, workforce, request)?;
         let json = Value::Object(document.clone()).to_string();
         state_for_check
             .store()
             .save_scenario(&scenario_name, Some(&json))?;
-        lock(&state_for_check.scenarios).insert(
-            scenario_name,
-            StoredScenario {
-                document: document.clone(),
-                origin: Origin::Api,
-                file_stem: None,
-            },
-        );
+        lock(&state_for_check.scenarios).save(scenario_name, document.clone());
         document_to_object(&document)
     })
     .await
@@ -308,142 +291,31 @@ fn document_to_object(document: &Map<String, Value>) -> Result<ScenarioDocument,
     })
 }
 
-/// Resolves `extends` against the stored scenarios, expands the sweep and checks every
-/// resulting run against the rules and `keys`.
-pub fn resolve_and_check(
+/// A scenario document named `name`, its `extends` resolved against the scenarios the
+/// server knows (the one resolver files use too).
+pub fn resolve(
     state: &AppState,
     name: &str,
     document: Map<String, Value>,
-    keys: &[String],
-    max_runs: usize,
-) -> Result<Vec<Scenario>, ApiError> {
-    let file = format!("scenario {name}");
-    let resolved = resolve_extends(state, &file, document, &mut vec![name.to_string()])
-        .map_err(|p| invalid_scenario(&[p]))?;
-    let (scenarios, problems) = check_all(
-        &[ScenarioSource {
-            file: file.clone(),
-            document: resolved,
-        }],
-        &state.rules,
-        keys,
-    );
-    if !problems.is_empty() {
-        return Err(invalid_scenario(&problems));
-    }
-    if scenarios.len() > max_runs {
-        return Err(ApiError::invalid(
-            "too_many_runs",
-            format!(
-                "the sweep expands to {} runs; one request may run at most {max_runs}",
-                scenarios.len()
-            ),
-            Vec::new(),
+) -> Result<ScenarioSource, ApiError> {
+    lock(&state.scenarios)
+        .resolve_document(name, document)
+        .map_err(|p| invalid_scenario(&[p]))
+}
+
+/// A saved scenario by name (or its file's stem), its `extends` resolved; `field` names
+/// the request field that named it.
+pub fn resolve_saved(
+    state: &AppState,
+    name: &str,
+    field: &str,
+) -> Result<ScenarioSource, ApiError> {
+    let scenarios = lock(&state.scenarios);
+    if scenarios.find(name).is_none() {
+        return Err(ApiError::field(
+            field,
+            format!("no scenario '{name}': GET /scenarios lists them"),
         ));
     }
-    Ok(scenarios)
-}
-
-fn resolve_extends(
-    state: &AppState,
-    file: &str,
-    mut document: Map<String, Value>,
-    chain: &mut Vec<String>,
-) -> Result<Map<String, Value>, ScenarioProblem> {
-    let problem = |message: String| ScenarioProblem {
-        file: file.to_string(),
-        field: "extends".into(),
-        message,
-    };
-    let Some(parent) = document.remove("extends") else {
-        return Ok(document);
-    };
-    let parent = parent
-        .as_str()
-        .ok_or_else(|| problem("extends must be the name of a scenario".into()))?
-        .to_string();
-    if chain.contains(&parent) {
-        chain.push(parent);
-        return Err(problem(format!(
-            "extends forms a cycle: {}",
-            chain.join(" -> ")
-        )));
-    }
-    if chain.len() > 32 {
-        return Err(problem("extends is nested too deeply".into()));
-    }
-    let parent_document = {
-        let scenarios = lock(&state.scenarios);
-        let found = scenarios.get(&parent).or_else(|| {
-            scenarios
-                .values()
-                .find(|s| s.file_stem.as_deref() == Some(parent.trim_end_matches(".toml")))
-        });
-        found
-            .map(|s| s.document.clone())
-            .ok_or_else(|| problem(format!("no scenario '{parent}': GET /scenarios lists them")))?
-    };
-    chain.push(parent);
-    let resolved_parent = resolve_extends(state, file, parent_document, chain)?;
-    chain.pop();
-    // The child's name is its own: merge never inherits it (a child is not its parent).
-    let name = document.get("name").cloned();
-    let mut merged = crate::scenario::load::merge(resolved_parent, document);
-    match name {
-        Some(n) => merged.insert("name".into(), n),
-        None => merged.remove("name"),
-    };
-    Ok(merged)
-}
-
-/// The scenarios the server starts with: the folder's files, then those saved through the
-/// API (which replace or hide files of the same name).
-pub fn initial_scenarios(
-    folder: &std::path::Path,
-    saved: Vec<(String, Option<String>)>,
-) -> (BTreeMap<String, StoredScenario>, Vec<String>) {
-    let mut scenarios = BTreeMap::new();
-    let mut problems = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(folder) {
-        let mut files: Vec<_> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        files.sort();
-        for file in files {
-            match crate::scenario::load::read_document(&file) {
-                Ok(document) => {
-                    let name = text(&document, "name");
-                    scenarios.insert(
-                        name,
-                        StoredScenario {
-                            document,
-                            origin: Origin::File,
-                            file_stem: file.file_stem().map(|s| s.to_string_lossy().to_string()),
-                        },
-                    );
-                }
-                Err(p) => problems.push(p.to_string()),
-            }
-        }
-    }
-    for (name, document) in saved {
-        match document.map(|d| serde_json::from_str::<Value>(&d)) {
-            None => {
-                scenarios.remove(&name);
-            }
-            Some(Ok(Value::Object(document))) => {
-                scenarios.insert(
-                    name,
-                    StoredScenario {
-                        document,
-                        origin: Origin::Api,
-                        file_stem: None,
-                    },
-                );
-            }
-            Some(_) => problems.push(format!("saved scenario {name}: not a JSON object; skipped")),
-        }
-    }
-    (scenarios, problems)
+    scenarios.resolve(name).map_err(|p| invalid_scenario(&[p]))
 }

@@ -1,19 +1,19 @@
-//! What the server holds: the database, the compiled rules, the scenarios, the datasets
-//! already read, and the background runs under way.
+//! What the server holds: the database (behind the recorder that owns how runs are
+//! committed), the compiled rules, the scenarios, the datasets already read, and the
+//! background runs under way.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 use super::error::ApiError;
 use crate::data::datasets::DEFAULT_DATASET;
-use crate::data::store::RunRecord;
-use crate::data::Store;
-use crate::model::{RunResults, Workforce};
+use crate::data::{Recorder, Store};
+use crate::model::Workforce;
 use crate::rules::RuleSet;
+use crate::scenario::Catalogue;
 
 /// Bounds that keep one client from taking the server down.
 #[derive(Debug, Clone)]
@@ -63,28 +63,10 @@ impl Default for Limits {
     }
 }
 
-/// Where a scenario came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// A file in the scenarios folder, unchanged.
-    File,
-    /// Created or replaced through the API (kept in the database).
-    Api,
-}
-
-/// A scenario document as it was written (before `extends` is resolved).
-#[derive(Debug, Clone)]
-pub struct StoredScenario {
-    pub document: Map<String, Value>,
-    pub origin: Origin,
-    /// The file's stem, which `extends` may also use (`faculty_plan` for `faculty-plan`).
-    pub file_stem: Option<String>,
-}
-
-/// A background batch's progress, shared with the thread running it.
+/// A background batch under way, shared with the thread running it: whether someone has
+/// cancelled it. (Its progress is read from the runs recorded.)
 #[derive(Debug, Default)]
 pub struct Job {
-    pub done: AtomicUsize,
     pub cancel: AtomicBool,
 }
 
@@ -94,70 +76,43 @@ impl Job {
     }
 }
 
-/// A small run that has finished and waits to be recorded, with where to send its
-/// `(batch id, run id)`.
-pub struct FinishedRun {
-    pub record: RunRecord,
-    pub result: Result<RunResults, String>,
-    pub elapsed: std::time::Duration,
-    pub reply: std::sync::mpsc::Sender<Result<(i64, i64), String>>,
-}
-
 /// Everything the handlers share.
 pub struct AppState {
-    store: Mutex<Store>,
+    /// The database and the runs waiting to be recorded in it.
+    recorder: Recorder,
     pub rules: Arc<RuleSet>,
-    pub scenarios: Mutex<BTreeMap<String, StoredScenario>>,
+    /// The scenarios runs may name: the scenarios folder's files and those saved through
+    /// the API.
+    pub scenarios: Mutex<Catalogue>,
     datasets: Mutex<HashMap<String, Arc<Workforce>>>,
     pub jobs: Mutex<HashMap<i64, Arc<Job>>>,
-    /// Small runs waiting to be recorded: whoever next holds the database records them
-    /// all in one transaction (a group commit), so concurrent requests share a commit.
-    pub finished: Mutex<Vec<FinishedRun>>,
-    /// Signalled when a small run stops computing (it has joined `finished`, or failed).
-    pub finished_changed: Condvar,
-    /// Small runs whose rules are still computing: the runs a commit may wait for.
-    pub computing: AtomicUsize,
     pub sync_slots: Arc<Semaphore>,
     pub background_slots: Arc<Semaphore>,
     pub limits: Limits,
 }
 
 impl AppState {
-    pub fn new(
-        store: Store,
-        rules: RuleSet,
-        scenarios: BTreeMap<String, StoredScenario>,
-        limits: Limits,
-    ) -> AppState {
+    pub fn new(store: Store, rules: RuleSet, scenarios: Catalogue, limits: Limits) -> AppState {
         AppState {
-            store: Mutex::new(store),
+            recorder: Recorder::new(store, limits.group_wait),
             rules: Arc::new(rules),
             scenarios: Mutex::new(scenarios),
             datasets: Mutex::new(HashMap::new()),
             jobs: Mutex::new(HashMap::new()),
-            finished: Mutex::new(Vec::new()),
-            finished_changed: Condvar::new(),
-            computing: AtomicUsize::new(0),
             sync_slots: Arc::new(Semaphore::new(limits.sync_slots)),
             background_slots: Arc::new(Semaphore::new(limits.background_slots)),
             limits,
         }
     }
 
-    /// The database. Held only for one statement or transaction at a time.
-    pub fn store(&self) -> MutexGuard<'_, Store> {
-        // A panic while holding the lock cannot leave DuckDB half-written (its own
-        // transactions roll back), so a poisoned lock is still safe to use.
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    /// Where runs are recorded.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
     }
 
-    /// The database if no one holds it now.
-    pub fn try_store(&self) -> Option<MutexGuard<'_, Store>> {
-        match self.store.try_lock() {
-            Ok(guard) => Some(guard),
-            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => None,
-        }
+    /// The database. Held only for one statement or transaction at a time.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.recorder.store()
     }
 
     /// A dataset's workforce, read once and then kept.

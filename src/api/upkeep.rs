@@ -8,10 +8,9 @@
 //! mostly fall where no one is waiting. Under sustained load the server is never idle and
 //! DuckDB's own checkpoint still happens.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use super::state::{lock, AppState};
+use super::state::AppState;
 
 /// What the last look at the log saw.
 #[derive(Debug, Default)]
@@ -27,8 +26,8 @@ impl IdleCheckpoints {
     /// written since the previous look, no small run is computing or waiting to be
     /// recorded, and no one holds the database. Returns whether it checkpointed.
     pub fn look(&mut self, state: &AppState) -> bool {
-        let busy = state.computing.load(Ordering::Acquire) > 0 || !lock(&state.finished).is_empty();
-        let Some(store) = state.try_store().filter(|_| !busy) else {
+        let busy = !state.recorder().is_quiet();
+        let Some(store) = state.recorder().try_store().filter(|_| !busy) else {
             self.last_log_bytes = None;
             return false;
         };
@@ -103,10 +102,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let state = open_state(&ServeOptions {
-            bind: "127.0.0.1:0".into(),
             db: dir.path().join("w.duckdb"),
-            rules: root.join("rules"),
-            scenarios: root.join("scenarios"),
+            rules: Some(root.join("rules")),
+            scenarios: Some(root.join("scenarios")),
             keys: ApiKeys::default(),
             limits: Limits {
                 checkpoint_log_bytes: 1,

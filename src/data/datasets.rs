@@ -4,7 +4,8 @@
 
 use duckdb::params;
 
-use super::store::{quote, write_workforce_table, Store};
+use super::sql::quote;
+use super::store::{write_workforce_table, Store};
 use super::DataError;
 use crate::model::Workforce;
 

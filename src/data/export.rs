@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use super::store::{quote, Store};
+use super::sql::{quote, sql_text};
+use super::store::Store;
 use super::DataError;
 use crate::model::results::METRICS;
 use crate::model::RunResults;
@@ -50,16 +51,22 @@ pub fn write_parquet(
     run_ids: &[i64],
     key_names: &[String],
 ) -> Result<(), DataError> {
-    let ids: Vec<String> = run_ids.iter().map(|i| i.to_string()).collect();
+    let placeholders = if run_ids.is_empty() {
+        "NULL".to_string()
+    } else {
+        vec!["?"; run_ids.len()].join(", ")
+    };
     let mut columns = vec!["scenario".to_string(), "month".into()];
     columns.extend(key_names.iter().map(|k| quote(k)));
     columns.extend(METRICS.iter().map(|m| m.to_string()));
+    // `COPY` takes its file name only as a literal; the run ids are bound.
     let sql = format!(
-        "COPY (SELECT {} FROM results WHERE run_id IN ({}) ORDER BY run_id, month, row) TO {} (FORMAT PARQUET)",
+        "COPY (SELECT {} FROM results WHERE run_id IN ({placeholders}) ORDER BY run_id, month, row) TO {} (FORMAT PARQUET)",
         columns.join(", "),
-        if ids.is_empty() { "NULL".to_string() } else { ids.join(", ") },
-        super::import::sql_text(&path.display().to_string())
+        sql_text(&path.display().to_string())
     );
-    store.connection().execute_batch(&sql)?;
+    store
+        .connection()
+        .execute(&sql, duckdb::params_from_iter(run_ids))?;
     Ok(())
 }

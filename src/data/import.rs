@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use duckdb::types::ValueRef;
 use duckdb::Connection;
 
+use super::sql::{quote, sql_text};
 use super::DataError;
 use rayon::prelude::*;
 
@@ -88,11 +89,6 @@ fn extension(path: &Path) -> String {
     path.extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .unwrap_or_default()
-}
-
-/// Quotes text as an SQL string literal.
-pub(crate) fn sql_text(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// Starts the builder on the first file, or checks a later file's header against it.
@@ -363,7 +359,7 @@ pub(crate) fn read_query(
     let select: Vec<String> = columns
         .iter()
         .map(|(name, t)| {
-            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            let quoted = quote(name);
             if numeric(t) {
                 format!("CAST({quoted} AS DOUBLE)")
             } else {

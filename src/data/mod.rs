@@ -10,10 +10,15 @@ pub mod export;
 pub mod generate;
 pub mod import;
 pub mod query;
+pub mod recorder;
 mod results_tables;
+pub mod runs;
+mod sql;
 pub mod store;
 
 pub use import::{read_workforce, read_workforce_files};
+pub use recorder::Recorder;
+pub use runs::RunRecord;
 pub use store::Store;
 
 use crate::model::workforce::InputProblems;

@@ -8,11 +8,14 @@
 
 use std::path::Path;
 
-use super::import::sql_text;
-use super::store::{quote, Store};
+use duckdb::params_from_iter;
+use duckdb::types::Value;
+
+use super::sql::{quote, sql_text};
+use super::store::Store;
 use super::DataError;
 use crate::model::results::{is_stock, METRICS};
-use crate::model::{RunResults, YearMonth};
+use crate::model::{RunResults, RunStatus, YearMonth};
 
 pub use crate::model::results::DERIVED;
 
@@ -22,7 +25,7 @@ pub struct RunRow {
     pub run_id: i64,
     pub batch_id: i64,
     pub scenario: String,
-    pub status: String,
+    pub status: RunStatus,
     pub error: Option<String>,
     pub detail: String,
     pub data_hash: String,
@@ -116,7 +119,10 @@ impl Store {
                 run_id: r.get(0)?,
                 batch_id: r.get(1)?,
                 scenario: r.get(2)?,
-                status: r.get(3)?,
+                // A word the runs table should never hold is an error, not a guess.
+                status: r.get::<_, String>(3)?.parse().map_err(|e: String| {
+                    duckdb::Error::FromSqlConversionFailure(3, duckdb::types::Type::Text, e.into())
+                })?,
                 error: r.get(4)?,
                 detail: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
                 data_hash: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
@@ -153,7 +159,7 @@ impl Store {
         &self,
         query: &ResultsQuery,
         details: &[String],
-    ) -> Result<(String, Vec<String>, Vec<String>), QueryOutcome> {
+    ) -> Result<ResultsSql, QueryOutcome> {
         let stored_keys = self.result_keys()?;
         // Keys each run can be cut by: all keys at segment detail, its grouping keys otherwise.
         let allowed = |key: &str| {
@@ -216,21 +222,19 @@ impl Store {
                 .map(|k| format!("{prefix}{k}"))
                 .collect::<String>()
         };
-        let ids: Vec<String> = query.run_ids.iter().map(|i| i.to_string()).collect();
-        let mut conditions = vec![format!(
-            "run_id IN ({})",
-            if ids.is_empty() {
-                "NULL".into()
-            } else {
-                ids.join(", ")
-            }
-        )];
-        conditions.extend(
-            query
-                .filters
-                .iter()
-                .map(|(k, v)| format!("{} = {}", quote(k), sql_text(v))),
-        );
+        // Run ids and filter values are bound as parameters, in the order of their
+        // placeholders; only the checked key names are written into the SQL, quoted.
+        let mut parameters: Vec<Value> = query.run_ids.iter().map(|&i| Value::BigInt(i)).collect();
+        let placeholders = vec!["?"; query.run_ids.len()].join(", ");
+        let mut conditions = vec![if query.run_ids.is_empty() {
+            "run_id IN (NULL)".to_string()
+        } else {
+            format!("run_id IN ({placeholders})")
+        }];
+        for (key, value) in &query.filters {
+            conditions.push(format!("{} = ?", quote(key)));
+            parameters.push(Value::Text(value.clone()));
+        }
         let sums: String = METRICS
             .iter()
             .map(|m| format!(", SUM({m}) AS {m}"))
@@ -272,7 +276,12 @@ impl Store {
         let mut columns = vec!["scenario".to_string(), "period".to_string()];
         columns.extend(query.group_by.iter().cloned());
         columns.extend(metrics.iter().cloned());
-        Ok((sql, columns, metrics))
+        Ok(ResultsSql {
+            sql,
+            parameters,
+            columns,
+            metrics,
+        })
     }
 
     /// Results of runs, cut as the query asks. `details` are the runs' detail labels.
@@ -281,7 +290,12 @@ impl Store {
         query: &ResultsQuery,
         details: &[String],
     ) -> Result<ResultsTable, QueryOutcome> {
-        let (sql, columns, metrics) = self.results_sql(query, details)?;
+        let ResultsSql {
+            sql,
+            parameters,
+            columns,
+            metrics,
+        } = self.results_sql(query, details)?;
         if !self.has_table("results")? {
             return Ok(ResultsTable {
                 columns,
@@ -291,7 +305,7 @@ impl Store {
         let keys = query.group_by.len();
         let mut statement = self.connection().prepare(&sql).map_err(DataError::from)?;
         let rows = statement
-            .query_map([], |r| {
+            .query_map(params_from_iter(parameters), |r| {
                 let mut key_values = Vec::with_capacity(keys);
                 for i in 0..keys {
                     key_values.push(r.get::<_, Option<String>>(2 + i)?.unwrap_or_default());
@@ -314,6 +328,26 @@ impl Store {
         Ok(ResultsTable { columns, rows })
     }
 
+    /// A results query as the bytes of a Parquet file. DuckDB writes Parquet only to a
+    /// file, so it writes into a private temporary folder (created afresh with a name no one
+    /// can guess, and removed with what is in it when this returns): a predictable name in
+    /// the shared temporary folder would let another user plant a link there and have the
+    /// server overwrite the file it points at.
+    pub fn results_to_parquet_bytes(
+        &self,
+        query: &ResultsQuery,
+        details: &[String],
+    ) -> Result<Vec<u8>, QueryOutcome> {
+        let folder = tempfile::Builder::new()
+            .prefix("wfplan-results-")
+            .tempdir()
+            .map_err(|e| DataError::file(std::env::temp_dir().display(), e))?;
+        let path = folder.path().join("results.parquet");
+        self.results_to_parquet(query, details, &path)?;
+        let bytes = std::fs::read(&path).map_err(|e| DataError::file(path.display(), e))?;
+        Ok(bytes)
+    }
+
     /// Writes a results query to a Parquet file.
     pub fn results_to_parquet(
         &self,
@@ -321,7 +355,12 @@ impl Store {
         details: &[String],
         path: &Path,
     ) -> Result<(), QueryOutcome> {
-        let (sql, columns, _) = self.results_sql(query, details)?;
+        let ResultsSql {
+            sql,
+            parameters,
+            columns,
+            ..
+        } = self.results_sql(query, details)?;
         if !self.has_table("results")? {
             return Err(QueryOutcome::Problem(QueryProblem {
                 parameter: "run".into(),
@@ -334,12 +373,16 @@ impl Store {
             .enumerate()
             .map(|(i, c)| format!("#{} AS {}", i + 1, quote(c)))
             .collect();
+        // `COPY` takes its file name only as a literal; the query's values are still bound.
         self.connection()
-            .execute_batch(&format!(
-                "COPY (SELECT {} FROM ({sql})) TO {} (FORMAT parquet)",
-                named.join(", "),
-                sql_text(&path.display().to_string())
-            ))
+            .execute(
+                &format!(
+                    "COPY (SELECT {} FROM ({sql})) TO {} (FORMAT parquet)",
+                    named.join(", "),
+                    sql_text(&path.display().to_string())
+                ),
+                params_from_iter(parameters),
+            )
             .map_err(DataError::from)?;
         Ok(())
     }
@@ -376,6 +419,15 @@ impl Store {
     }
 }
 
+/// A checked results query: its SQL, the values bound to its placeholders in order, the
+/// columns it gives and the metrics among them.
+struct ResultsSql {
+    sql: String,
+    parameters: Vec<Value>,
+    columns: Vec<String>,
+    metrics: Vec<String>,
+}
+
 /// A results query fails because of the request or because of the database.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryOutcome {
@@ -388,5 +440,100 @@ pub enum QueryOutcome {
 impl From<duckdb::Error> for QueryOutcome {
     fn from(e: duckdb::Error) -> Self {
         QueryOutcome::Data(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::data::RunRecord;
+
+    /// Organisations whose names hold SQL's quote and statement separator.
+    const ORGS: [&str; 3] = ["St Mary's", "north;south", "plain"];
+    /// Text that would widen the filter to every row if it were pasted unescaped.
+    const INJECTION: &str = "' OR '1'='1";
+
+    /// A store holding one run at `org` detail over [`ORGS`], two months.
+    fn store_with_a_run() -> (Store, i64) {
+        let mut store = Store::open_in_memory().unwrap();
+        let months = 2;
+        let results = RunResults {
+            scenario: "s".into(),
+            start: YearMonth {
+                year: 2025,
+                month: 4,
+            },
+            months,
+            key_names: vec!["org".into()],
+            rows: ORGS.iter().map(|o| vec![o.to_string()]).collect(),
+            figures: (0..months * ORGS.len() * METRICS.len())
+                .map(|i| i as f64)
+                .collect(),
+        };
+        let record = RunRecord {
+            batch_id: 0,
+            scenario: "s".into(),
+            scenario_hash: String::new(),
+            rules_hash: String::new(),
+            data_hash: String::new(),
+            detail: "org".into(),
+            start_month: "2025-04".into(),
+            months,
+            dataset: "default".into(),
+        };
+        let ids = store
+            .record_finished_runs(&[(record, Ok(&results), Duration::from_millis(1))])
+            .unwrap();
+        (store, ids[0].1)
+    }
+
+    fn by_org(run_id: i64, filter: &str) -> ResultsQuery {
+        ResultsQuery {
+            run_ids: vec![run_id],
+            group_by: vec!["org".into()],
+            period: Period::Month,
+            metrics: vec!["fte".into()],
+            filters: vec![("org".into(), filter.into())],
+        }
+    }
+
+    #[test]
+    fn filter_values_match_exactly_whatever_they_hold() {
+        let (store, run_id) = store_with_a_run();
+        let details = ["org".to_string()];
+        for org in ORGS {
+            let table = store.results(&by_org(run_id, org), &details).unwrap();
+            assert_eq!(table.rows.len(), 2, "{org}: one row a month");
+            assert!(table.rows.iter().all(|r| r.keys == [org]), "{org}");
+        }
+        let table = store.results(&by_org(run_id, INJECTION), &details).unwrap();
+        assert_eq!(table.rows, Vec::new());
+        // The Parquet export binds the same values.
+        let bytes = store
+            .results_to_parquet_bytes(&by_org(run_id, ORGS[0]), &details)
+            .unwrap();
+        assert_eq!(&bytes[..4], b"PAR1");
+    }
+
+    /// Values are bound, never written into the SQL: the query's text holds neither the
+    /// filter values nor the run ids.
+    #[test]
+    fn filter_values_and_run_ids_are_bound_as_parameters() {
+        let (store, run_id) = store_with_a_run();
+        let mut query = by_org(run_id, INJECTION);
+        query.run_ids = vec![run_id, 987_654_321];
+        let built = store.results_sql(&query, &["org".to_string()]).unwrap();
+        assert!(!built.sql.contains("OR '"), "{}", built.sql);
+        assert!(!built.sql.contains("987654321"), "{}", built.sql);
+        assert_eq!(
+            built.parameters,
+            vec![
+                Value::BigInt(run_id),
+                Value::BigInt(987_654_321),
+                Value::Text(INJECTION.into())
+            ]
+        );
     }
 }

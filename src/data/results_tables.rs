@@ -23,7 +23,7 @@ use duckdb::arrow::datatypes::DataType;
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{Connection, OptionalExt};
 
-use super::store::{quote, record_batch, table_columns};
+use super::sql::{quote, record_batch, table_columns};
 use super::DataError;
 use crate::model::results::METRICS;
 use crate::model::RunResults;
@@ -248,7 +248,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::data::store::{RunRecord, Store};
+    use crate::data::{RunRecord, Store};
     use crate::model::YearMonth;
 
     /// Every row of the `results` view (or table) as text, in a fixed order.

@@ -30,6 +30,29 @@ pub fn run_batch(
     scenarios: &[Scenario],
     options: &RunOptions,
     threads: Option<usize>,
+    on_outcome: impl FnMut(Outcome),
+) -> Result<(), rayon::ThreadPoolBuildError> {
+    run_batch_until(
+        rules,
+        workforce,
+        scenarios,
+        options,
+        threads,
+        &|| false,
+        on_outcome,
+    )
+}
+
+/// As [`run_batch`], but a scenario not yet started when `stop` turns true is not run
+/// and has no outcome: for a batch that can be cancelled, or must stop because its
+/// results can no longer be stored. Scenarios under way finish.
+pub fn run_batch_until(
+    rules: &RuleSet,
+    workforce: &Workforce,
+    scenarios: &[Scenario],
+    options: &RunOptions,
+    threads: Option<usize>,
+    stop: &(dyn Fn() -> bool + Sync),
     mut on_outcome: impl FnMut(Outcome),
 ) -> Result<(), rayon::ThreadPoolBuildError> {
     let mut pool = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("wfplan-worker-{i}"));
@@ -44,6 +67,9 @@ pub fn run_batch(
                 scenarios.par_iter().enumerate().for_each_with(
                     sender,
                     |sender, (index, scenario)| {
+                        if stop() {
+                            return;
+                        }
                         let started = Instant::now();
                         let result = run_scenario(rules, workforce, scenario, options);
                         // The receiver only goes away if the caller panicked; nothing to do then.

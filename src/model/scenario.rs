@@ -114,12 +114,31 @@ pub enum Detail {
 }
 
 impl Detail {
-    /// Reads `segment`, `total`, or key columns separated by commas (`org,staff_group`).
-    pub fn parse(text: &str) -> Detail {
+    /// Reads `segment`, `total`, or key columns separated by commas (`org,staff_group`),
+    /// each of which must be one of `key_names` (compared as DuckDB compares names,
+    /// ignoring case; the dataset's spelling is kept). The error names the valid levels.
+    pub fn parse(text: &str, key_names: &[String]) -> Result<Detail, String> {
         match text.trim() {
-            "segment" => Detail::Segment,
-            "total" | "" => Detail::GroupBy(Vec::new()),
-            keys => Detail::GroupBy(keys.split(',').map(|k| k.trim().to_string()).collect()),
+            "segment" => Ok(Detail::Segment),
+            "total" => Ok(Detail::GroupBy(Vec::new())),
+            keys => {
+                let mut chosen: Vec<String> = Vec::new();
+                for key in keys.split(',').map(str::trim) {
+                    let found = key_names.iter().find(|k| k.eq_ignore_ascii_case(key));
+                    match found {
+                        Some(k) if !chosen.contains(k) => chosen.push(k.clone()),
+                        Some(k) => return Err(format!("key column '{k}' is given twice")),
+                        None => {
+                            return Err(format!(
+                                "'{text}' is not a level of detail: give segment, total, or key \
+                                 columns separated by commas, from {}",
+                                key_names.join(", ")
+                            ))
+                        }
+                    }
+                }
+                Ok(Detail::GroupBy(chosen))
+            }
         }
     }
 

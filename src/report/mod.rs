@@ -137,6 +137,31 @@ pub struct BreakEven {
     pub vacancies_removed: f64,
 }
 
+impl BreakEven {
+    /// Whether the interventions pay back if vacancies go unfilled.
+    pub fn pays_back_if_unfilled(&self) -> bool {
+        self.covers(self.fte_if_unfilled)
+    }
+
+    /// Whether the interventions pay back if agency staff fill vacancies.
+    pub fn pays_back_if_agency_filled(&self) -> bool {
+        self.covers(self.fte_if_agency_filled)
+    }
+
+    /// The one rule of the verdict: the interventions pay back when the vacancies they
+    /// remove are worth at least what they cost, so exactly at break-even they pay back
+    /// (their cost is recovered). With no value on a vacancy (`needed` infinite) they
+    /// never do.
+    fn covers(&self, needed: f64) -> bool {
+        self.vacancies_removed >= needed
+    }
+
+    /// Whether the interventions cost anything more than the baseline's.
+    pub fn has_extra_cost(&self) -> bool {
+        self.intervention_cost_per_year > 0.0
+    }
+}
+
 /// A scenario compared with the baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {

@@ -169,14 +169,14 @@ pub fn comparison(c: &Comparison) -> String {
 }
 
 fn break_even(b: &BreakEven) -> String {
-    if b.intervention_cost_per_year <= 0.0 {
+    if !b.has_extra_cost() {
         return format!(
             "  break-even: no extra intervention cost; vacancies removed {} FTE\n",
             number(b.vacancies_removed, 1)
         );
     }
-    let verdict = |needed: f64| {
-        if b.vacancies_removed > needed {
+    let verdict = |pays_back: bool| {
+        if pays_back {
             "pays back"
         } else {
             "does not pay back"
@@ -190,16 +190,37 @@ fn break_even(b: &BreakEven) -> String {
         number(b.vacancies_removed, 1),
         number(b.pay_per_fte_year, 0),
         number(b.fte_if_unfilled, 1),
-        verdict(b.fte_if_unfilled),
+        verdict(b.pays_back_if_unfilled()),
         number(b.agency_extra_per_fte_year, 0),
         number(b.fte_if_agency_filled, 1),
-        verdict(b.fte_if_agency_filled),
+        verdict(b.pays_back_if_agency_filled()),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::number;
+    use crate::report::BreakEven;
+
+    /// At exactly break-even the interventions pay back, in the printed table and in the
+    /// verdict the API reports (both come from `BreakEven`); the CLI once said the
+    /// opposite of the API here.
+    #[test]
+    fn at_break_even_the_verdict_is_pays_back_everywhere() {
+        let b = BreakEven {
+            intervention_cost_per_year: 100_000.0,
+            pay_per_fte_year: 40_000.0,
+            agency_extra_per_fte_year: 20_000.0,
+            fte_if_unfilled: 2.5,
+            fte_if_agency_filled: 5.0,
+            vacancies_removed: 2.5,
+        };
+        assert!(b.pays_back_if_unfilled());
+        assert!(!b.pays_back_if_agency_filled());
+        let text = super::break_even(&b);
+        assert!(text.contains("needs 2.5 FTE, pays back"), "{text}");
+        assert!(text.contains("needs 5.0 FTE, does not pay back"), "{text}");
+    }
 
     #[test]
     fn numbers_have_thousands_separators() {

@@ -19,40 +19,60 @@ enum Operand<'a> {
     Scalar(f64),
 }
 
-fn combine(a: Operand, b: Operand, f: impl Fn(f64, f64) -> f64) -> Column {
-    // One plain loop for each mix of operands, rather than a match on the operands for
-    // every value: the compiler vectorises these (the national case spent a fifth of its
-    // time here, BENCHMARKS.md).
-    Column::new(match (a, b) {
-        (Operand::Values(v), Operand::Values(w)) => {
-            v.iter().zip(w).map(|(&x, &y)| f(x, y)).collect()
-        }
-        (Operand::Values(v), Operand::Scalar(y)) => v.iter().map(|&x| f(x, y)).collect(),
-        (Operand::Scalar(x), Operand::Values(w)) => w.iter().map(|&y| f(x, y)).collect(),
-        (Operand::Scalar(_), Operand::Scalar(_)) => Vec::new(),
-    })
+/// `operation` of two columns into a new one, in one plain loop that the compiler
+/// vectorises. Columns of different lengths are an error rather than zipped, which would
+/// silently drop the longer column's last segments.
+fn combine(
+    operation: &str,
+    a: &[f64],
+    b: &[f64],
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<Column, Box<EvalAltResult>> {
+    same_length(operation, a.len(), b.len())?;
+    Ok(Column::new(
+        a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect(),
+    ))
 }
 
-// The operations below give the same values as `combine`, but write them over an operand
-// that no one else holds (a temporary such as `1.0 - leaver` in `fte * (1.0 - leaver)`),
-// so that most operations of a rule allocate nothing and stay in cache.
+/// The error of an operation given columns of different lengths. It names the operation;
+/// the caller's error path adds the script and line, as for [`NEEDS_WHOLE_COLUMNS`].
+fn same_length(operation: &str, a: usize, b: usize) -> Result<(), Box<EvalAltResult>> {
+    if a == b {
+        Ok(())
+    } else {
+        Err(
+            format!("'{operation}' needs columns of the same length, not {a} and {b} segments")
+                .into(),
+        )
+    }
+}
 
-fn column_column(mut a: Column, mut b: Column, f: impl Fn(f64, f64) -> f64) -> Column {
+// The operations below give the same values as `combine` (or `Column::map` for a scalar
+// operand), but write them over an operand that no one else holds (a temporary such as
+// `1.0 - leaver` in `fte * (1.0 - leaver)`), so that most operations of a rule allocate
+// nothing and stay in cache.
+
+fn column_column(
+    operation: &str,
+    mut a: Column,
+    mut b: Column,
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<Column, Box<EvalAltResult>> {
     if a.len() == b.len() {
         if let Some(values) = a.unique_mut() {
             for (x, &y) in values.iter_mut().zip(b.values()) {
                 *x = f(*x, y);
             }
-            return a;
+            return Ok(a);
         }
         if let Some(values) = b.unique_mut() {
             for (y, &x) in values.iter_mut().zip(a.values()) {
                 *y = f(x, *y);
             }
-            return b;
+            return Ok(b);
         }
     }
-    combine(Operand::Values(a.values()), Operand::Values(b.values()), f)
+    combine(operation, a.values(), b.values(), f)
 }
 
 fn column_scalar(mut a: Column, b: f64, f: impl Fn(f64, f64) -> f64) -> Column {
@@ -62,7 +82,7 @@ fn column_scalar(mut a: Column, b: f64, f: impl Fn(f64, f64) -> f64) -> Column {
         }
         return a;
     }
-    combine(Operand::Values(a.values()), Operand::Scalar(b), f)
+    a.map(|x| f(x, b))
 }
 
 fn scalar_column(a: f64, mut b: Column, f: impl Fn(f64, f64) -> f64) -> Column {
@@ -72,7 +92,7 @@ fn scalar_column(a: f64, mut b: Column, f: impl Fn(f64, f64) -> f64) -> Column {
         }
         return b;
     }
-    combine(Operand::Scalar(a), Operand::Values(b.values()), f)
+    b.map(|y| f(a, y))
 }
 
 fn unary(mut a: Column, f: impl Fn(f64) -> f64) -> Column {
@@ -86,16 +106,22 @@ fn unary(mut a: Column, f: impl Fn(f64) -> f64) -> Column {
 }
 
 /// `a op= b` on a script variable: in place when the variable is the only holder.
-fn assign_column(a: &mut Column, b: Column, f: impl Fn(f64, f64) -> f64) {
+fn assign_column(
+    operation: &str,
+    a: &mut Column,
+    b: Column,
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<(), Box<EvalAltResult>> {
     if a.len() == b.len() {
         if let Some(values) = a.unique_mut() {
             for (x, &y) in values.iter_mut().zip(b.values()) {
                 *x = f(*x, y);
             }
-            return;
+            return Ok(());
         }
     }
-    *a = column_column(a.clone(), b, f);
+    *a = column_column(operation, a.clone(), b, f)?;
+    Ok(())
 }
 
 fn assign_scalar(a: &mut Column, b: f64, f: impl Fn(f64, f64) -> f64) {
@@ -120,7 +146,9 @@ fn mask(condition: bool) -> f64 {
 macro_rules! broadcast {
     ($engine:expr, $name:expr, $f:expr) => {{
         let f = $f;
-        $engine.register_fn($name, move |a: Column, b: Column| column_column(a, b, f));
+        $engine.register_fn($name, move |a: Column, b: Column| {
+            column_column($name, a, b, f)
+        });
         $engine.register_fn($name, move |a: Column, b: FLOAT| column_scalar(a, b, f));
         $engine.register_fn($name, move |a: FLOAT, b: Column| scalar_column(a, b, f));
         $engine.register_fn($name, move |a: Column, b: INT| {
@@ -138,7 +166,7 @@ macro_rules! op_assign {
     ($engine:expr, $name:expr, $f:expr) => {{
         let f = $f;
         $engine.register_fn($name, move |a: &mut Column, b: Column| {
-            assign_column(a, b, f)
+            assign_column($name, a, b, f)
         });
         $engine.register_fn($name, move |a: &mut Column, b: FLOAT| {
             assign_scalar(a, b, f)
@@ -152,16 +180,27 @@ macro_rules! op_assign {
 /// Registers `where(mask, a, b)` for every mix of column and scalar branches.
 macro_rules! register_where {
     ($engine:expr, $($a:ty => $ta:expr, $b:ty => $tb:expr);* $(;)?) => {$(
-        $engine.register_fn("where", |m: Column, a: $a, b: $b| {
-            select(m.values(), $ta(&a), $tb(&b))
-        });
+        $engine.register_fn(
+            "where",
+            |m: Column, a: $a, b: $b| -> Result<Column, Box<EvalAltResult>> {
+                select(m.values(), $ta(&a), $tb(&b))
+            },
+        );
     )*};
 }
 
-/// `where(mask, a, b)`: one plain loop for each mix of operands, as in `combine`.
-fn select(mask: &[f64], a: Operand, b: Operand) -> Column {
+/// `where(mask, a, b)`: one plain loop for each mix of operands, rather than a match on the
+/// operands for every value, so that the compiler vectorises them (the national case spent
+/// a fifth of its time in the column loops, BENCHMARKS.md). Columns of different lengths
+/// are an error, as in `combine`.
+fn select(mask: &[f64], a: Operand, b: Operand) -> Result<Column, Box<EvalAltResult>> {
+    for operand in [&a, &b] {
+        if let Operand::Values(values) = operand {
+            same_length("where", mask.len(), values.len())?;
+        }
+    }
     let pick = |m: f64, x: f64, y: f64| if m != 0.0 { x } else { y };
-    Column::new(match (a, b) {
+    Ok(Column::new(match (a, b) {
         (Operand::Values(v), Operand::Values(w)) => mask
             .iter()
             .zip(v.iter().zip(w))
@@ -174,7 +213,7 @@ fn select(mask: &[f64], a: Operand, b: Operand) -> Column {
             mask.iter().zip(w).map(|(&m, &y)| pick(m, x, y)).collect()
         }
         (Operand::Scalar(x), Operand::Scalar(y)) => mask.iter().map(|&m| pick(m, x, y)).collect(),
-    })
+    }))
 }
 
 fn values(c: &Column) -> Operand<'_> {
@@ -414,6 +453,44 @@ pub fn spread(group: KeyColumn, amount: Column, target: Column, weight: Column) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `script` with columns `long` (3 segments) and `short` (2 segments) in scope.
+    fn run_with_uneven_columns(script: &str) -> Result<Column, Box<EvalAltResult>> {
+        let mut engine = Engine::new_raw();
+        register(&mut engine);
+        let mut scope = rhai::Scope::new();
+        scope.push("long", Column::new(vec![1.0, 2.0, 3.0]));
+        scope.push("short", Column::new(vec![10.0, 20.0]));
+        engine.eval_with_scope::<Column>(&mut scope, script)
+    }
+
+    #[test]
+    fn columns_of_different_lengths_are_an_error_naming_the_operation() {
+        for (script, operation) in [
+            ("long + short", "'+'"),
+            ("short * long", "'*'"),
+            ("max(long, short)", "'max'"),
+            ("long > short", "'>'"),
+            // `long` is held twice here, so the operation cannot work in place.
+            ("let copy = long; copy -= short; copy", "'-='"),
+            ("long += short; long", "'+='"),
+            ("where(long > 1.0, short, 0.0)", "'where'"),
+            ("where(short > 1.0, long, short)", "'where'"),
+        ] {
+            let error = run_with_uneven_columns(script)
+                .expect_err(script)
+                .to_string();
+            assert!(error.contains(operation), "{script}: {error}");
+            assert!(
+                error.contains("3 and 2") || error.contains("2 and 3"),
+                "{script}: {error}"
+            );
+            assert!(!error.contains(NEEDS_WHOLE_COLUMNS), "{script}: {error}");
+        }
+        // Columns of one length, and a column with a scalar, still combine.
+        let sum = run_with_uneven_columns("long + long * 2.0").unwrap();
+        assert_eq!(sum.values(), &[3.0, 6.0, 9.0]);
+    }
 
     #[test]
     fn spread_shares_within_groups_by_weight() {

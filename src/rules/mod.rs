@@ -241,6 +241,11 @@ impl RuleSet {
         Self::from_sources(sources)
     }
 
+    /// The rules built into wfplan: the project's `rules/` when it was built.
+    pub fn bundled() -> Result<RuleSet, RuleProblems> {
+        Self::from_sources(crate::bundled::rule_sources())
+    }
+
     /// Compiles scripts given as `(file name, source)`: the first two are `rates` and
     /// `flows`, the rest intervention kinds named after their file stem.
     pub fn from_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProblems> {

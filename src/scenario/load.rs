@@ -17,7 +17,7 @@ pub struct ScenarioSource {
 /// Largest scenario file read, in bytes.
 const MAX_SCENARIO_BYTES: u64 = 1024 * 1024;
 /// Longest chain of `extends`.
-const MAX_EXTENDS_DEPTH: usize = 32;
+pub const MAX_EXTENDS_DEPTH: usize = 32;
 
 /// Reads scenario files and every `.toml` file of the given folders (in name order).
 pub fn load_paths(paths: &[PathBuf]) -> (Vec<ScenarioSource>, Vec<ScenarioProblem>) {
@@ -50,7 +50,7 @@ pub fn load_paths(paths: &[PathBuf]) -> (Vec<ScenarioSource>, Vec<ScenarioProble
             vec![path.clone()]
         };
         for file in files {
-            match load_file(&file, &mut Vec::new()) {
+            match load_file(&file) {
                 Ok(document) => sources.push(ScenarioSource {
                     file: file.display().to_string(),
                     document,
@@ -70,46 +70,121 @@ fn problem(file: &Path, field: &str, message: &str) -> ScenarioProblem {
     }
 }
 
-/// Reads one file as a document, merging in its parents. `chain` holds the files already
-/// being read, to catch cycles.
-fn load_file(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Map<String, Value>, ScenarioProblem> {
-    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    if chain.contains(&canonical) {
-        let names: Vec<String> = chain.iter().chain([&canonical]).map(|p| stem(p)).collect();
-        return Err(problem(
-            path,
-            "extends",
-            &format!("extends forms a cycle: {}", names.join(" -> ")),
-        ));
-    }
-    if chain.len() >= MAX_EXTENDS_DEPTH {
-        return Err(problem(path, "extends", "extends is nested too deeply"));
-    }
-    let mut document = read_document(path)?;
+/// Reads one file as a document, merging in its parents, which are looked up in the
+/// file's folder.
+fn load_file(path: &Path) -> Result<Map<String, Value>, ScenarioProblem> {
+    let document = read_document(path)?;
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let lookup = |name: &str| {
+        let parent = find_parent(folder, name)?;
+        let identity = parent
+            .canonicalize()
+            .unwrap_or_else(|_| parent.clone())
+            .display()
+            .to_string();
+        Some(read_document(&parent).map(|document| Parent {
+            identity,
+            name: stem(&parent),
+            document,
+        }))
+    };
+    let own = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    resolve_extends(
+        &path.display().to_string(),
+        (&own.display().to_string(), &stem(path)),
+        document,
+        &lookup,
+        &format!("in {}", folder.display()),
+    )
+}
+
+/// A parent scenario found by the name `extends` gives.
+pub struct Parent {
+    /// What makes it this scenario and no other (a file's full path, a saved scenario's
+    /// name): a chain that meets it twice is a cycle.
+    pub identity: String,
+    /// How messages name it.
+    pub name: String,
+    /// As written, its own `extends` not yet resolved.
+    pub document: Map<String, Value>,
+}
+
+/// Resolves `extends` in a scenario document: the one resolver for scenario files and for
+/// scenarios saved through the API, which differ only in where a parent is found
+/// (`find_parent`; `where_to_look` completes "no scenario 'x' ..."). `own` is the
+/// scenario's identity and name. The child's name is its own and never inherited (a child
+/// is not its parent); other fields are merged as [`merge`] says. A chain of at most
+/// [`MAX_EXTENDS_DEPTH`] parents is followed; a cycle is an error naming it.
+pub fn resolve_extends(
+    file: &str,
+    own: (&str, &str),
+    document: Map<String, Value>,
+    find_parent: &FindParent,
+    where_to_look: &str,
+) -> Result<Map<String, Value>, ScenarioProblem> {
+    let mut chain = vec![(own.0.to_string(), own.1.to_string())];
+    resolve_chain(file, document, &mut chain, find_parent, where_to_look)
+}
+
+/// Finds the parent a name in `extends` refers to: `None` when there is none, an error
+/// when it exists but cannot be read.
+pub type FindParent<'a> = dyn Fn(&str) -> Option<Result<Parent, ScenarioProblem>> + 'a;
+
+/// `chain` holds the identity and name of the scenario being resolved and of each parent
+/// met so far.
+fn resolve_chain(
+    file: &str,
+    mut document: Map<String, Value>,
+    chain: &mut Vec<(String, String)>,
+    find_parent: &FindParent,
+    where_to_look: &str,
+) -> Result<Map<String, Value>, ScenarioProblem> {
+    let problem = |message: String| ScenarioProblem {
+        file: file.to_string(),
+        field: "extends".into(),
+        message,
+    };
     let Some(parent) = document.remove("extends") else {
         return Ok(document);
     };
     let Some(parent) = parent.as_str() else {
-        return Err(problem(
-            path,
-            "extends",
-            "extends must be the name of a scenario in the same folder",
-        ));
+        return Err(problem("extends must be the name of a scenario".into()));
     };
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let parent_path = find_parent(folder, parent).ok_or_else(|| {
-        problem(
-            path,
-            "extends",
-            &format!("no scenario '{parent}' in {}", folder.display()),
-        )
-    })?;
-    chain.push(canonical);
-    let parent_document = load_file(&parent_path, chain)?;
+    let Parent {
+        identity,
+        name,
+        document: parent_document,
+    } = find_parent(parent)
+        .ok_or_else(|| problem(format!("no scenario '{parent}' {where_to_look}")))??;
+    if chain.iter().any(|(id, _)| *id == identity) {
+        let names: Vec<&str> = chain
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .chain([name.as_str()])
+            .collect();
+        return Err(problem(format!(
+            "extends forms a cycle: {}",
+            names.join(" -> ")
+        )));
+    }
+    // `chain` holds the scenario itself and the parents met so far: this is parent
+    // number `chain.len()`.
+    if chain.len() > MAX_EXTENDS_DEPTH {
+        return Err(problem(format!(
+            "extends is nested too deeply: a chain may have at most {MAX_EXTENDS_DEPTH} parents"
+        )));
+    }
+    chain.push((identity, name));
+    let resolved_parent = resolve_chain(file, parent_document, chain, find_parent, where_to_look)?;
     chain.pop();
-    Ok(merge(parent_document, document))
+    let name = document.get("name").cloned();
+    let mut merged = merge(resolved_parent, document);
+    match name {
+        Some(n) => merged.insert("name".into(), n),
+        None => merged.remove("name"),
+    };
+    Ok(merged)
 }
-
 /// Reads one scenario file as written, without resolving `extends`; `name` defaults to the
 /// file stem.
 pub fn read_document(path: &Path) -> Result<Map<String, Value>, ScenarioProblem> {
@@ -132,7 +207,7 @@ pub fn read_document(path: &Path) -> Result<Map<String, Value>, ScenarioProblem>
     Ok(document)
 }
 
-fn stem(path: &Path) -> String {
+pub(crate) fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default()
@@ -162,7 +237,7 @@ fn find_parent(folder: &Path, name: &str) -> Option<PathBuf> {
 }
 
 /// Parses TOML, or JSON when the file name ends in `.json`.
-fn parse(path: &Path, text: &str) -> Result<Map<String, Value>, ScenarioProblem> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Map<String, Value>, ScenarioProblem> {
     let is_json = path.extension().is_some_and(|e| e == "json");
     let value: Value = if is_json {
         serde_json::from_str(text)

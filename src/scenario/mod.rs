@@ -5,10 +5,12 @@
 //! Validation walks the parsed document rather than deserialising into a fixed struct,
 //! because the fields an intervention may have are declared by its kind's script.
 
+pub mod catalogue;
 pub mod load;
 pub mod sweep;
 pub mod validate;
 
+pub use catalogue::Catalogue;
 pub use load::{load_paths, load_value, ScenarioSource};
 pub use validate::validate;
 

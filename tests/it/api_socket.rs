@@ -253,3 +253,46 @@ fn a_server_killed_mid_run_leaves_no_partial_results() {
     let rows = json(&text)["rows"].as_array().unwrap().len();
     assert_eq!(rows, succeeded * 600);
 }
+
+/// The server is a function of a listener and a shutdown signal: a test binds port 0,
+/// serves on it in-process, talks to it over the socket, and stops it when it likes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_on_a_given_listener_until_a_given_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let options = wfplan::api::ServeOptions {
+        db: dir.path().join("wfplan.duckdb"),
+        rules: Some(repo().join("rules")),
+        scenarios: Some(repo().join("scenarios")),
+        keys: Default::default(),
+        limits: Default::default(),
+    };
+    let state = wfplan::api::open_state(&options).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(wfplan::api::run(listener, state, options.keys, async {
+        let _ = stopped.await;
+    }));
+
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    socket
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"status\":\"ok\""), "{answer}");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops when told")
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(address).await.is_err(),
+        "nothing listens after shutdown"
+    );
+}

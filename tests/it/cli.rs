@@ -1,55 +1,31 @@
 //! The `wfplan` binary as a planner uses it: the main job on the sample data, import and its
-//! validation, scenario checking, comparison and exit codes.
+//! validation, scenario checking, comparison and exit codes. Each test runs the binary in a
+//! temporary folder of its own ([`Test`]), as a user outside the repository would.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use super::common::*;
 
-fn wfplan(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wfplan"))
-        .current_dir(repo())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run wfplan in {}: {e}", dir.display()))
-}
-
-fn text(output: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&output.stdout).to_string(),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
-}
-
-/// Runs wfplan, expects it to succeed, and returns its stdout and stderr.
-fn succeeds(dir: &Path, args: &[&str]) -> (String, String) {
-    let output = wfplan(dir, args);
-    let (stdout, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    (stdout, stderr)
-}
-
 fn db(dir: &Path) -> String {
     dir.join("test.duckdb").display().to_string()
+}
+
+/// The repository's scenarios folder, or one of its files.
+fn scenarios(file: &str) -> String {
+    repo().join("scenarios").join(file).display().to_string()
 }
 
 #[test]
 fn the_main_job_runs_every_scenario_and_stores_the_results() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results.csv");
-    let (stdout, stderr) = succeeds(
-        dir.path(),
-        &[
-            "run",
-            "--db",
-            &db(dir.path()),
-            "--out",
-            out.to_str().unwrap(),
-            "scenarios",
-        ],
-    );
-    assert!(stderr.contains("bundled sample"), "{stderr}");
+    let ran = Test::in_dir(dir.path())
+        .args(["run", "--db", &db(dir.path()), "--out"])
+        .arg(&out)
+        .arg(scenarios(""))
+        .stderr_contains("bundled sample")
+        .run();
+    let stdout = ran.stdout;
     assert!(
         stdout.contains("faculty-plan") && stdout.contains("2029/30"),
         "{stdout}"
@@ -92,20 +68,11 @@ fn the_main_job_runs_every_scenario_and_stores_the_results() {
 fn a_coarser_detail_and_parquet_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("by_group.parquet");
-    succeeds(
-        dir.path(),
-        &[
-            "run",
-            "--db",
-            &db(dir.path()),
-            "--detail",
-            "staff_group",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-            "scenarios/placements.toml",
-        ],
-    );
+    Test::in_dir(dir.path())
+        .args(["run", "--db", &db(dir.path()), "--detail", "staff_group"])
+        .args(["--quiet", "--out", out.to_str().unwrap()])
+        .arg(scenarios("placements.toml"))
+        .run();
     let connection = duckdb::Connection::open_in_memory().unwrap();
     let (rows, groups): (i64, i64) = connection
         .query_row(
@@ -134,11 +101,10 @@ fn import_reports_every_bad_value_and_changes_nothing() {
         ),
     )
     .unwrap();
-    let (stdout, _) = succeeds(
-        dir.path(),
-        &["import", "--db", &db(dir.path()), good.to_str().unwrap()],
-    );
-    assert!(stdout.contains("imported 2 segments"));
+    Test::in_dir(dir.path())
+        .args(["import", "--db", &db(dir.path()), good.to_str().unwrap()])
+        .stdout_contains("imported 2 segments")
+        .run();
 
     let bad = dir.path().join("bad.csv");
     let rows = [
@@ -151,12 +117,9 @@ fn import_reports_every_bad_value_and_changes_nothing() {
         "a,ics,physiotherapy,6,4,120,0.12,0.05,0.1,0.03,0.02,37.5,0.6,39000,0,0.5,0.3,1.2,2,0", // duplicate
     ];
     std::fs::write(&bad, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
-    let output = wfplan(
-        dir.path(),
-        &["import", "--db", &db(dir.path()), bad.to_str().unwrap()],
-    );
-    let (_, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let mut import = Test::in_dir(dir.path())
+        .args(["import", "--db", &db(dir.path()), bad.to_str().unwrap()])
+        .status(2);
     for expected in [
         "row 2, column fte: -4 must be 0 or more",
         "row 3, column establishment: 'ten' is not a number",
@@ -165,11 +128,9 @@ fn import_reports_every_bad_value_and_changes_nothing() {
         "row 6, column agency_share: bank_share + agency_share",
         "row 8: duplicate segment",
     ] {
-        assert!(
-            stderr.contains(expected),
-            "missing '{expected}' in:\n{stderr}"
-        );
+        import = import.stderr_contains(expected);
     }
+    import.run();
     // The earlier import is untouched.
     let connection = duckdb::Connection::open(db(dir.path())).unwrap();
     let count: i64 = connection
@@ -196,25 +157,20 @@ fn import_refuses_missing_columns_and_empty_files() {
         (&empty, "the file is empty"),
         (&header_only, "no segment rows"),
     ] {
-        let output = wfplan(
-            dir.path(),
-            &["import", "--db", &db(dir.path()), file.to_str().unwrap()],
-        );
-        let (_, stderr) = text(&output);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
-        assert!(
-            stderr.contains(expected),
-            "missing '{expected}' in:\n{stderr}"
-        );
+        Test::in_dir(dir.path())
+            .args(["import", "--db", &db(dir.path()), file.to_str().unwrap()])
+            .status(2)
+            .stderr_contains(expected)
+            .run();
     }
 }
 
 #[test]
 fn check_lists_every_scenario_problem_with_file_and_field() {
     let dir = tempfile::tempdir().unwrap();
-    let scenarios = dir.path().join("scenarios");
-    std::fs::create_dir(&scenarios).unwrap();
-    let write = |name: &str, text: &str| std::fs::write(scenarios.join(name), text).unwrap();
+    let scenario_dir = dir.path().join("checked");
+    std::fs::create_dir(&scenario_dir).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(scenario_dir.join(name), text).unwrap();
     write("base.toml", "start = \"2025-04\"\nmonths = 12\n");
     write(
         "kind.toml",
@@ -228,17 +184,14 @@ fn check_lists_every_scenario_problem_with_file_and_field() {
     write("cycle_a.toml", "extends = \"cycle_b\"\n");
     write("cycle_b.toml", "extends = \"cycle_a\"\n");
     write("range.toml", "extends = \"base\"\nmonths = 601\n[[interventions]]\nkind = \"retention\"\nreduction = 1.5\n");
-    let output = wfplan(
-        dir.path(),
-        &[
+    let mut check = Test::in_dir(dir.path())
+        .args([
             "check",
             "--db",
             &db(dir.path()),
-            scenarios.to_str().unwrap(),
-        ],
-    );
-    let (_, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+            scenario_dir.to_str().unwrap(),
+        ])
+        .status(2);
     for expected in [
         "kind.toml: interventions[0].kind: unknown kind 'teleportation'",
         "field.toml: interventions[0].reduktion: unknown field for kind 'retention'",
@@ -250,10 +203,14 @@ fn check_lists_every_scenario_problem_with_file_and_field() {
         "range.toml: months: 601 is above the greatest allowed value",
         "range.toml: interventions[0].reduction: 1.5 is above the greatest allowed value, 1",
     ] {
-        assert!(stderr.contains(expected), "missing '{expected}' in:\n{stderr}");
+        check = check.stderr_contains(expected);
     }
+    check.run();
 
-    succeeds(dir.path(), &["check", "--db", &db(dir.path()), "scenarios"]);
+    Test::in_dir(dir.path())
+        .args(["check", "--db", &db(dir.path()), &scenarios("")])
+        .stdout_contains("ok: ")
+        .run();
 }
 
 #[test]
@@ -273,26 +230,20 @@ fn a_failing_rule_fails_only_its_scenario_and_exits_1() {
         "start = \"2025-04\"\nmonths = 12\n[[interventions]]\nkind = \"endless\"\n",
     )
     .unwrap();
-    let output = wfplan(
-        dir.path(),
-        &[
+    Test::in_dir(dir.path())
+        .args([
             "run",
             "--db",
             &db(dir.path()),
             "--rules",
             rules.to_str().unwrap(),
-            "--time-budget",
-            "1",
-            scenarios.to_str().unwrap(),
-        ],
-    );
-    let (stdout, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(
-        stderr.contains("scenario spin failed") && stderr.contains("endless.rhai"),
-        "{stderr}"
-    );
-    assert!(stdout.contains("fine:"), "{stdout}");
+        ])
+        .args(["--time-budget", "1", scenarios.to_str().unwrap()])
+        .status(1)
+        .stderr_contains("scenario spin failed")
+        .stderr_contains("endless.rhai")
+        .stdout_contains("fine:")
+        .run();
     let connection = duckdb::Connection::open(db(dir.path())).unwrap();
     let statuses: Vec<(String, String)> = connection
         .prepare("SELECT scenario, status FROM runs ORDER BY scenario")
@@ -320,29 +271,14 @@ fn a_failing_rule_fails_only_its_scenario_and_exits_1() {
 
 #[test]
 fn compare_reports_differences_and_break_even() {
-    let dir = tempfile::tempdir().unwrap();
-    let (stdout, _) = succeeds(
-        dir.path(),
-        &[
-            "compare",
-            "--db",
-            &db(dir.path()),
-            "baseline",
-            "apprenticeships",
-        ],
-    );
-    assert!(
-        stdout.contains("apprenticeships against baseline"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("2025/26") && stdout.contains("whole run"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("if agency fills them") && stdout.contains("if vacancies go unfilled"),
-        "{stdout}"
-    );
+    Test::new()
+        .args(["compare", "baseline", "apprenticeships"])
+        .stdout_contains("apprenticeships against baseline")
+        .stdout_contains("2025/26")
+        .stdout_contains("whole run")
+        .stdout_contains("if agency fills them")
+        .stdout_contains("if vacancies go unfilled")
+        .run();
 }
 
 #[test]
@@ -354,24 +290,13 @@ fn sweeps_expand_and_bad_usage_exits_2() {
         "start = \"2025-04\"\nmonths = 24\n[[interventions]]\nkind = \"apprenticeships\"\nstarts_per_year = 5\n[sweep]\n\"interventions.0.starts_per_year\" = [5, 10, 20]\n",
     )
     .unwrap();
-    let (stdout, _) = succeeds(
-        dir.path(),
-        &[
-            "run",
-            "--db",
-            &db(dir.path()),
-            "--detail",
-            "total",
-            sweep.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        stdout.contains("sweep[interventions.0.starts_per_year=20]"),
-        "{stdout}"
-    );
+    Test::in_dir(dir.path())
+        .args(["run", "--db", &db(dir.path()), "--detail", "total"])
+        .arg(&sweep)
+        .stdout_contains("sweep[interventions.0.starts_per_year=20]")
+        .run();
 
-    let output = wfplan(dir.path(), &["run", "--no-such-flag"]);
-    assert_eq!(output.status.code(), Some(2));
+    Test::new().args(["run", "--no-such-flag"]).status(2).run();
 }
 
 #[test]
@@ -393,20 +318,11 @@ fn a_database_from_an_earlier_wfplan_is_converted_with_a_notice() {
             ))
             .unwrap();
     }
-    let (_, stderr) = succeeds(
-        dir.path(),
-        &[
-            "run",
-            "--db",
-            &db(dir.path()),
-            "--quiet",
-            "scenarios/baseline.toml",
-        ],
-    );
-    assert!(
-        stderr.contains("converting the results table written by an earlier wfplan"),
-        "{stderr}"
-    );
+    Test::in_dir(dir.path())
+        .args(["run", "--db", &db(dir.path()), "--quiet"])
+        .arg(scenarios("baseline.toml"))
+        .stderr_contains("converting the results table written by an earlier wfplan")
+        .run();
     let connection = duckdb::Connection::open(db(dir.path())).unwrap();
     let old: Vec<(String, String, f64)> = connection
         .prepare("SELECT month, org, fte FROM results WHERE run_id = 900 ORDER BY month")
@@ -430,4 +346,114 @@ fn a_database_from_an_earlier_wfplan_is_converted_with_a_notice() {
         )
         .unwrap();
     assert_eq!(new, 60 * 183);
+}
+
+/// A typo in `--detail` is bad usage, refused before any run is recorded, naming the valid
+/// levels (it used to record every run and fail them all with exit 1).
+#[test]
+fn a_bad_level_of_detail_is_refused_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    Test::in_dir(dir.path())
+        .args([
+            "run",
+            "--db",
+            &db(dir.path()),
+            "--detail",
+            "stafff_group",
+            "baseline",
+        ])
+        .status(2)
+        .stderr_contains("'stafff_group' is not a level of detail")
+        .stderr_contains("segment, total")
+        .stderr_contains("staff_group")
+        .run();
+    let connection = duckdb::Connection::open(db(dir.path())).unwrap();
+    let runs: i64 = connection
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(runs, 0, "nothing was recorded");
+}
+
+/// Outside the repository, with no ./rules or ./scenarios, every command uses the copies
+/// built into wfplan and says so; scenario names work as `run` prints them, and stored
+/// runs can be compared by id.
+#[test]
+fn from_any_folder_the_built_in_rules_and_scenarios_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let ran = Test::in_dir(dir.path())
+        .args([
+            "run",
+            "--quiet",
+            "--detail",
+            "total",
+            "faculty-plan",
+            "baseline",
+        ])
+        .stderr_contains("using the rules built into wfplan")
+        .stderr_contains("using the scenarios built into wfplan")
+        .run();
+    assert_eq!(
+        ran.stderr
+            .matches("using the rules built into wfplan")
+            .count(),
+        1,
+        "said once: {}",
+        ran.stderr
+    );
+    // The names printed by `run` (faculty-plan, from faculty_plan.toml) name scenarios.
+    Test::in_dir(dir.path())
+        .args(["compare", "baseline", "faculty-plan"])
+        .stdout_contains("faculty-plan against baseline")
+        .run();
+    // Stored runs by id: run 1 is faculty-plan, run 2 baseline (a batch records in order).
+    Test::in_dir(dir.path())
+        .args(["compare", "2", "1"])
+        .stdout_contains("faculty-plan against baseline")
+        .run();
+    Test::in_dir(dir.path())
+        .args(["compare", "baseline", "no-such-plan"])
+        .status(2)
+        .stderr_contains("no-such-plan: no such file or folder, and no scenario of that name")
+        .run();
+    Test::in_dir(dir.path())
+        .args(["rules"])
+        .stdout_contains("apprenticeships")
+        .run();
+    Test::in_dir(dir.path())
+        .args(["check"])
+        .stdout_contains("ok: ")
+        .run();
+}
+
+/// `wfplan init` writes editable copies of the rules and scenarios; a run from that
+/// folder uses them (an edit shows), and a second init refuses to overwrite.
+#[test]
+fn init_writes_editable_rules_and_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    Test::in_dir(dir.path())
+        .args(["init", "."])
+        .stdout_contains("wrote")
+        .run();
+    for file in [
+        "rules/rates.rhai",
+        "rules/interventions/retention.rhai",
+        "scenarios/baseline.toml",
+    ] {
+        assert!(dir.path().join(file).is_file(), "{file} written");
+    }
+    std::fs::write(
+        dir.path().join("scenarios/mine.toml"),
+        "description = \"my own plan\"\nextends = \"baseline\"\n",
+    )
+    .unwrap();
+    let ran = Test::in_dir(dir.path())
+        .args(["run", "--detail", "total", "mine"])
+        .stdout_contains("mine: my own plan")
+        .run();
+    assert!(!ran.stderr.contains("built into wfplan"), "{}", ran.stderr);
+    Test::in_dir(dir.path())
+        .args(["init", "."])
+        .status(2)
+        .stderr_contains("already exist")
+        .run();
 }

@@ -128,3 +128,120 @@ pub fn run_folder_to_csv(
         })
         .collect()
 }
+
+/// One run of the `wfplan` binary as a user types it, in a temporary folder of its own
+/// (never the repository), with the exit code and output it must give (as `just`'s tests
+/// read: `Test::new().args(..).status(2).stderr_contains(..).run()`).
+pub struct Test {
+    dir: Option<tempfile::TempDir>,
+    cwd: PathBuf,
+    args: Vec<String>,
+    status: i32,
+    stdout_contains: Vec<String>,
+    stderr_contains: Vec<String>,
+}
+
+/// What a [`Test`] saw; it keeps the test's folder until dropped.
+pub struct Ran {
+    pub stdout: String,
+    pub stderr: String,
+    _temporary: Option<tempfile::TempDir>,
+}
+
+impl Default for Test {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Test {
+    /// A run in a new, empty temporary folder, expected to exit 0.
+    pub fn new() -> Test {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let cwd = dir.path().to_path_buf();
+        Test {
+            dir: Some(dir),
+            ..Test::in_dir(&cwd)
+        }
+    }
+
+    /// A run in a folder the caller owns (to run several commands on one database).
+    pub fn in_dir(dir: &std::path::Path) -> Test {
+        Test {
+            dir: None,
+            cwd: dir.to_path_buf(),
+            args: Vec::new(),
+            status: 0,
+            stdout_contains: Vec::new(),
+            stderr_contains: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Test {
+        self.args.push(arg.as_ref().to_string_lossy().into_owned());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Test {
+        for a in args {
+            self = self.arg(a);
+        }
+        self
+    }
+
+    /// The exit code expected (0 unless said).
+    pub fn status(mut self, code: i32) -> Test {
+        self.status = code;
+        self
+    }
+
+    pub fn stdout_contains(mut self, text: &str) -> Test {
+        self.stdout_contains.push(text.to_string());
+        self
+    }
+
+    pub fn stderr_contains(mut self, text: &str) -> Test {
+        self.stderr_contains.push(text.to_string());
+        self
+    }
+
+    /// Runs the binary and checks the exit code and output; panics with both outputs.
+    #[track_caller]
+    pub fn run(self) -> Ran {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_wfplan"))
+            .current_dir(&self.cwd)
+            .args(&self.args)
+            .env("NO_COLOR", "1")
+            .env_remove("WFPLAN_API_KEYS")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run wfplan in {}: {e}", self.cwd.display()));
+        let output = child.wait_with_output().expect("wfplan runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        let shown = format!(
+            "wfplan {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            self.args.join(" ")
+        );
+        assert_eq!(output.status.code(), Some(self.status), "{shown}");
+        for text in &self.stdout_contains {
+            assert!(
+                stdout.contains(text.as_str()),
+                "no '{text}' in stdout: {shown}"
+            );
+        }
+        for text in &self.stderr_contains {
+            assert!(
+                stderr.contains(text.as_str()),
+                "no '{text}' in stderr: {shown}"
+            );
+        }
+        Ran {
+            stdout,
+            stderr,
+            _temporary: self.dir,
+        }
+    }
+}

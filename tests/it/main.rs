@@ -2,8 +2,10 @@
 
 mod api;
 mod api_socket;
+mod app;
 mod cli;
 mod common;
+mod data_defects;
 mod golden;
 mod kinds;
 mod native;

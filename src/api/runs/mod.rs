@@ -10,22 +10,21 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json, PlainText};
 use poem_openapi::types::Example;
-use poem_openapi::{ApiResponse, Object, OpenApi, ResponseContent};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, ResponseContent};
 
 mod execute;
 
-use execute::{plan, run_now, start_background, sync_slot};
+use execute::{run_now, start_background, sync_slot, Planned};
 
 use super::error::ApiError;
-use super::scenarios::{resolve_and_check, ScenarioDocument};
+use super::scenarios::{resolve_saved, ScenarioDocument};
 use super::state::{lock, AppState, Job};
 use super::{blocking, ApiTags};
+use crate::app::compare::Side;
 use crate::data::datasets::DEFAULT_DATASET;
 use crate::data::query::{Period as QueryPeriod, ResultsQuery, ResultsTable, RunRow, DERIVED};
-use crate::data::store::{FAILED, RUNNING, SUCCEEDED};
-use crate::engine::{run_scenario, RunOptions};
 use crate::model::results::METRICS;
-use crate::model::{Detail, RunResults, Workforce};
+use crate::model::{BatchStatus, RunStatus};
 use crate::report::{self, Period};
 
 /// What to run.
@@ -58,14 +57,77 @@ impl Example for RunRequest {
     }
 }
 
+/// The state of one scenario run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum RunState {
+    /// Under way (or waiting its turn in a background run).
+    Running,
+    /// Its results are stored.
+    Succeeded,
+    /// It failed; `error` says why.
+    Failed,
+    /// Its run was cancelled before it started.
+    Cancelled,
+}
+
+impl From<RunStatus> for RunState {
+    fn from(s: RunStatus) -> Self {
+        match s {
+            RunStatus::Running => RunState::Running,
+            RunStatus::Succeeded => RunState::Succeeded,
+            RunStatus::Failed => RunState::Failed,
+            RunStatus::Cancelled => RunState::Cancelled,
+        }
+    }
+}
+
+impl From<RunState> for RunStatus {
+    fn from(s: RunState) -> Self {
+        match s {
+            RunState::Running => RunStatus::Running,
+            RunState::Succeeded => RunStatus::Succeeded,
+            RunState::Failed => RunStatus::Failed,
+            RunState::Cancelled => RunStatus::Cancelled,
+        }
+    }
+}
+
+/// The state of a run request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum BatchState {
+    /// Scenario runs are under way.
+    Running,
+    /// Every scenario run succeeded.
+    Succeeded,
+    /// Every scenario run failed.
+    Failed,
+    /// Some succeeded and some failed.
+    PartlyFailed,
+    /// Someone cancelled it: the scenario runs it had not started are `cancelled`.
+    Cancelled,
+}
+
+impl From<BatchStatus> for BatchState {
+    fn from(s: BatchStatus) -> Self {
+        match s {
+            BatchStatus::Running => BatchState::Running,
+            BatchStatus::Succeeded => BatchState::Succeeded,
+            BatchStatus::Failed => BatchState::Failed,
+            BatchStatus::PartlyFailed => BatchState::PartlyFailed,
+            BatchStatus::Cancelled => BatchState::Cancelled,
+        }
+    }
+}
+
 /// One scenario run of a run request (a sweep has several).
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ScenarioRun {
     pub run_id: i64,
     pub scenario: String,
-    /// `running`, `succeeded` or `failed`.
-    pub status: String,
+    pub status: RunState,
     /// Why it failed: the rule file, line and column, or the field.
     pub error: Option<String>,
     pub duration_ms: Option<f64>,
@@ -90,10 +152,9 @@ pub struct ResultRow {
 pub struct RunView {
     /// The run's id: `GET /runs/{id}`.
     pub id: i64,
-    /// `running`, `succeeded`, `failed` (every scenario failed), `partly_failed` or
-    /// `cancelled`.
-    pub status: String,
-    /// Scenario runs finished.
+    pub status: BatchState,
+    /// Scenario runs finished and recorded (succeeded, failed or cancelled). A background
+    /// run stores its results a group at a time, so this moves at least once a second.
     pub done: u64,
     /// Scenario runs in all.
     pub total: u64,
@@ -209,13 +270,20 @@ pub struct BreakEvenView {
     pub pay_per_fte_year: f64,
     /// FTE-weighted mean extra cost of an agency FTE-year.
     pub agency_extra_per_fte_year: f64,
-    /// Vacancies to remove to pay back if vacancies go unfilled (absent: no cost to recover).
+    /// Vacancies to remove to pay back if vacancies go unfilled: the extra cost a year
+    /// over the pay of an FTE-year (zero or less when there is no extra cost). Absent when
+    /// a vacancy has no value (mean pay of zero): then no number of vacancies pays back.
     pub fte_if_unfilled: Option<f64>,
-    /// Vacancies to remove to pay back if agency staff fill them.
+    /// Vacancies to remove to pay back if agency staff fill them: the extra cost a year
+    /// over the agency premium of an FTE-year. Absent when agency staff cost no more than
+    /// substantive staff: then no number of vacancies pays back.
     pub fte_if_agency_filled: Option<f64>,
     /// Vacancies removed, averaged over the run.
     pub vacancies_removed: f64,
+    /// True when the vacancies removed are at least `fte_if_unfilled` (exactly at
+    /// break-even, the interventions pay back).
     pub pays_back_if_unfilled: bool,
+    /// True when the vacancies removed are at least `fte_if_agency_filled`.
     pub pays_back_if_agency_filled: bool,
 }
 
@@ -249,12 +317,15 @@ impl RunsApi {
         let state = state.0.clone();
         let request = body.0;
         let clock = Instant::now();
-        let planned = {
+        let Planned {
+            plan,
+            in_background,
+        } = {
             let state = state.clone();
-            blocking(move || plan(&state, request)).await?
+            blocking(move || execute::plan(&state, request)).await?
         };
         tracing::debug!("run request checked in {:?}", clock.elapsed());
-        if planned.in_background {
+        if in_background {
             let permit = state
                 .background_slots
                 .clone()
@@ -272,7 +343,7 @@ impl RunsApi {
                 })?;
             let id = {
                 let state = state.clone();
-                blocking(move || start_background(state, planned, permit)).await?
+                blocking(move || start_background(state, plan, permit)).await?
             };
             let view = {
                 let state = state.clone();
@@ -283,7 +354,7 @@ impl RunsApi {
         let permit = sync_slot(&state).await?;
         let view = blocking(move || {
             let _permit = permit;
-            run_now(&state, planned)
+            run_now(&state, plan)
         })
         .await?;
         Ok(RunStarted::Finished(Json(view)))
@@ -421,7 +492,10 @@ impl RunsApi {
         let state = state.0.clone();
         blocking(move || {
             let runs = batch(&state, id.0)?;
-            let done: Vec<&RunRow> = runs.iter().filter(|r| r.status == SUCCEEDED).collect();
+            let done: Vec<&RunRow> = runs
+                .iter()
+                .filter(|r| r.status == RunStatus::Succeeded)
+                .collect();
             let query = ResultsQuery {
                 run_ids: done.iter().map(|r| r.run_id).collect(),
                 group_by,
@@ -433,19 +507,8 @@ impl RunsApi {
             let store = state.store();
             match format.as_str() {
                 "parquet" => {
-                    let path = std::env::temp_dir().join(format!(
-                        "wfplan-results-{}-{}.parquet",
-                        std::process::id(),
-                        id.0
-                    ));
-                    let written = store.results_to_parquet(&query, &details, &path);
-                    let bytes = written.map_err(ApiError::from).and_then(|_| {
-                        std::fs::read(&path).map_err(|e| {
-                            ApiError::internal(format!("cannot read the Parquet file: {e}"))
-                        })
-                    });
-                    let _ = std::fs::remove_file(&path);
-                    Ok(ResultsResponse::Ok(ResultsContent::Parquet(Binary(bytes?))))
+                    let bytes = store.results_to_parquet_bytes(&query, &details)?;
+                    Ok(ResultsResponse::Ok(ResultsContent::Parquet(Binary(bytes))))
                 }
                 "csv" => Ok(ResultsResponse::Ok(ResultsContent::Csv(PlainText(to_csv(
                     &store.results(&query, &details)?,
@@ -455,7 +518,7 @@ impl RunsApi {
                     Ok(ResultsResponse::Ok(ResultsContent::Json(Json(
                         ResultsView {
                             run: id.0,
-                            complete: !runs.iter().any(|r| r.status == RUNNING),
+                            complete: !runs.iter().any(|r| r.status == RunStatus::Running),
                             rows: rows_of(&table),
                         },
                     ))))
@@ -491,15 +554,22 @@ impl RunsApi {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_DATASET.into());
             let workforce = state.workforce(&dataset)?;
-            let baseline = comparable(&state, &workforce, &request.baseline, "baseline")?;
-            let mut views = Vec::new();
-            for (i, other) in request.others.iter().enumerate() {
-                let other = comparable(&state, &workforce, other, &format!("others[{i}]"))?;
-                let c = report::compare(&baseline, &other, &workforce)
-                    .map_err(|m| ApiError::invalid("not_comparable", m, Vec::new()))?;
-                views.push(comparison_view(&c));
-            }
-            Ok(Json(views))
+            let baseline = side(&state, &request.baseline, "baseline")?;
+            let others = request
+                .others
+                .iter()
+                .enumerate()
+                .map(|(i, other)| side(&state, other, &format!("others[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let comparisons = crate::app::compare::compare(
+                &state.rules,
+                state.recorder(),
+                workforce,
+                baseline,
+                others,
+                state.limits.time_budget,
+            )?;
+            Ok(Json(comparisons.iter().map(comparison_view).collect()))
         })
         .await
     }
@@ -524,7 +594,7 @@ fn view(state: &AppState, id: i64, summary: Option<Vec<ResultRow>>) -> Result<Ru
         .map(|r| ScenarioRun {
             run_id: r.run_id,
             scenario: r.scenario.clone(),
-            status: r.status.clone(),
+            status: r.status.into(),
             error: r.error.clone(),
             duration_ms: r.duration_ms,
         })
@@ -549,28 +619,16 @@ fn view_of(
     job: Option<Arc<Job>>,
     summary: Option<Vec<ResultRow>>,
 ) -> RunView {
-    let count = |status: &str| scenarios.iter().filter(|r| r.status == status).count();
-    let (succeeded, failed, running) = (count(SUCCEEDED), count(FAILED), count(RUNNING));
-    let cancelled = scenarios.iter().any(|r| {
-        r.error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("cancelled"))
-    });
-    let status = if job.is_some() || running > 0 {
-        "running"
-    } else if cancelled {
-        "cancelled"
-    } else if failed == 0 {
-        "succeeded"
-    } else if succeeded == 0 {
-        "failed"
-    } else {
-        "partly_failed"
-    };
+    let statuses: Vec<RunStatus> = scenarios.iter().map(|r| r.status.into()).collect();
+    let finished = statuses
+        .iter()
+        .filter(|s| **s != RunStatus::Running)
+        .count();
+    let status = BatchStatus::of(statuses, job.is_some());
     RunView {
         id,
         status: status.into(),
-        done: job.map_or(succeeded + failed, |j| j.done.load(Ordering::Relaxed)) as u64,
+        done: finished as u64,
         total: scenarios.len() as u64,
         dataset,
         detail,
@@ -635,50 +693,11 @@ fn to_csv(table: &ResultsTable) -> Result<String, ApiError> {
     String::from_utf8(bytes).map_err(ApiError::internal)
 }
 
-/// A baseline or other side of a comparison, as totals by month.
-fn comparable(
-    state: &AppState,
-    workforce: &Arc<Workforce>,
-    item: &CompareItem,
-    field: &str,
-) -> Result<RunResults, ApiError> {
+/// A side of a comparison: a saved scenario (run afresh) or a stored run.
+fn side(state: &AppState, item: &CompareItem, field: &str) -> Result<Side, ApiError> {
     match (&item.scenario, item.run_id) {
-        (Some(name), None) => {
-            let document = lock(&state.scenarios)
-                .get(name)
-                .map(|s| s.document.clone())
-                .ok_or_else(|| ApiError::field(field, format!("no scenario '{name}'")))?;
-            let scenarios = resolve_and_check(state, name, document, &workforce.key_names, 1)?;
-            let options = RunOptions {
-                detail: Detail::GroupBy(Vec::new()),
-                time_budget: state.limits.time_budget,
-            };
-            run_scenario(&state.rules, workforce, &scenarios[0], &options).map_err(|e| {
-                ApiError::invalid(
-                    "run_failed",
-                    format!("{field}: scenario {name} failed: {e}"),
-                    Vec::new(),
-                )
-            })
-        }
-        (None, Some(run_id)) => {
-            let store = state.store();
-            let batch_id = store
-                .batch_of(run_id)?
-                .ok_or_else(|| ApiError::field(field, format!("no run with run_id {run_id}")))?;
-            let run = store
-                .batch_runs(batch_id)?
-                .into_iter()
-                .find(|r| r.run_id == run_id)
-                .expect("the run is in its batch");
-            if run.status != SUCCEEDED {
-                return Err(ApiError::field(
-                    field,
-                    format!("run {run_id} is {}, not succeeded", run.status),
-                ));
-            }
-            Ok(store.run_totals(&run)?)
-        }
+        (Some(name), None) => Ok(Side::Scenario(resolve_saved(state, name, field)?)),
+        (None, Some(run_id)) => Ok(Side::Run(run_id)),
         _ => Err(ApiError::field(field, "give either scenario or run_id")),
     }
 }
@@ -710,8 +729,8 @@ fn comparison_view(c: &report::Comparison) -> ComparisonView {
             fte_if_unfilled: finite(b.fte_if_unfilled),
             fte_if_agency_filled: finite(b.fte_if_agency_filled),
             vacancies_removed: b.vacancies_removed,
-            pays_back_if_unfilled: b.vacancies_removed >= b.fte_if_unfilled,
-            pays_back_if_agency_filled: b.vacancies_removed >= b.fte_if_agency_filled,
+            pays_back_if_unfilled: b.pays_back_if_unfilled(),
+            pays_back_if_agency_filled: b.pays_back_if_agency_filled(),
         },
     }
 }

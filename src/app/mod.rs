@@ -1,0 +1,20 @@
+//! The application layer: what a run is, how it is checked, carried out, recorded and
+//! compared, once, for both front ends.
+//!
+//! `cli.rs` and `api/` are adapters: they parse their input, call this layer and present
+//! what it returns. Neither plans, records or judges runs itself.
+//!
+//! - [`plan`]: a [`RunPlan`] made from the rules, a workforce, scenario documents, a level
+//!   of detail and a dataset, with every input checked before any work starts.
+//! - [`execute`]: running a plan as a batch recorded as it goes, or as a small run
+//!   recorded when it finishes (both through [`crate::data::Recorder`]).
+//! - [`compare`]: setting scenarios or stored runs against a baseline.
+//! - [`project`]: where the rules and scenarios come from (a folder or the built-in
+//!   copies), naming scenarios, and `wfplan init`.
+
+pub mod compare;
+pub mod execute;
+pub mod plan;
+pub mod project;
+
+pub use plan::{PlanError, RunPlan, RunRequest};

@@ -1,0 +1,164 @@
+//! A run plan: every input of a run checked before any work starts.
+//!
+//! Both front ends gather low-level inputs (scenario documents, a level of detail as text,
+//! a time budget) and hand them to [`RunPlan::new`], which returns a plan the engine can
+//! run as it is, or every problem at once (as ripgrep turns its low-level arguments into
+//! checked high-level ones). A typo in a flag is then bad input before a database row is
+//! written, not a failed run afterwards.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::data::RunRecord;
+use crate::engine::{scenario_workforce, RunOptions};
+use crate::model::{Detail, Scenario, Workforce};
+use crate::rules::RuleSet;
+use crate::scenario::{check_all, ScenarioProblem, ScenarioSource};
+
+/// What a front end asks to run, before it is checked.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The dataset's name as runs record it: `default`, an uploaded dataset's id or a path.
+    pub dataset: String,
+    /// Scenario documents with `extends` resolved (sweeps not yet expanded).
+    pub scenarios: Vec<ScenarioSource>,
+    /// `segment`, `total` or key columns separated by commas.
+    pub detail: String,
+    /// Wall-clock budget of each scenario's rules.
+    pub time_budget: Duration,
+    /// Most scenario runs the request may expand to through sweeps.
+    pub max_runs: usize,
+}
+
+/// Why a request cannot be run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// Every problem found in the inputs, each with its file (or `request`) and field.
+    #[error("{} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ScenarioProblem>),
+    /// The sweeps expand to more runs than one request may make.
+    #[error("the sweep expands to {runs} runs; one request may run at most {max}")]
+    TooManyRuns { runs: usize, max: usize },
+}
+
+/// A checked run: a workforce, scenarios that run on it, and how to run and store them.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub dataset: String,
+    pub workforce: Arc<Workforce>,
+    pub scenarios: Vec<Scenario>,
+    pub options: RunOptions,
+    rules_hash: String,
+    data_hash: String,
+}
+
+/// Where problems with the request as a whole (not one scenario file) are reported.
+pub const REQUEST: &str = "request";
+
+fn request_problem(field: &str, message: String) -> ScenarioProblem {
+    ScenarioProblem {
+        file: REQUEST.into(),
+        field: field.into(),
+        message,
+    }
+}
+
+impl RunPlan {
+    /// Checks a request against the rules and the workforce: the level of detail, the
+    /// time budget, every field of every scenario (sweeps expanded), the number of runs,
+    /// and the inputs each scenario's overrides give. Returns the plan or every problem.
+    pub fn new(
+        rules: &RuleSet,
+        workforce: Arc<Workforce>,
+        request: RunRequest,
+    ) -> Result<RunPlan, PlanError> {
+        let mut problems = Vec::new();
+        let detail = Detail::parse(&request.detail, &workforce.key_names)
+            .map_err(|message| problems.push(request_problem("detail", message)))
+            .ok();
+        if request.time_budget.is_zero() {
+            problems.push(request_problem(
+                "time_budget",
+                "the time budget must be a positive number of seconds".into(),
+            ));
+        }
+        let (scenarios, scenario_problems) =
+            check_all(&request.scenarios, rules, &workforce.key_names);
+        problems.extend(scenario_problems);
+        if scenarios.len() > request.max_runs {
+            return Err(PlanError::TooManyRuns {
+                runs: scenarios.len(),
+                max: request.max_runs,
+            });
+        }
+        for s in &scenarios {
+            if let Err(e) = scenario_workforce(&workforce, s) {
+                problems.push(ScenarioProblem {
+                    file: format!("scenario {}", s.name),
+                    field: "overrides".into(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        if scenarios.is_empty() && problems.is_empty() {
+            problems.push(request_problem("scenario", "no scenario to run".into()));
+        }
+        match detail {
+            Some(detail) if problems.is_empty() => Ok(RunPlan {
+                dataset: request.dataset,
+                data_hash: workforce.fingerprint(),
+                workforce,
+                scenarios,
+                options: RunOptions {
+                    detail,
+                    time_budget: request.time_budget,
+                },
+                rules_hash: rules.fingerprint.clone(),
+            }),
+            _ => Err(PlanError::Invalid(problems)),
+        }
+    }
+
+    /// What the database records of a scenario run before its results.
+    pub fn record(&self, scenario: &Scenario, batch_id: i64) -> RunRecord {
+        let scenario_json = serde_json::to_string(scenario).unwrap_or_default();
+        RunRecord {
+            batch_id,
+            scenario: scenario.name.clone(),
+            scenario_hash: crate::model::hex(&Sha256::digest(scenario_json.as_bytes())),
+            rules_hash: self.rules_hash.clone(),
+            data_hash: self.data_hash.clone(),
+            detail: self.options.detail.label(),
+            start_month: scenario.start.to_string(),
+            months: scenario.months,
+            dataset: self.dataset.clone(),
+        }
+    }
+
+    /// The records of every scenario run of the plan, under one batch id.
+    pub fn records(&self, batch_id: i64) -> Vec<RunRecord> {
+        self.scenarios
+            .iter()
+            .map(|s| self.record(s, batch_id))
+            .collect()
+    }
+
+    /// Segment-months over all the plan's scenarios: the size of the work.
+    pub fn segment_months(&self) -> usize {
+        self.scenarios
+            .iter()
+            .map(|s| s.months * self.workforce.len())
+            .sum()
+    }
+
+    /// The key columns of the stored results: every key at segment detail, the grouping
+    /// keys otherwise.
+    pub fn result_keys(&self) -> Vec<String> {
+        match &self.options.detail {
+            Detail::Segment => self.workforce.key_names.clone(),
+            Detail::GroupBy(keys) => keys.clone(),
+        }
+    }
+}

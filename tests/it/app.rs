@@ -1,0 +1,125 @@
+//! The application layer both front ends call: plans checked before any work, batches
+//! recorded as they go, and the final status of every run however a batch ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wfplan::app::execute::{begin_batch, run_batch, BatchError};
+use wfplan::app::{PlanError, RunPlan, RunRequest};
+use wfplan::data::{Recorder, Store};
+use wfplan::model::RunStatus;
+use wfplan::scenario::ScenarioSource;
+
+use super::common::*;
+
+fn source(toml: &str) -> ScenarioSource {
+    let table: toml::Table = toml.parse().unwrap();
+    ScenarioSource {
+        file: "test.toml".into(),
+        document: serde_json::to_value(table)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .clone(),
+    }
+}
+
+fn request(detail: &str, scenarios: Vec<ScenarioSource>) -> RunRequest {
+    RunRequest {
+        dataset: "test".into(),
+        scenarios,
+        detail: detail.into(),
+        time_budget: Duration::from_secs(60),
+        max_runs: 10,
+    }
+}
+
+const SWEEP: &str = "start = \"2025-04\"\nmonths = 6\n[[interventions]]\nkind = \"retention\"\nreduction = 0.1\n[sweep]\n\"interventions.0.reduction\" = [0.1, 0.2, 0.3]\n";
+
+/// Every problem of a request comes back at once: the level of detail, the time budget
+/// and each scenario's fields.
+#[test]
+fn a_plan_reports_every_problem_at_once() {
+    let w = Arc::new(workforce(&[simple_row("a", "5", 100.0)]));
+    let mut bad = request("bnad", vec![source("months = 0\n")]);
+    bad.time_budget = Duration::ZERO;
+    let Err(PlanError::Invalid(problems)) = RunPlan::new(rules(), w.clone(), bad) else {
+        panic!("the request is invalid");
+    };
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    for field in ["detail", "time_budget", "start", "months"] {
+        assert!(fields.contains(&field), "{field} in {problems:#?}");
+    }
+    let too_many = RunPlan::new(rules(), w.clone(), {
+        let mut r = request("total", vec![source(SWEEP)]);
+        r.max_runs = 2;
+        r
+    });
+    assert_eq!(
+        too_many.unwrap_err(),
+        PlanError::TooManyRuns { runs: 3, max: 2 }
+    );
+    let plan = RunPlan::new(rules(), w, request("ORG", vec![source(SWEEP)])).unwrap();
+    assert_eq!(plan.scenarios.len(), 3);
+    assert_eq!(
+        plan.result_keys(),
+        vec!["org".to_string()],
+        "keys match as DuckDB's do"
+    );
+}
+
+/// A batch whose results cannot be stored stops, and its runs are recorded as failed with
+/// the reason, never as cancelled (only a cancel makes runs `cancelled`).
+#[test]
+fn a_batch_that_cannot_store_fails_its_runs_with_the_reason() {
+    let w = Arc::new(workforce(&[simple_row("a", "5", 100.0)]));
+    let plan = RunPlan::new(rules(), w, request("total", vec![source(SWEEP)])).unwrap();
+    let store = Store::open_in_memory().unwrap();
+    // Results that cannot be appended to: a view where the figures table should be.
+    store
+        .connection()
+        .execute_batch(
+            "CREATE TABLE result_rows (run_id BIGINT, row INTEGER, scenario VARCHAR);
+             CREATE VIEW result_figures AS SELECT 1::BIGINT AS run_id, 1 AS row, DATE '2025-04-01' AS month;",
+        )
+        .unwrap();
+    let recorder = Recorder::new(store, Duration::ZERO);
+    let batch = begin_batch(&recorder, &plan).unwrap();
+    let outcome = run_batch(
+        rules(),
+        &recorder,
+        &plan,
+        &batch,
+        Some(1),
+        &|| false,
+        |_| {},
+    );
+    assert!(matches!(outcome, Err(BatchError::Store(_))), "{outcome:?}");
+    for id in &batch.run_ids {
+        let (status, error) = recorder.store().run_status(*id).unwrap().unwrap();
+        assert_eq!(status, RunStatus::Failed, "run {id}: {error:?}");
+        assert!(
+            error
+                .as_deref()
+                .unwrap_or("")
+                .contains("could not be stored"),
+            "run {id}: {error:?}"
+        );
+    }
+}
+
+/// A cancelled batch records the runs it did not start as `cancelled`, without an error.
+#[test]
+fn a_cancelled_batch_records_its_unstarted_runs_as_cancelled() {
+    let w = Arc::new(workforce(&[simple_row("a", "5", 100.0)]));
+    let plan = RunPlan::new(rules(), w, request("total", vec![source(SWEEP)])).unwrap();
+    let recorder = Recorder::new(Store::open_in_memory().unwrap(), Duration::ZERO);
+    let batch = begin_batch(&recorder, &plan).unwrap();
+    let report = run_batch(rules(), &recorder, &plan, &batch, Some(1), &|| true, |_| {}).unwrap();
+    assert!(report.cancelled);
+    assert_eq!(report.succeeded + report.failed, 0);
+    for id in &batch.run_ids {
+        let (status, error) = recorder.store().run_status(*id).unwrap().unwrap();
+        assert_eq!((status, error), (RunStatus::Cancelled, None), "run {id}");
+    }
+}
