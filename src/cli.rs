@@ -344,19 +344,20 @@ fn named_scenarios(
     (sources, problems)
 }
 
-/// Checks the scenarios named into a plan; prints every problem (of naming or of
-/// checking) and fails with exit 2 if there is any.
-#[allow(clippy::too_many_arguments)]
+/// Loads the rules, the scenarios named and the workforce, and checks them into a plan;
+/// prints every problem (of naming or of checking) and fails with exit 2 if there is any.
+/// Returns the rules, the database's recorder and the plan.
 fn plan(
-    rules: &RuleSet,
-    workforce: Workforce,
-    dataset: String,
+    sources: &Sources,
     names: &[String],
-    catalogue: &Loaded<Catalogue>,
     detail: &str,
     time_budget: f64,
-) -> Result<RunPlan, Failure> {
-    let (scenarios, mut found) = named_scenarios(names, catalogue);
+) -> Result<(RuleSet, Recorder, RunPlan), Failure> {
+    let rules = load_rules(sources.rules.as_deref())?;
+    let catalogue = scenario_catalogue(sources.scenario_dir.as_deref())?;
+    let recorder = open_recorder(&sources.db)?;
+    let (workforce, dataset) = load_workforce(sources, &recorder)?;
+    let (scenarios, mut found) = named_scenarios(names, &catalogue);
     // A budget that is not a positive number of seconds is refused by the plan.
     let time_budget = Duration::try_from_secs_f64(time_budget).unwrap_or(Duration::ZERO);
     let request = RunRequest {
@@ -366,8 +367,8 @@ fn plan(
         time_budget,
         max_runs: usize::MAX,
     };
-    match RunPlan::new(rules, Arc::new(workforce), request) {
-        Ok(plan) if found.is_empty() => Ok(plan),
+    match RunPlan::new(&rules, Arc::new(workforce), request) {
+        Ok(plan) if found.is_empty() => Ok((rules, recorder, plan)),
         Ok(_) => Err(problems("scenarios", &found)),
         Err(PlanError::Invalid(more)) => {
             found.extend(more);
@@ -378,16 +379,9 @@ fn plan(
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {
-    let rules = load_rules(args.sources.rules.as_deref())?;
-    let catalogue = scenario_catalogue(args.sources.scenario_dir.as_deref())?;
-    let recorder = open_recorder(&args.sources.db)?;
-    let (workforce, dataset) = load_workforce(&args.sources, &recorder)?;
-    let plan = plan(
-        &rules,
-        workforce,
-        dataset,
+    let (rules, recorder, plan) = plan(
+        &args.sources,
         &args.scenarios,
-        &catalogue,
         &args.detail,
         args.time_budget,
     )?;
@@ -527,24 +521,17 @@ fn import(args: ImportArgs) -> Result<(), Failure> {
 }
 
 fn check(args: CheckArgs) -> Result<(), Failure> {
-    let rules = load_rules(args.sources.rules.as_deref())?;
-    let catalogue = scenario_catalogue(args.sources.scenario_dir.as_deref())?;
-    let recorder = open_recorder(&args.sources.db)?;
-    let (workforce, dataset) = load_workforce(&args.sources, &recorder)?;
-    let segments = workforce.len();
-    let plan = plan(
-        &rules,
-        workforce,
-        dataset,
+    let (rules, _, plan) = plan(
+        &args.sources,
         &args.scenarios,
-        &catalogue,
         "segment",
         crate::rules::sandbox::DEFAULT_TIME_BUDGET.as_secs_f64(),
     )?;
     println!(
-        "ok: {} intervention kinds compiled, {} scenario run(s) checked against {segments} segments",
+        "ok: {} intervention kinds compiled, {} scenario run(s) checked against {} segments",
         rules.kinds.len(),
         plan.scenarios.len(),
+        plan.workforce.len(),
     );
     Ok(())
 }

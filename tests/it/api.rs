@@ -273,18 +273,7 @@ async fn datasets_upload_check_show_and_delete() {
     );
 
     // Parquet, written by DuckDB from the same CSV.
-    let parquet = s.dir.path().join("w.parquet");
-    let connection = duckdb::Connection::open_in_memory().unwrap();
-    connection
-        .execute_batch(&format!(
-            "COPY (SELECT * FROM read_csv('{}', all_varchar = true)) TO '{}' (FORMAT parquet)",
-            repo()
-                .join("benches/peers/fixtures/workforce.csv")
-                .display(),
-            parquet.display()
-        ))
-        .unwrap();
-    let bytes = std::fs::read(&parquet).unwrap();
+    let bytes = fixture_parquet(s.dir.path());
     let r = send(
         s.client
             .post("/datasets")

@@ -245,3 +245,20 @@ impl Test {
         }
     }
 }
+
+/// The four-segment fixture (`benches/peers/fixtures/workforce.csv`) as Parquet, written
+/// by DuckDB into `dir`.
+pub fn fixture_parquet(dir: &std::path::Path) -> Vec<u8> {
+    let parquet = dir.join("w.parquet");
+    duckdb::Connection::open_in_memory()
+        .unwrap()
+        .execute_batch(&format!(
+            "COPY (SELECT * FROM read_csv('{}', all_varchar = true)) TO '{}' (FORMAT parquet)",
+            repo()
+                .join("benches/peers/fixtures/workforce.csv")
+                .display(),
+            parquet.display()
+        ))
+        .unwrap();
+    std::fs::read(&parquet).unwrap()
+}

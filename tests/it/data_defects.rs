@@ -100,22 +100,6 @@ impl Drop for PlantedLinks {
     }
 }
 
-/// The four-segment fixture as Parquet, written by DuckDB.
-fn fixture_parquet(dir: &Path) -> Vec<u8> {
-    let parquet = dir.join("w.parquet");
-    duckdb::Connection::open_in_memory()
-        .unwrap()
-        .execute_batch(&format!(
-            "COPY (SELECT * FROM read_csv('{}', all_varchar = true)) TO '{}' (FORMAT parquet)",
-            repo()
-                .join("benches/peers/fixtures/workforce.csv")
-                .display(),
-            parquet.display()
-        ))
-        .unwrap();
-    std::fs::read(&parquet).unwrap()
-}
-
 /// A Parquet upload goes through a temporary file; it must not be one another user can
 /// name in advance (it was `wfplan-upload-<pid>-<n>.parquet`, n counting from 0).
 #[cfg(unix)]
