@@ -16,10 +16,17 @@ pub enum Scope {
     Write,
 }
 
-/// The configured keys.
+/// The configured keys, held as SHA-256 digests: a key given is hashed and compared with
+/// each digest in full, so neither a matching prefix nor a key's length shows in the time
+/// a refusal takes.
 #[derive(Debug, Clone, Default)]
 pub struct ApiKeys {
-    keys: HashMap<String, Scope>,
+    keys: HashMap<[u8; 32], Scope>,
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes()).into()
 }
 
 impl ApiKeys {
@@ -58,7 +65,7 @@ impl ApiKeys {
                     i + 1
                 ));
             }
-            keys.insert(key.trim().to_string(), scope);
+            keys.insert(digest(key.trim()), scope);
         }
         Ok(ApiKeys { keys })
     }
@@ -69,10 +76,12 @@ impl ApiKeys {
     }
 
     fn scope_of(&self, key: &str) -> Option<Scope> {
-        // Compare every key in full so the time taken does not reveal a matching prefix.
+        // Every digest is compared in full, whatever the key given, and digests all have
+        // one length: the time taken says nothing of the configured keys.
+        let given = digest(key);
         let mut found = None;
         for (candidate, scope) in &self.keys {
-            if constant_time_eq(candidate.as_bytes(), key.as_bytes()) {
+            if constant_time_eq(candidate, &given) {
                 found = Some(*scope);
             }
         }
@@ -80,8 +89,18 @@ impl ApiKeys {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The key of an `Authorization` header: the scheme `Bearer` in any case (RFC 9110 makes
+/// auth schemes case-insensitive), then the token.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Middleware checking the bearer key of every request but the health check and the
@@ -125,8 +144,7 @@ impl<E: Endpoint> Endpoint for RequireKeyEndpoint<E> {
                 .headers()
                 .get("authorization")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim);
+                .and_then(bearer_token);
             let needed = if matches!(*request.method(), Method::GET | Method::HEAD) {
                 Scope::Read
             } else {
@@ -149,5 +167,32 @@ impl<E: Endpoint> Endpoint for RequireKeyEndpoint<E> {
             }
         }
         self.inner.call(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for header in ["Bearer abc", "bearer abc", "BEARER  abc ", "BeArEr abc"] {
+            assert_eq!(bearer_token(header), Some("abc"), "{header}");
+        }
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+    }
+
+    /// Keys are kept only as digests of one length, so a key given of another length is
+    /// compared like any other (it once returned at once, revealing the length).
+    #[test]
+    fn keys_are_compared_as_fixed_length_digests() {
+        let keys = ApiKeys::parse("0123456789abcdef:read,fedcba9876543210fedcba:write").unwrap();
+        assert_eq!(keys.scope_of("0123456789abcdef"), Some(Scope::Read));
+        assert_eq!(keys.scope_of("fedcba9876543210fedcba"), Some(Scope::Write));
+        assert_eq!(keys.scope_of("short"), None);
+        assert_eq!(keys.scope_of("0123456789abcdeX"), None);
+        assert!(keys.keys.keys().all(|k| k.len() == 32));
     }
 }

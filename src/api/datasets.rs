@@ -120,6 +120,7 @@ impl DatasetsApi {
     ) -> Result<Created, ApiError> {
         let state = state.0.clone();
         let name = name.0.unwrap_or_else(|| "uploaded workforce".into());
+        crate::api::text::check_name("name", &name)?;
         blocking(move || {
             let workforce = match body {
                 Upload::Csv(text) => crate::data::import::read_csv_text("upload", &text.0)?,

@@ -16,6 +16,7 @@ pub mod rules;
 pub mod runs;
 pub mod scenarios;
 pub mod state;
+pub mod text;
 pub mod upkeep;
 
 use std::path::PathBuf;

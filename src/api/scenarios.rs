@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::error::{invalid_scenario, ApiError};
 use super::state::{lock, AppState};
+use super::text::{check_name, path_segment, Text};
 use super::{blocking, ApiTags};
 use crate::app::{RunPlan, RunRequest};
 use crate::scenario::ScenarioSource;
@@ -22,12 +23,12 @@ use crate::scenario::ScenarioSource;
 #[oai(example, skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct ScenarioDocument {
     /// The scenario's name, as results report it. Defaults to the name in the path.
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// What the scenario tries, for planners.
     pub description: Option<String>,
     /// A scenario to start from: its fields are copied, its overrides and interventions
     /// come first.
-    pub extends: Option<String>,
+    pub extends: Option<Text>,
     /// First month, `YYYY-MM`.
     pub start: Option<String>,
     /// Number of months to run (1 to 600).
@@ -143,15 +144,19 @@ impl ScenariosApi {
             .0
             .name
             .clone()
-            .filter(|n| !n.trim().is_empty())
+            .map(Text::into_string)
             .ok_or_else(|| ApiError::field("name", "a new scenario needs a name"))?;
+        check_name("name", &name)?;
         if lock(&state.scenarios).contains(&name) {
             return Err(ApiError::conflict(format!(
                 "a scenario named '{name}' exists: PUT /scenarios/{name} replaces it"
             )));
         }
         let saved = save(state.0.clone(), name.clone(), body.0).await?;
-        Ok(Created::Created(Json(saved), format!("/scenarios/{name}")))
+        Ok(Created::Created(
+            Json(saved),
+            format!("/scenarios/{}", path_segment(&name)),
+        ))
     }
 
     /// Show a scenario
@@ -188,8 +193,9 @@ impl ScenariosApi {
         name: Path<String>,
         body: Json<ScenarioDocument>,
     ) -> Result<Json<ScenarioDocument>, ApiError> {
+        check_name("name", &name.0)?;
         if let Some(given) = &body.0.name {
-            if given != &name.0 {
+            if given.0 != name.0 {
                 return Err(ApiError::field(
                     "name",
                     format!("the body names '{given}' but the path names '{}'", name.0),

@@ -170,13 +170,46 @@ pub fn run_scenario(
     let ranges = plan_parts(&workforce, part_segments());
     if ranges.len() > 1 {
         if let Ok(results) = run.in_parts(&ranges) {
-            return Ok(results);
+            return all_finite(results, &rules.flows.file);
         }
         // A rule looked across segments, or failed: run over whole columns, which gives
         // the figures or the error a single part gives (within the same deadline).
     }
     let whole = 0..workforce.len();
-    run.in_parts(std::slice::from_ref(&whole))
+    all_finite(
+        run.in_parts(std::slice::from_ref(&whole))?,
+        &rules.flows.file,
+    )
+}
+
+/// The results, or the scenario's failure if any figure is not a finite number (stored,
+/// it would read as a number in SQL and vanish from JSON answers). The error names the
+/// figure, the rule file that writes it, the month and the row (segment or group).
+fn all_finite(results: RunResults, flows_file: &str) -> Result<RunResults, RunError> {
+    let Some(at) = results.figures.iter().position(|v| !v.is_finite()) else {
+        return Ok(results);
+    };
+    let width = results.rows.len() * METRICS.len();
+    let (month, rest) = (at / width, at % width);
+    let (row, metric) = (rest / METRICS.len(), rest % METRICS.len());
+    let keys: Vec<String> = results
+        .key_names
+        .iter()
+        .zip(&results.rows[row])
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let keys = if keys.is_empty() {
+        "the total".to_string()
+    } else {
+        keys.join(", ")
+    };
+    Err(RunError::Scenario(format!(
+        "{}: {} is {} in {} for {keys}: an input or intervention drives the figures out of range",
+        flows_file,
+        METRICS[metric],
+        results.figures[at],
+        results.start.plus(month as i64),
+    )))
 }
 
 /// Contiguous ranges of about `target` segments, cut only where no organisation has

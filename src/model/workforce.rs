@@ -136,13 +136,40 @@ impl InputColumn {
         }
     }
 
+    /// The greatest value a planner could mean, far beyond any real segment, so that a
+    /// run's figures stay finite numbers over 600 months (an input of `1e308` was taken,
+    /// and the run "succeeded" with infinities).
+    fn maximum(self) -> f64 {
+        use InputColumn::*;
+        match self {
+            // FTE of one segment: the whole NHS is about 1.3 million.
+            Fte | Establishment => 10_000_000.0,
+            // GBP a year for one FTE, on-costs included.
+            AnnualPay => 10_000_000.0,
+            // Months: a hundred years.
+            TimeToFill => 1_200.0,
+            // Multiples of substantive pay.
+            BankPremium | AgencyPremium => 100.0,
+            // Hours in a week.
+            HoursPerWeek => 168.0,
+            // Tenfold growth a year.
+            DemandGrowth => 10.0,
+            LeaverRate | SicknessRate | AnnualLeaveRate | StudyLeaveRate | OtherLeaveRate
+            | DccShare | BankShare | AgencyShare => 1.0,
+        }
+    }
+
     /// Why `value` is not allowed in this column, if it is not.
     pub fn check(self, value: f64) -> Option<String> {
         if !value.is_finite() {
             return Some(format!("{value} is not a finite number"));
         }
         let bounds = self.bounds();
-        (!bounds.admits(value)).then(|| format!("{value} {}", bounds.describe()))
+        if !bounds.admits(value) {
+            return Some(format!("{value} {}", bounds.describe()));
+        }
+        let maximum = self.maximum();
+        (value > maximum).then(|| format!("{value} is above the greatest allowed value, {maximum}"))
     }
 }
 

@@ -8,6 +8,8 @@ use crate::model::workforce::format_number;
 use crate::model::{Filter, InputColumn, Intervention, Override, Scenario, YearMonth};
 use crate::rules::{FieldType, RuleSet};
 
+/// The last year a run may reach.
+const LAST_YEAR: i32 = 2999;
 /// Longest run, in months (50 years).
 pub const MAX_MONTHS: i64 = 600;
 
@@ -223,6 +225,20 @@ pub fn validate(
             None
         }
     };
+
+    // Every month of a run must be a date results can hold and periods can be named
+    // from (a four-digit year): no plan reaches past 2999.
+    if let (Some(start), Some(months)) = (start, months) {
+        let last = start.plus(months - 1);
+        if start.year < 1900 || last.year > LAST_YEAR {
+            c.report(
+                "start",
+                format!(
+                    "a run must lie between 1900-01 and {LAST_YEAR}-12; this one runs from {start} to {last}"
+                ),
+            );
+        }
+    }
 
     let mut overrides = Vec::new();
     match document.get("overrides") {

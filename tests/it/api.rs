@@ -913,6 +913,14 @@ async fn api_keys_allow_reading_or_writing() {
     )
     .await;
     assert_eq!(r.status, 200);
+    // Auth schemes are case-insensitive (RFC 9110).
+    let r = send(
+        s.client
+            .get("/scenarios")
+            .header("authorization", "bearer reader-key-0123456789"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     let r = send(
         s.client
             .post("/runs")
@@ -1061,4 +1069,51 @@ async fn break_even_figures_are_as_the_document_says() {
         "the document describes when the figure is absent"
     );
     assert!(!document.contains("absent: no cost to recover"));
+}
+
+/// A number where a name is expected is a malformed request, not the name "5"; names with
+/// control characters are refused; `Location` headers are percent-encoded.
+#[tokio::test]
+async fn names_are_text_and_locations_are_encoded() {
+    let s = server();
+    for body in [
+        json!({ "scenario": 5 }),
+        json!({ "scenario": true }),
+        json!({ "scenario": "baseline", "dataset": 7 }),
+    ] {
+        let r = post_json(&s.client, "/runs", body.clone()).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+    }
+    let r = post_json(
+        &s.client,
+        "/compare",
+        json!({ "baseline": { "scenario": 1 }, "others": [{ "scenario": "retention" }] }),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    let r = post_json(
+        &s.client,
+        "/scenarios",
+        json!({ "name": "plan\u{7}bell", "extends": "baseline" }),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json["details"][0]["field"], "name");
+    let r = send(
+        s.client
+            .put("/scenarios/a%0Ab")
+            .body_json(&json!({ "extends": "baseline" })),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+
+    let response = s
+        .client
+        .post("/scenarios")
+        .body_json(&json!({ "name": "a b/c?", "extends": "baseline" }))
+        .send()
+        .await;
+    response.assert_status(poem::http::StatusCode::CREATED);
+    response.assert_header("location", "/scenarios/a%20b%2Fc%3F");
 }

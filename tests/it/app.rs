@@ -123,3 +123,43 @@ fn a_cancelled_batch_records_its_unstarted_runs_as_cancelled() {
         assert_eq!((status, error), (RunStatus::Cancelled, None), "run {id}");
     }
 }
+
+/// Inputs whose figures could not stay finite are refused with the column named, and a
+/// run whose figures still overflow fails naming the figure and the segment, rather than
+/// "succeeding" with infinities.
+#[test]
+fn figures_stay_finite_or_the_run_fails_saying_where() {
+    let w = Arc::new(workforce(&[simple_row("a", "5", 100.0)]));
+    let huge = source("start = \"2025-04\"\nmonths = 12\n[[overrides]]\nset = { fte = 1e308 }\n");
+    let Err(PlanError::Invalid(problems)) =
+        RunPlan::new(rules(), w.clone(), request("total", vec![huge]))
+    else {
+        panic!("an override of 1e308 is refused");
+    };
+    assert!(
+        problems[0].field.ends_with("fte")
+            && problems[0]
+                .message
+                .contains("above the greatest allowed value"),
+        "{problems:#?}"
+    );
+
+    let overflowing = source(
+        "start = \"2025-04\"\nmonths = 24\n[[interventions]]\nkind = \"apprenticeships\"\nstarts_per_year = 1e300\nsalary_per_year = 1e300\n",
+    );
+    let plan = RunPlan::new(rules(), w.clone(), request("segment", vec![overflowing])).unwrap();
+    let error =
+        wfplan::engine::run_scenario(rules(), &plan.workforce, &plan.scenarios[0], &plan.options)
+            .expect_err("infinite figures fail the run");
+    let message = error.to_string();
+    assert!(message.contains("flows.rhai"), "{message}");
+    assert!(message.contains("org=a"), "{message}");
+
+    // A run that would reach past 2999 is refused before it runs.
+    let far = source("start = \"9999-12\"\nmonths = 600\n");
+    let Err(PlanError::Invalid(problems)) = RunPlan::new(rules(), w, request("total", vec![far]))
+    else {
+        panic!("a run past 2999 is refused");
+    };
+    assert_eq!(problems[0].field, "start", "{problems:#?}");
+}

@@ -10,6 +10,7 @@ use super::{period_row, view_of, RunRequest, RunView, ScenarioRun};
 use crate::api::error::ApiError;
 use crate::api::scenarios::{object_to_document, resolve, resolve_saved};
 use crate::api::state::{lock, AppState, Job};
+use crate::api::text::Text;
 use crate::app::execute::{begin_batch, run_batch, run_small};
 use crate::app::{RunPlan, RunRequest as PlanRequest};
 use crate::data::datasets::DEFAULT_DATASET;
@@ -45,7 +46,9 @@ pub(super) struct Planned {
 /// Makes a request into a plan: the scenario named or given, its `extends` resolved, and
 /// every input checked by the application layer.
 pub(super) fn plan(state: &AppState, request: RunRequest) -> Result<Planned, ApiError> {
-    let dataset = request.dataset.unwrap_or_else(|| DEFAULT_DATASET.into());
+    let dataset = request
+        .dataset
+        .map_or_else(|| DEFAULT_DATASET.to_string(), Text::into_string);
     let workforce = state.workforce(&dataset)?;
     let source = match (request.scenario, request.scenario_document) {
         (Some(name), None) => resolve_saved(state, &name, "scenario")?,

@@ -19,6 +19,7 @@ use execute::{run_now, start_background, sync_slot, Planned};
 use super::error::ApiError;
 use super::scenarios::{resolve_saved, ScenarioDocument};
 use super::state::{lock, AppState, Job};
+use super::text::Text;
 use super::{blocking, ApiTags};
 use crate::app::compare::Side;
 use crate::data::datasets::DEFAULT_DATASET;
@@ -32,11 +33,11 @@ use crate::report::{self, Period};
 #[oai(example, skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct RunRequest {
     /// The name of a saved scenario (see `GET /scenarios`). Give this or `scenario_document`.
-    pub scenario: Option<String>,
+    pub scenario: Option<Text>,
     /// A scenario given in full, not saved. Give this or `scenario`.
     pub scenario_document: Option<ScenarioDocument>,
     /// The dataset to run on (see `GET /datasets`); `default` when absent.
-    pub dataset: Option<String>,
+    pub dataset: Option<Text>,
     /// How much detail to store: `segment` (the default: every segment, as the model
     /// spec's output), key columns to sum over such as `staff_group` or
     /// `org,staff_group`, or `total`.
@@ -216,7 +217,7 @@ enum ResultsResponse {
 #[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct CompareItem {
     /// A saved scenario, run afresh (one run, no sweep).
-    pub scenario: Option<String>,
+    pub scenario: Option<Text>,
     /// A run already made (`ScenarioRun.run_id`), read from the database.
     pub run_id: Option<i64>,
 }
@@ -230,7 +231,7 @@ pub struct CompareRequest {
     pub others: Vec<CompareItem>,
     /// The dataset scenarios run on, and whose pay and agency premium value a vacancy
     /// in the break-even; `default` when absent.
-    pub dataset: Option<String>,
+    pub dataset: Option<Text>,
 }
 
 impl Example for CompareRequest {
