@@ -13,7 +13,7 @@ use super::DataError;
 use rayon::prelude::*;
 
 use crate::model::workforce::{
-    Cell, CheckedRow, InputProblems, RowChecker, RowProblem, WorkforceBuilder,
+    Cell, CheckedRow, InputProblem, InputProblems, RowChecker, RowProblem, WorkforceBuilder,
 };
 use crate::model::Workforce;
 
@@ -337,12 +337,14 @@ pub(crate) fn read_query(
             columns.push((row.get(0)?, row.get(1)?));
         }
     }
+    // A column is read as numbers or as text; any other type (a list, a struct, a date)
+    // is the file's problem, named, not a failed cast. Types are matched whole: a list of
+    // integers (`INTEGER[]`) is not a number.
     let numeric = |t: &str| {
         [
             "DOUBLE",
             "FLOAT",
             "REAL",
-            "DECIMAL",
             "INTEGER",
             "BIGINT",
             "SMALLINT",
@@ -352,10 +354,25 @@ pub(crate) fn read_query(
             "UINTEGER",
             "USMALLINT",
             "UTINYINT",
+            "UHUGEINT",
         ]
-        .iter()
-        .any(|n| t.starts_with(n))
+        .contains(&t)
+            || (t.starts_with("DECIMAL(") && t.ends_with(')') && !t.contains('['))
     };
+    let text = |t: &str| t == "VARCHAR";
+    let unreadable: Vec<InputProblem> = columns
+        .iter()
+        .filter(|(_, t)| !numeric(t) && !text(t))
+        .map(|(name, t)| InputProblem {
+            source: source.to_string(),
+            row: Some(1),
+            column: Some(name.clone()),
+            message: format!("the column's type is {t}; give numbers or text"),
+        })
+        .collect();
+    if !unreadable.is_empty() {
+        return Err(DataError::Invalid(InputProblems(unreadable)));
+    }
     let select: Vec<String> = columns
         .iter()
         .map(|(name, t)| {

@@ -15,6 +15,7 @@ use super::sql::{quote, sql_text};
 use super::store::Store;
 use super::DataError;
 use crate::model::results::{is_stock, METRICS};
+use crate::model::same_name;
 use crate::model::{RunResults, RunStatus, YearMonth};
 
 pub use crate::model::results::DERIVED;
@@ -163,10 +164,10 @@ impl Store {
         let stored_keys = self.result_keys()?;
         // Keys each run can be cut by: all keys at segment detail, its grouping keys otherwise.
         let allowed = |key: &str| {
-            stored_keys.iter().any(|k| k == key)
+            stored_keys.iter().any(|k| same_name(k, key))
                 && details
                     .iter()
-                    .all(|d| d == "segment" || d.split(',').any(|k| k == key))
+                    .all(|d| d == "segment" || d.split(',').any(|k| same_name(k, key)))
         };
         let problem = |parameter: &str, message: String| {
             QueryOutcome::Problem(QueryProblem {

@@ -26,7 +26,7 @@ use duckdb::{Connection, OptionalExt};
 use super::sql::{quote, record_batch, table_columns};
 use super::DataError;
 use crate::model::results::METRICS;
-use crate::model::RunResults;
+use crate::model::{same_name, RunResults};
 
 /// Columns of `result_rows` before the key columns.
 const ROW_LEAD: [&str; 3] = ["run_id", "row", "scenario"];
@@ -55,9 +55,10 @@ impl ResultTables {
         if self.row_columns.is_empty() {
             *self = Self::read(connection)?;
         }
+        // DuckDB compares names ignoring case: `Setting` is the column `setting`.
         let missing: Vec<&String> = key_names
             .iter()
-            .filter(|k| !self.row_columns.contains(k))
+            .filter(|k| !self.row_columns.iter().any(|c| same_name(c, k)))
             .collect();
         // A run at `total` detail has no keys; one whose keys are known needs nothing.
         if !self.row_columns.is_empty() && missing.is_empty() {
@@ -201,7 +202,7 @@ fn rows_batch(run_id: i64, results: &RunResults, columns: &[String]) -> RecordBa
                 "run_id" => Arc::new(Int64Array::from(vec![run_id; rows])),
                 "row" => Arc::new(Int32Array::from_iter_values(0..rows as i32)),
                 "scenario" => Arc::new(StringArray::from(vec![results.scenario.as_str(); rows])),
-                name => match results.key_names.iter().position(|k| k == name) {
+                name => match results.key_names.iter().position(|k| same_name(k, name)) {
                     Some(key) => Arc::new(StringArray::from_iter_values(
                         results.rows.iter().map(|r| r[key].as_str()),
                     )),

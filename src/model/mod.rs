@@ -19,3 +19,8 @@ pub use workforce::{InputColumn, KeyColumn, Workforce};
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Whether two column names are one to DuckDB, which compares names ignoring case.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}

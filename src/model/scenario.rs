@@ -124,7 +124,7 @@ impl Detail {
             keys => {
                 let mut chosen: Vec<String> = Vec::new();
                 for key in keys.split(',').map(str::trim) {
-                    let found = key_names.iter().find(|k| k.eq_ignore_ascii_case(key));
+                    let found = key_names.iter().find(|k| super::same_name(k, key));
                     match found {
                         Some(k) if !chosen.contains(k) => chosen.push(k.clone()),
                         Some(k) => return Err(format!("key column '{k}' is given twice")),

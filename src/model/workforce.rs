@@ -544,9 +544,13 @@ impl WorkforceBuilder {
         let mut problems = Vec::new();
         let mut slots = Vec::new();
         let mut key_names = Vec::new();
-        let mut seen_names = HashMap::new();
+        // Names are compared as DuckDB compares them, ignoring case: `FTE` is the input
+        // `fte`, and a key `Leavers` would clash with the results' `leavers`.
+        let mut seen_names: HashMap<String, usize> = HashMap::new();
+        let mut names = Vec::with_capacity(header.len());
         for (i, raw) in header.iter().enumerate() {
-            let name = clean_name(raw);
+            let name = canonical_name(raw);
+            names.push(name.clone());
             if name.is_empty() {
                 problems.push(problem(
                     &source,
@@ -554,29 +558,43 @@ impl WorkforceBuilder {
                     None,
                     format!("column {} has no name", i + 1),
                 ));
-            } else if seen_names.insert(name.clone(), i).is_some() {
+            } else if let Some(first) = seen_names.insert(name.to_lowercase(), i) {
                 problems.push(problem(
                     &source,
                     Some(1),
                     Some(name.as_str()),
-                    "the column appears twice".into(),
+                    format!(
+                        "the column appears twice (as '{}' and '{name}'; names are compared ignoring case)",
+                        clean_name(&header[first])
+                    ),
                 ));
             }
             match InputColumn::from_name(&name) {
                 Some(input) => slots.push(Slot::Input(input)),
                 None => {
-                    if super::results::is_result_column(&name) {
+                    if super::results::is_result_column(&name.to_lowercase()) {
                         problems.push(problem(
                             &source,
                             Some(1),
                             Some(name.as_str()),
-                            format!("'{name}' is not a model input, so it would be a key column, but results already have a column of that name; rename it"),
+                            format!("'{name}' is not a model input, so it would be a key column, but results already have a column of that name (names are compared ignoring case); rename it"),
                         ));
                     }
                     slots.push(Slot::Key(key_names.len()));
                     key_names.push(name);
                 }
             }
+        }
+        if key_names.len() > MAX_KEY_COLUMNS {
+            problems.push(problem(
+                &source,
+                Some(1),
+                None,
+                format!(
+                    "{} key columns; a workforce table may have at most {MAX_KEY_COLUMNS}",
+                    key_names.len()
+                ),
+            ));
         }
         for required in REQUIRED_KEYS
             .iter()
@@ -595,7 +613,6 @@ impl WorkforceBuilder {
         if !problems.is_empty() {
             return Err(InputProblems(problems));
         }
-        let names: Vec<String> = header.iter().map(|h| clean_name(h)).collect();
         Ok(Self {
             sources: vec![source.clone()],
             source,
@@ -626,10 +643,14 @@ impl WorkforceBuilder {
         header: &[String],
     ) -> Result<(), InputProblems> {
         let source = source.into();
-        let names: Vec<String> = header.iter().map(|h| clean_name(h)).collect();
+        let names: Vec<String> = header.iter().map(|h| canonical_name(h)).collect();
         let mut mapping = Vec::new();
         for name in &names {
-            match self.slot_names.iter().position(|n| n == name) {
+            match self
+                .slot_names
+                .iter()
+                .position(|n| super::same_name(n, name))
+            {
                 Some(slot) if !mapping.contains(&slot) => mapping.push(slot),
                 _ => {
                     return Err(InputProblems(vec![problem(
@@ -749,6 +770,23 @@ impl WorkforceBuilder {
 fn clean_name(raw: &str) -> String {
     raw.trim_start_matches('\u{feff}').trim().to_string()
 }
+
+/// A column's name as wfplan keeps it: trimmed, and in lower case when it names a model
+/// input or a required key in any case (`FTE` is `fte`); other keys as written.
+pub fn canonical_name(raw: &str) -> String {
+    let name = clean_name(raw);
+    let lower = name.to_lowercase();
+    if InputColumn::from_name(&lower).is_some() || REQUIRED_KEYS.contains(&lower.as_str()) {
+        lower
+    } else {
+        name
+    }
+}
+
+/// Most key columns a workforce table may have: far more than any planner's breakdown
+/// (organisation, system, staff group, band, setting, age band...), and a bound on what
+/// one upload can make every later query carry.
+pub const MAX_KEY_COLUMNS: usize = 64;
 
 fn problem(
     source: &str,

@@ -1117,3 +1117,92 @@ async fn names_are_text_and_locations_are_encoded() {
     response.assert_status(poem::http::StatusCode::CREATED);
     response.assert_header("location", "/scenarios/a%20b%2Fc%3F");
 }
+
+/// Column names are compared as DuckDB compares them, ignoring case: an upload's `FTE` is
+/// the input `fte`; a key `Leavers` or `Month` is refused, naming it; a key `Setting`
+/// shares the results' `setting` column, so runs on every dataset still read back; more
+/// than 64 key columns, or a column that is neither numbers nor text, is refused.
+#[tokio::test]
+async fn column_names_are_compared_ignoring_case_and_types_are_checked() {
+    let s = server();
+    let fixture =
+        std::fs::read_to_string(repo().join("benches/peers/fixtures/workforce.csv")).unwrap();
+    let (header, rows) = fixture.split_once('\n').unwrap();
+    let upload = |header: String, rows: &str| format!("{header}\n{rows}");
+    let post_csv = |body: String| {
+        let client = &s.client;
+        async move { send(client.post("/datasets").content_type("text/csv").body(body)).await }
+    };
+
+    for (clash, renamed) in [
+        ("Leavers", "setting"),
+        ("Month", "setting"),
+        ("RUN_ID", "setting"),
+    ] {
+        let r = post_csv(upload(header.replacen(renamed, clash, 1), rows)).await;
+        assert_eq!(r.status, 422, "{clash}: {}", r.text());
+        assert_eq!(r.json["details"][0]["column"], clash, "{}", r.text());
+    }
+    let r = post_csv(upload(
+        header
+            .replacen("setting", "fte_", 1)
+            .replacen(",fte,", ",FTE,", 1),
+        rows,
+    ))
+    .await;
+    assert_eq!(r.status, 201, "FTE is fte: {}", r.text());
+
+    let r = post_csv(upload(header.replacen("setting", "Setting", 1), rows)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let dataset = r.json["id"].as_str().unwrap().to_string();
+    let mut runs = Vec::new();
+    for body in [
+        json!({ "scenario": "baseline", "detail": "segment", "dataset": dataset }),
+        json!({ "scenario": "baseline", "detail": "segment" }),
+    ] {
+        let r = post_json(&s.client, "/runs", body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        runs.push(r.json["id"].as_i64().unwrap());
+    }
+    for id in runs {
+        let r = send(
+            s.client
+                .get(format!("/runs/{id}/results"))
+                .query("group_by", &"setting"),
+        )
+        .await;
+        assert_eq!(r.status, 200, "run {id}: {}", r.text());
+        assert!(!r.json["rows"].as_array().unwrap().is_empty());
+    }
+
+    // 65 key columns: the four required, `setting`, and 60 more.
+    let extra: String = (0..60).map(|i| format!(",k{i}")).collect();
+    let wide_rows: String = rows
+        .lines()
+        .map(|l| format!("{l}{}", ",x".repeat(60)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let r = post_csv(upload(format!("{header}{extra}"), &wide_rows)).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("at most 64"), "{}", r.text());
+
+    // A Parquet list column.
+    let parquet = s.dir.path().join("listed.parquet");
+    duckdb::Connection::open_in_memory()
+        .unwrap()
+        .execute_batch(&format!(
+            "COPY (SELECT *, [1, 2] AS tags FROM read_csv('{}', all_varchar = true)) TO '{}' (FORMAT parquet)",
+            repo().join("benches/peers/fixtures/workforce.csv").display(),
+            parquet.display()
+        ))
+        .unwrap();
+    let r = send(
+        s.client
+            .post("/datasets")
+            .content_type("application/vnd.apache.parquet")
+            .body(std::fs::read(&parquet).unwrap()),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json["details"][0]["column"], "tags", "{}", r.text());
+}
