@@ -8,7 +8,7 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json, PlainText};
-use poem_openapi::{ApiRequest, ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiRequest, ApiResponse, Multipart, Object, OpenApi};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -64,6 +64,19 @@ pub enum Upload {
     /// A Parquet file.
     #[oai(content_type = "application/vnd.apache.parquet")]
     Parquet(Binary<Vec<u8>>),
+    /// A file upload as browsers and generated clients send it: the field `file` holds
+    /// a CSV or Parquet file (told apart by its content, not its name), and `name` may
+    /// name the dataset.
+    Form(UploadForm),
+}
+
+/// The fields of a multipart upload.
+#[derive(Debug, Multipart)]
+pub struct UploadForm {
+    /// The workforce table: CSV with a header row, or Parquet.
+    file: poem_openapi::types::multipart::Upload,
+    /// A name to recognise it by (the query's `name` when absent).
+    name: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -107,7 +120,8 @@ impl DatasetsApi {
 
     /// Upload a dataset
     ///
-    /// Stores a workforce table sent as CSV or Parquet. Every value is checked first (the
+    /// Stores a workforce table sent as CSV or Parquet, raw or as a multipart file upload
+    /// (field `file`). Every value is checked first (the
     /// required columns, numbers, ranges, duplicate segments); if any is wrong, the answer
     /// lists each with its row and column and nothing is stored.
     #[oai(path = "/datasets", method = "post", operation_id = "upload_dataset")]
@@ -119,12 +133,28 @@ impl DatasetsApi {
         body: Upload,
     ) -> Result<Created, ApiError> {
         let state = state.0.clone();
-        let name = name.0.unwrap_or_else(|| "uploaded workforce".into());
+        let mut name = name.0;
+        // (is Parquet, bytes)
+        let (parquet, bytes) = match body {
+            Upload::Csv(text) => (false, text.0.into_bytes()),
+            Upload::Parquet(bytes) => (true, bytes.0),
+            Upload::Form(form) => {
+                name = form.name.or(name);
+                let bytes = form.file.into_vec().await.map_err(|e| {
+                    ApiError::field("file", format!("cannot read the uploaded file: {e}"))
+                })?;
+                (bytes.starts_with(b"PAR1"), bytes)
+            }
+        };
+        let name = name.unwrap_or_else(|| "uploaded workforce".into());
         crate::api::text::check_name("name", &name)?;
         blocking(move || {
-            let workforce = match body {
-                Upload::Csv(text) => crate::data::import::read_csv_text("upload", &text.0)?,
-                Upload::Parquet(bytes) => read_parquet_upload(&bytes.0)?,
+            let workforce = if parquet {
+                read_parquet_upload(&bytes)?
+            } else {
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| ApiError::field("body", "the CSV is not UTF-8 text"))?;
+                crate::data::import::read_csv_text("upload", &text)?
             };
             let entry = state.store().add_dataset(&name, &workforce)?;
             let location = format!("/datasets/{}", entry.id);

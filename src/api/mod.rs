@@ -144,8 +144,51 @@ pub fn app(state: Arc<AppState>, keys: ApiKeys) -> impl Endpoint<Output = Respon
         .nest("/", api)
         .with(RequireKey::new(keys))
         .around(move |endpoint, request| limit_body(endpoint, request, limit))
+        .around(refuse_cross_origin)
         .data(state)
         .catch_all_error(|e| async move { json_error(e) })
+}
+
+/// Refuses requests that change anything when a browser says they come from another
+/// site's page. A page can send a form, `text/plain` or a multipart upload to any address
+/// without asking first (no CORS preflight); without this, any web page a planner opened
+/// could run scripts or upload data on a server started without keys. Clients that are
+/// not browsers send no `Origin` and are not affected.
+async fn refuse_cross_origin<E: Endpoint>(
+    endpoint: Arc<E>,
+    request: Request,
+) -> poem::Result<Response> {
+    let changes = !matches!(
+        *request.method(),
+        poem::http::Method::GET | poem::http::Method::HEAD | poem::http::Method::OPTIONS
+    );
+    if changes {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        if let Some(origin) = header("origin") {
+            // `Origin` is `scheme://host[:port]` (or `null`); the page's own server is
+            // the `Host` the request was sent to.
+            let origin_host = origin.split_once("://").map(|(_, host)| host);
+            let same = origin_host.is_some_and(|h| Some(h) == header("host").as_deref());
+            if !same {
+                return Err(poem::Error::from_string(
+                    format!(
+                        "requests from another site's page ({origin}) may not change anything here"
+                    ),
+                    StatusCode::FORBIDDEN,
+                ));
+            }
+        }
+    }
+    endpoint
+        .call(request)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 /// Refuses bodies over `limit` bytes with 413: at once when `Content-Length` says so,

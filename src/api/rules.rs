@@ -6,7 +6,7 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::{ApiRequest, Object, OpenApi};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -67,6 +67,27 @@ pub struct Diagnostic {
     pub line: Option<u64>,
     pub column: Option<u64>,
     pub message: String,
+}
+
+/// A script to check, as JSON (what generated clients send).
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The script's source.
+    pub source: String,
+    /// `kind` (an intervention kind, the default), `rates` or `flows`.
+    pub role: Option<String>,
+}
+
+/// The script to check: JSON, or the source as plain text.
+#[derive(Debug, ApiRequest)]
+pub enum CheckBody {
+    /// `{"source": "...", "role": "kind"}`.
+    #[oai(content_type = "application/json")]
+    Json(Json<CheckRequest>),
+    /// The script's source; `role` goes in the query.
+    #[oai(content_type = "text/plain")]
+    Text(PlainText<String>),
 }
 
 /// The outcome of checking a script.
@@ -139,7 +160,9 @@ impl RulesApi {
     ///
     /// Compiles a script without saving it and reports each problem with its line and
     /// column. As an intervention kind (the default) it must also declare itself with
-    /// `fn kind()`; the declaration is returned.
+    /// `fn kind()`; the declaration is returned. The script is sent as JSON
+    /// (`{"source", "role"}`) or as plain text with `role` in the query; either way its
+    /// evaluation runs under the rules' operation limits and a one-second deadline.
     #[oai(
         path = "/rules/check",
         method = "post",
@@ -147,12 +170,16 @@ impl RulesApi {
     )]
     async fn check(
         &self,
-        /// `kind` (an intervention kind, the default), `rates` or `flows`.
+        /// `kind` (an intervention kind, the default), `rates` or `flows`, for a script
+        /// sent as plain text.
         role: Query<Option<String>>,
-        /// The script's source.
-        body: PlainText<String>,
+        body: CheckBody,
     ) -> Result<Json<CheckReport>, ApiError> {
-        let is_kind = match role.0.as_deref().unwrap_or("kind") {
+        let (source, role) = match body {
+            CheckBody::Json(Json(request)) => (request.source, request.role.or(role.0)),
+            CheckBody::Text(PlainText(source)) => (source, role.0),
+        };
+        let is_kind = match role.as_deref().unwrap_or("kind") {
             "kind" => true,
             "rates" | "flows" => false,
             other => {
@@ -163,7 +190,7 @@ impl RulesApi {
             }
         };
         let outcome = tokio::task::spawn_blocking(move || {
-            crate::rules::check_script("script.rhai", &body.0, is_kind)
+            crate::rules::check_script("script.rhai", &source, is_kind)
         })
         .await
         .map_err(ApiError::internal)?;

@@ -414,6 +414,8 @@ fn describe_kind(engine: &Engine, script: RuleScript) -> Result<KindRule, RulePr
     };
     let mut scope = Scope::new();
     let options = rhai::CallFnOptions::new().eval_ast(false);
+    // Every evaluation runs under a deadline as well as the operation limits.
+    let _deadline = sandbox::DeadlineGuard::start(sandbox::DECLARATION_BUDGET);
     let declaration: Map = engine
         .call_fn_with_options(options, &mut scope, &script.ast, "kind", ())
         .map_err(|e| match *e {

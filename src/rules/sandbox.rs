@@ -14,6 +14,10 @@ pub const MAX_SCRIPT_BYTES: u64 = 256 * 1024;
 pub const MAX_OPERATIONS_PER_CALL: u64 = 1_000_000;
 /// Default wall-clock budget for all rule calls of one scenario.
 pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(60);
+/// Wall-clock budget for reading an intervention kind's declaration (`fn kind()`), when
+/// rules are loaded or a script is checked: a declaration is a literal map, so a second
+/// is ample, and a script that loops instead fails rather than holding a core.
+pub const DECLARATION_BUDGET: Duration = Duration::from_secs(1);
 /// How often, in operations, the deadline is checked.
 const DEADLINE_CHECK_EVERY: u64 = 256;
 

@@ -1206,3 +1206,77 @@ async fn column_names_are_compared_ignoring_case_and_types_are_checked() {
     assert_eq!(r.status, 422, "{}", r.text());
     assert_eq!(r.json["details"][0]["column"], "tags", "{}", r.text());
 }
+
+/// `POST /rules/check` evaluates the script's declaration under a deadline (a script that
+/// copies an array in a loop once ran for minutes), takes JSON as generated clients send
+/// it, and no web page of another site may make the server run it.
+#[tokio::test]
+async fn rule_checks_are_bounded_and_refused_cross_origin() {
+    let s = server();
+    let runaway = "fn kind() { let a = []; a.pad(50000, 0); loop { let b = a; } }";
+    let started = std::time::Instant::now();
+    let r = post_json(
+        &s.client,
+        "/rules/check",
+        json!({ "source": runaway, "role": "kind" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["ok"], false, "{}", r.text());
+    assert!(r.text().contains("time budget"), "{}", r.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "stopped by its deadline, not after minutes: {:?}",
+        started.elapsed()
+    );
+
+    let retention =
+        std::fs::read_to_string(repo().join("rules/interventions/retention.rhai")).unwrap();
+    let r = post_json(&s.client, "/rules/check", json!({ "source": retention })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["ok"], true, "{}", r.text());
+
+    let r = send(
+        s.client
+            .post("/rules/check")
+            .header("origin", "http://evil.example")
+            .content_type("text/plain")
+            .body(retention.clone()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (403, "forbidden"),
+        "{}",
+        r.text()
+    );
+    let r = send(
+        s.client
+            .post("/rules/check")
+            .header("origin", "http://127.0.0.1:8080")
+            .header("host", "127.0.0.1:8080")
+            .content_type("text/plain")
+            .body(retention),
+    )
+    .await;
+    assert_eq!(r.status, 200, "the server's own page may: {}", r.text());
+}
+
+/// Datasets may be uploaded as a multipart form's file, as browsers and generated clients
+/// send them, CSV or Parquet alike.
+#[tokio::test]
+async fn datasets_upload_as_multipart_forms() {
+    use poem::test::{TestForm, TestFormField};
+    let s = server();
+    let csv = std::fs::read(repo().join("benches/peers/fixtures/workforce.csv")).unwrap();
+    let parquet = fixture_parquet(s.dir.path());
+    for (bytes, file) in [(csv, "workforce.csv"), (parquet, "workforce.parquet")] {
+        let form = TestForm::new()
+            .text("name", "from a form")
+            .field(TestFormField::bytes(bytes).name("file").filename(file));
+        let r = send(s.client.post("/datasets").multipart(form)).await;
+        assert_eq!(r.status, 201, "{file}: {}", r.text());
+        assert_eq!(r.json["name"], "from a form");
+        assert_eq!(r.json["segments"], 4, "{file}: {}", r.text());
+    }
+}

@@ -453,7 +453,7 @@ impl RunsApi {
         /// `leaver_rate`); all output columns when absent.
         metrics: Query<Option<String>>,
         /// Only segments with a key value, as `column=value`; repeat for more.
-        filter: Query<Vec<String>>,
+        filter: Query<Option<Vec<String>>>,
         /// `json` (the default), `csv` or `parquet`.
         format: Query<Option<String>>,
     ) -> Result<ResultsResponse, ApiError> {
@@ -475,7 +475,7 @@ impl RunsApi {
             }
         };
         let mut filters = Vec::new();
-        for f in &filter.0 {
+        for f in filter.0.iter().flatten() {
             let (key, value) = f
                 .split_once('=')
                 .ok_or_else(|| ApiError::field("filter", format!("'{f}' is not column=value")))?;
