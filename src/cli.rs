@@ -99,6 +99,10 @@ struct ServeArgs {
     /// checkpoints, every 256 MB of log).
     #[arg(long, default_value_t = 1000)]
     idle_checkpoint_ms: u64,
+    /// Most result rows (rows by month, over all its scenarios) one request may store;
+    /// more is refused with 422.
+    #[arg(long, default_value_t = crate::app::plan::DEFAULT_MAX_RESULT_ROWS)]
+    max_result_rows: usize,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +158,10 @@ struct RunArgs {
     /// Print no summaries, only failures.
     #[arg(long, short)]
     quiet: bool,
+    /// Most result rows (rows by month, over all scenarios) one command may store; more
+    /// is refused before anything runs.
+    #[arg(long, default_value_t = crate::app::plan::DEFAULT_MAX_RESULT_ROWS)]
+    max_result_rows: usize,
     /// Scenario files, folders of them, or scenario names.
     #[arg(default_value = "scenarios")]
     scenarios: Vec<String>,
@@ -352,6 +360,7 @@ fn plan(
     names: &[String],
     detail: &str,
     time_budget: f64,
+    max_result_rows: usize,
 ) -> Result<(RuleSet, Recorder, RunPlan), Failure> {
     let rules = load_rules(sources.rules.as_deref())?;
     let catalogue = scenario_catalogue(sources.scenario_dir.as_deref())?;
@@ -366,6 +375,7 @@ fn plan(
         detail: detail.to_string(),
         time_budget,
         max_runs: usize::MAX,
+        max_result_rows,
     };
     match RunPlan::new(&rules, Arc::new(workforce), request) {
         Ok(plan) if found.is_empty() => Ok((rules, recorder, plan)),
@@ -374,7 +384,7 @@ fn plan(
             found.extend(more);
             Err(problems("scenarios", &found))
         }
-        Err(e @ PlanError::TooManyRuns { .. }) => Err(Failure::Input(e.into())),
+        Err(e) => Err(Failure::Input(e.into())),
     }
 }
 
@@ -384,6 +394,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         &args.scenarios,
         &args.detail,
         args.time_budget,
+        args.max_result_rows,
     )?;
     let batch = begin_batch(&recorder, &plan).context("cannot record the runs")?;
 
@@ -526,6 +537,7 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
         &args.scenarios,
         "segment",
         crate::rules::sandbox::DEFAULT_TIME_BUDGET.as_secs_f64(),
+        usize::MAX, // nothing is stored
     )?;
     println!(
         "ok: {} intervention kinds compiled, {} scenario run(s) checked against {} segments",
@@ -682,6 +694,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
             group_wait: Duration::from_millis(args.group_commit_ms),
             sync_slots: args.sync_runs.unwrap_or(defaults.sync_slots),
             checkpoint_every: Duration::from_millis(args.idle_checkpoint_ms),
+            max_result_rows: args.max_result_rows,
             ..defaults
         },
     };

@@ -223,6 +223,9 @@ fn plan_error(e: PlanError, prefix: &str) -> ApiError {
         e @ PlanError::TooManyRuns { .. } => {
             ApiError::invalid("too_many_runs", format!("{prefix}{e}"), Vec::new())
         }
+        e @ PlanError::TooManyRows { .. } => {
+            ApiError::invalid("too_many_rows", format!("{prefix}{e}"), Vec::new())
+        }
     }
 }
 

@@ -266,6 +266,7 @@ async fn save(
             detail: "segment".into(),
             time_budget: state_for_check.limits.time_budget,
             max_runs: usize::MAX,
+            max_result_rows: usize::MAX,
         };
         RunPlan::new(&state_for_check.rules, workforce, request)?;
         let json = Value::Object(document.clone()).to_string();

@@ -22,6 +22,8 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most scenario runs one request may expand to through a sweep.
     pub max_runs_per_request: usize,
+    /// Most result rows one request may store (`serve --max-result-rows`).
+    pub max_result_rows: usize,
     /// Largest run answered synchronously, in segment-months over all its scenarios.
     pub max_sync_segment_months: usize,
     /// Synchronous runs computed at once; more wait up to `queue_wait`, then get 503.
@@ -49,6 +51,7 @@ impl Default for Limits {
         Self {
             max_body_bytes: 64 * 1024 * 1024,
             max_runs_per_request: 1_000,
+            max_result_rows: crate::app::plan::DEFAULT_MAX_RESULT_ROWS,
             max_sync_segment_months: 1_000_000,
             // Four per core: a run waits on the database for about as long as it computes,
             // so twice the cores leaves them idle; measured in BENCHMARKS.md.

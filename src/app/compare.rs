@@ -83,6 +83,7 @@ pub fn compare(
                 detail: "total".into(),
                 time_budget,
                 max_runs: 1,
+                max_result_rows: usize::MAX,
             };
             let plan = RunPlan::new(rules, workforce.clone(), request).map_err(|error| {
                 CompareError::Plan {

@@ -30,7 +30,15 @@ pub struct RunRequest {
     pub time_budget: Duration,
     /// Most scenario runs the request may expand to through sweeps.
     pub max_runs: usize,
+    /// Most result rows (row by month) all its runs may store: a bound on the disk one
+    /// request can take (a 1,000-run sweep of 600 months at segment detail would write
+    /// about 13 GB).
+    pub max_result_rows: usize,
 }
+
+/// The default bound on the result rows of one request: 20 million rows, about 2.5 GB
+/// stored (a segment-level run of the 183-segment sample over 60 months is 10,980 rows).
+pub const DEFAULT_MAX_RESULT_ROWS: usize = 20_000_000;
 
 /// Why a request cannot be run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -41,6 +49,9 @@ pub enum PlanError {
     /// The sweeps expand to more runs than one request may make.
     #[error("the sweep expands to {runs} runs; one request may run at most {max}")]
     TooManyRuns { runs: usize, max: usize },
+    /// The runs would store more result rows than one request may.
+    #[error("the runs would store {rows} result rows (rows by month); one request may store at most {max}: choose a coarser detail, fewer months or fewer runs")]
+    TooManyRows { rows: usize, max: usize },
 }
 
 /// A checked run: a workforce, scenarios that run on it, and how to run and store them.
@@ -105,6 +116,16 @@ impl RunPlan {
         if scenarios.is_empty() && problems.is_empty() {
             problems.push(request_problem("scenario", "no scenario to run".into()));
         }
+        if let Some(detail) = detail.as_ref().filter(|_| problems.is_empty()) {
+            let rows_per_month = rows_per_month(&workforce, detail);
+            let rows: usize = scenarios.iter().map(|s| s.months * rows_per_month).sum();
+            if rows > request.max_result_rows {
+                return Err(PlanError::TooManyRows {
+                    rows,
+                    max: request.max_result_rows,
+                });
+            }
+        }
         match detail {
             Some(detail) if problems.is_empty() => Ok(RunPlan {
                 dataset: request.dataset,
@@ -153,12 +174,32 @@ impl RunPlan {
             .sum()
     }
 
+    /// Result rows (row by month) the plan's runs will store.
+    pub fn result_rows(&self) -> usize {
+        let per_month = rows_per_month(&self.workforce, &self.options.detail);
+        self.scenarios.iter().map(|s| s.months * per_month).sum()
+    }
+
     /// The key columns of the stored results: every key at segment detail, the grouping
     /// keys otherwise.
     pub fn result_keys(&self) -> Vec<String> {
         match &self.options.detail {
             Detail::Segment => self.workforce.key_names.clone(),
             Detail::GroupBy(keys) => keys.clone(),
+        }
+    }
+}
+
+/// Rows a run stores each month: a row per segment, or per distinct group of keys.
+fn rows_per_month(workforce: &Workforce, detail: &Detail) -> usize {
+    match detail {
+        Detail::Segment => workforce.len(),
+        Detail::GroupBy(keys) => {
+            let columns: Vec<_> = keys.iter().filter_map(|k| workforce.key(k)).collect();
+            let groups: std::collections::HashSet<Vec<u32>> = (0..workforce.len())
+                .map(|i| columns.iter().map(|c| c.codes[i]).collect())
+                .collect();
+            groups.len().max(1)
         }
     }
 }

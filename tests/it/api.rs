@@ -1280,3 +1280,37 @@ async fn datasets_upload_as_multipart_forms() {
         assert_eq!(r.json["segments"], 4, "{file}: {}", r.text());
     }
 }
+
+/// A request whose runs would store more result rows than the server allows is refused
+/// with 422, naming the estimate and the limit, before any run is recorded.
+#[tokio::test]
+async fn requests_too_large_to_store_are_refused() {
+    let s = server_with(
+        ApiKeys::default(),
+        Limits {
+            max_result_rows: 10_000,
+            ..Limits::default()
+        },
+    );
+    let r = post_json(&s.client, "/runs", json!({ "scenario": "baseline" })).await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (422, "too_many_rows"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("10980") && r.text().contains("10000"),
+        "{}",
+        r.text()
+    );
+    let r = send(s.client.get("/runs")).await;
+    assert_eq!(r.json.as_array().unwrap().len(), 0, "nothing recorded");
+    let r = post_json(
+        &s.client,
+        "/runs",
+        json!({ "scenario": "baseline", "detail": "total" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

@@ -31,6 +31,7 @@ fn request(detail: &str, scenarios: Vec<ScenarioSource>) -> RunRequest {
         detail: detail.into(),
         time_budget: Duration::from_secs(60),
         max_runs: 10,
+        max_result_rows: 1_000_000,
     }
 }
 

@@ -457,3 +457,30 @@ fn init_writes_editable_rules_and_scenarios() {
         .stderr_contains("already exist")
         .run();
 }
+
+/// A command that would store more result rows than allowed is refused before anything
+/// runs, with the estimate and the limit (a 1,000-run sweep of 600 months at segment
+/// detail would have written about 13 GB).
+#[test]
+fn a_run_too_large_to_store_is_refused_with_its_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two scenarios of 60 months on the 183-segment sample: 21,960 rows at segment detail.
+    Test::in_dir(dir.path())
+        .args(["run", "--db", &db(dir.path()), "--max-result-rows", "20000"])
+        .args(["baseline", "retention"])
+        .status(2)
+        .stderr_contains("would store 21960 result rows")
+        .stderr_contains("at most 20000")
+        .run();
+    // By staff group the same runs are small.
+    Test::in_dir(dir.path())
+        .args(["run", "--db", &db(dir.path()), "--max-result-rows", "20000"])
+        .args([
+            "--detail",
+            "staff_group",
+            "--quiet",
+            "baseline",
+            "retention",
+        ])
+        .run();
+}

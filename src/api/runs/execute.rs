@@ -72,6 +72,7 @@ pub(super) fn plan(state: &AppState, request: RunRequest) -> Result<Planned, Api
             detail: request.detail.unwrap_or_else(|| "segment".into()),
             time_budget: state.limits.time_budget,
             max_runs: state.limits.max_runs_per_request,
+            max_result_rows: state.limits.max_result_rows,
         },
     )?;
     Ok(Planned {
