@@ -265,13 +265,42 @@ fn cut_at_lines(text: &str, size: usize) -> Vec<&str> {
     parts
 }
 
+/// Most columns a spreadsheet's table may span: every input, the most key columns and
+/// room to spare. A sheet whose cells or declared extent reach further is refused.
+const MAX_SHEET_COLUMNS: u32 = 128;
+/// Most rows a spreadsheet's table may span (Excel's own limit is 1,048,576).
+const MAX_SHEET_ROWS: u32 = 1_048_576;
+
+/// A cell's name as a spreadsheet shows it (`A1`, `XFD1048576`), from 0-based row and
+/// column.
+fn cell_name(row: u32, column: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = column + 1;
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        letters.push(b'A' + rem as u8);
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    format!("{}{}", String::from_utf8(letters).expect("ASCII"), row + 1)
+}
+
 fn read_excel(
     path: &Path,
     source: &str,
     builder: &mut Option<WorkforceBuilder>,
 ) -> Result<(), DataError> {
-    use calamine::{open_workbook_auto, Data, Reader};
-    let mut workbook = open_workbook_auto(path)
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let is_xlsx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx") || e.eq_ignore_ascii_case("xlsm"));
+    if !is_xlsx {
+        return Err(DataError::file(
+            source,
+            "only .xlsx and .xlsm workbooks are read; save the sheet as .xlsx or CSV",
+        ));
+    }
+    let mut workbook: Xlsx<_> = open_workbook(path)
         .map_err(|e| DataError::file(source, format!("cannot open the workbook: {e}")))?;
     let sheets = workbook.sheet_names();
     // A sheet named `workforce` if there is one, else the first.
@@ -281,23 +310,77 @@ fn read_excel(
         .or(sheets.first())
         .cloned()
         .ok_or_else(|| DataError::file(source, "the workbook has no sheets"))?;
-    let range = workbook
-        .worksheet_range(&sheet)
-        .map_err(|e| DataError::file(source, format!("cannot read sheet {sheet}: {e}")))?;
     let source = format!("{source} (sheet {sheet})");
-    let first_row = range.start().map_or(0, |(r, _)| r as usize);
-    let mut rows = range.rows();
-    let header: Vec<String> = rows
-        .next()
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .unwrap_or_default();
+    let cannot = |e: calamine::XlsxError| DataError::file(&source, format!("cannot read: {e}"));
+    // Cells are read one at a time, so memory follows the cells present, never the
+    // extent a sheet declares (one cell at XFD1048576 once asked for 512 GiB).
+    let mut cells = workbook.worksheet_cells_reader(&sheet).map_err(cannot)?;
+    let too_far = |row: u32, column: u32, what: &str| {
+        DataError::file(
+            &source,
+            format!(
+                "{what} {} lies beyond any workforce table (at most {MAX_SHEET_COLUMNS} columns and {MAX_SHEET_ROWS} rows)",
+                cell_name(row, column)
+            ),
+        )
+    };
+    let declared = cells.dimensions();
+    if declared.end.1 >= MAX_SHEET_COLUMNS || declared.end.0 >= MAX_SHEET_ROWS {
+        return Err(too_far(
+            declared.end.0,
+            declared.end.1,
+            "the sheet's declared extent reaches",
+        ));
+    }
+    // Rows as (sheet row, cells by column), built as cells arrive in row order.
+    let mut rows: Vec<(u32, Vec<(u32, Data)>)> = Vec::new();
+    let mut first_column = u32::MAX;
+    while let Some(cell) = cells.next_cell().map_err(cannot)? {
+        let (row, column) = cell.get_position();
+        if column >= MAX_SHEET_COLUMNS || row >= MAX_SHEET_ROWS {
+            return Err(too_far(row, column, "cell"));
+        }
+        let value = Data::from(cell.get_value().clone());
+        if matches!(value, Data::Empty) {
+            continue;
+        }
+        first_column = first_column.min(column);
+        match rows.last_mut() {
+            Some((r, cells)) if *r == row => cells.push((column, value)),
+            _ => rows.push((row, vec![(column, value)])),
+        }
+    }
+    drop(cells);
+    rows.sort_by_key(|(r, _)| *r);
+    let mut rows = rows.into_iter();
+    let Some((_, header_cells)) = rows.next() else {
+        return Ok(begin(builder, &source, &[])?);
+    };
+    let width = header_cells.iter().map(|(c, _)| c + 1).max().unwrap_or(0) - first_column;
+    let dense = |cells: Vec<(u32, Data)>| -> Vec<Data> {
+        let mut row = vec![Data::Empty; width as usize];
+        for (column, value) in cells {
+            if let Some(slot) = row.get_mut((column - first_column) as usize) {
+                *slot = value;
+            }
+        }
+        row
+    };
+    let header: Vec<String> = dense(header_cells).iter().map(|c| c.to_string()).collect();
     begin(builder, &source, &header)?;
     let b = builder.as_mut().expect("begin sets the builder");
     let mut texts: Vec<String> = Vec::new();
-    for (i, row) in rows.enumerate() {
-        if row.iter().all(|c| matches!(c, Data::Empty)) {
-            continue;
+    for (sheet_row, cells) in rows {
+        if let Some((column, _)) = cells.iter().find(|(c, _)| *c >= first_column + width) {
+            return Err(DataError::file(
+                &source,
+                format!(
+                    "cell {} lies outside the table's columns (the header ends before it)",
+                    cell_name(sheet_row, *column)
+                ),
+            ));
         }
+        let row = dense(cells);
         texts.clear();
         texts.extend(row.iter().map(|c| match c {
             Data::String(s) => s.clone(),
@@ -314,8 +397,8 @@ fn read_excel(
                 _ => Cell::Text(text),
             })
             .collect();
-        // Spreadsheet rows are 1-based and the header is the first.
-        b.push_row(first_row + i + 2, &cells);
+        // Problems name the row as the spreadsheet numbers it, from 1.
+        b.push_row(sheet_row as usize + 1, &cells);
     }
     Ok(())
 }

@@ -484,3 +484,94 @@ fn a_run_too_large_to_store_is_refused_with_its_estimate() {
         ])
         .run();
 }
+
+/// Writes a one-sheet .xlsx file: `cells` are `(cell name, text)`, numbers where the text
+/// reads as one; `dimension` is the extent the sheet declares.
+fn write_xlsx(path: &Path, dimension: &str, cells: &[(String, String)]) {
+    use std::io::Write;
+    let mut rows: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    for (name, text) in cells {
+        let row: u32 = name
+            .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+            .parse()
+            .unwrap();
+        let cell = if text.parse::<f64>().is_ok() {
+            format!(r#"<c r="{name}"><v>{text}</v></c>"#)
+        } else {
+            format!(r#"<c r="{name}" t="inlineStr"><is><t>{text}</t></is></c>"#)
+        };
+        rows.entry(row).or_default().push(cell);
+    }
+    let sheet_data: String = rows
+        .iter()
+        .map(|(r, cells)| format!(r#"<row r="{r}">{}</row>"#, cells.concat()))
+        .collect();
+    let files = [
+        ("[Content_Types].xml", r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#.to_string()),
+        ("_rels/.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string()),
+        ("xl/workbook.xml", r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="workforce" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string()),
+        ("xl/_rels/workbook.xml.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.to_string()),
+        ("xl/worksheets/sheet1.xml", format!(r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="{dimension}"/><sheetData>{sheet_data}</sheetData></worksheet>"#)),
+    ];
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, text) in files {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+/// The four-segment fixture's cells, `A1` onwards.
+fn fixture_cells() -> Vec<(String, String)> {
+    let csv = std::fs::read_to_string(repo().join("benches/peers/fixtures/workforce.csv")).unwrap();
+    let mut cells = Vec::new();
+    for (r, line) in csv.lines().enumerate() {
+        for (c, text) in line.split(',').enumerate() {
+            cells.push((
+                format!("{}{}", (b'A' + c as u8) as char, r + 1),
+                text.to_string(),
+            ));
+        }
+    }
+    cells
+}
+
+/// Spreadsheets are read cell by cell, so memory follows the cells present: a sheet whose
+/// declared extent or whose cells lie beyond any workforce table is refused naming the
+/// cell (a 1.7 KB file with one cell at XFD1048576 once aborted the import asking for
+/// 512 GiB), and a normal sheet still imports.
+#[test]
+fn spreadsheets_are_read_by_the_cells_present() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.xlsx");
+    let cells = fixture_cells();
+    write_xlsx(&good, "A1:U5", &cells);
+    Test::in_dir(dir.path())
+        .args(["import", "--db", &db(dir.path())])
+        .arg(&good)
+        .stdout_contains("imported 4 segments")
+        .run();
+
+    let declared = dir.path().join("declared.xlsx");
+    let mut bomb = cells.clone();
+    bomb.push(("XFD1048576".into(), "1".into()));
+    write_xlsx(&declared, "A1:XFD1048576", &bomb);
+    Test::in_dir(dir.path())
+        .args(["import", "--db", &db(dir.path())])
+        .arg(&declared)
+        .status(2)
+        .stderr_contains("XFD1048576 lies beyond any workforce table")
+        .run();
+
+    let far = dir.path().join("far.xlsx");
+    let mut far_cells = cells;
+    far_cells.push(("ZZ60000".into(), "1".into()));
+    write_xlsx(&far, "A1:U5", &far_cells);
+    Test::in_dir(dir.path())
+        .args(["import", "--db", &db(dir.path())])
+        .arg(&far)
+        .status(2)
+        .stderr_contains("cell ZZ60000 lies beyond any workforce table")
+        .run();
+}
