@@ -103,6 +103,14 @@ struct ServeArgs {
     /// more is refused with 422.
     #[arg(long, default_value_t = crate::app::plan::DEFAULT_MAX_RESULT_ROWS)]
     max_result_rows: usize,
+    /// Results answers sent at once; more get 503. Each holds a few batches of rows
+    /// however large the answer.
+    #[arg(long, default_value_t = 8)]
+    result_streams: usize,
+    /// Megabytes DuckDB may use; grouping and sorting beyond it spill to disk beside the
+    /// database.
+    #[arg(long, default_value_t = 2048)]
+    duckdb_memory_mb: u64,
 }
 
 #[derive(Debug, Args)]
@@ -695,6 +703,8 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
             sync_slots: args.sync_runs.unwrap_or(defaults.sync_slots),
             checkpoint_every: Duration::from_millis(args.idle_checkpoint_ms),
             max_result_rows: args.max_result_rows,
+            result_streams: args.result_streams.max(1),
+            duckdb_memory_mb: args.duckdb_memory_mb,
             ..defaults
         },
     };

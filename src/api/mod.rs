@@ -259,6 +259,7 @@ pub fn open_state(options: &ServeOptions) -> anyhow::Result<Arc<AppState>> {
     }
     let mut store = Store::open(&options.db)
         .with_context(|| format!("cannot open {}", options.db.display()))?;
+    store.limit_memory(options.limits.duckdb_memory_mb)?;
     if project::default_workforce(&mut store)?.1 {
         tracing::info!(
             "created the workforce table in {} from the bundled sample",

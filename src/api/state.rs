@@ -44,6 +44,11 @@ pub struct Limits {
     /// (`serve --idle-checkpoint-ms`; zero: never).
     pub checkpoint_every: std::time::Duration,
     pub checkpoint_log_bytes: u64,
+    /// Results answers sent at once (`serve --result-streams`); more get 503.
+    pub result_streams: usize,
+    /// DuckDB's memory, in megabytes (`serve --duckdb-memory-mb`): grouping and sorting
+    /// beyond it spill to a folder beside the database.
+    pub duckdb_memory_mb: u64,
 }
 
 impl Default for Limits {
@@ -62,6 +67,8 @@ impl Default for Limits {
             group_wait: std::time::Duration::from_millis(8), // as `serve --group-commit-ms`
             checkpoint_every: std::time::Duration::from_secs(1), // as `serve --idle-checkpoint-ms`
             checkpoint_log_bytes: 16 * 1024 * 1024,
+            result_streams: 8,
+            duckdb_memory_mb: 2048,
         }
     }
 }
@@ -91,6 +98,7 @@ pub struct AppState {
     pub jobs: Mutex<HashMap<i64, Arc<Job>>>,
     pub sync_slots: Arc<Semaphore>,
     pub background_slots: Arc<Semaphore>,
+    pub result_streams: Arc<Semaphore>,
     pub limits: Limits,
 }
 
@@ -104,6 +112,7 @@ impl AppState {
             jobs: Mutex::new(HashMap::new()),
             sync_slots: Arc::new(Semaphore::new(limits.sync_slots)),
             background_slots: Arc::new(Semaphore::new(limits.background_slots)),
+            result_streams: Arc::new(Semaphore::new(limits.result_streams)),
             limits,
         }
     }

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::results_tables::results_relation;
 use super::sql::{quote, sql_text};
 use super::store::Store;
 use super::DataError;
@@ -61,8 +62,9 @@ pub fn write_parquet(
     columns.extend(METRICS.iter().map(|m| m.to_string()));
     // `COPY` takes its file name only as a literal; the run ids are bound.
     let sql = format!(
-        "COPY (SELECT {} FROM results WHERE run_id IN ({placeholders}) ORDER BY run_id, month, row) TO {} (FORMAT PARQUET)",
+        "COPY (SELECT {} FROM {} AS results WHERE run_id IN ({placeholders}) ORDER BY run_id, month, row) TO {} (FORMAT PARQUET)",
         columns.join(", "),
+        results_relation(key_names),
         sql_text(&path.display().to_string())
     );
     store

@@ -11,6 +11,7 @@ use std::path::Path;
 use duckdb::params_from_iter;
 use duckdb::types::Value;
 
+use super::results_tables::results_relation;
 use super::sql::{quote, sql_text};
 use super::store::Store;
 use super::DataError;
@@ -137,22 +138,9 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Key columns of the `results` view.
-    fn result_keys(&self) -> Result<Vec<String>, DataError> {
-        if !self.has_table("results")? {
-            return Ok(Vec::new());
-        }
-        let mut statement = self.connection().prepare(
-            "SELECT column_name FROM information_schema.columns
-             WHERE table_name = 'results' AND table_schema = 'main' ORDER BY ordinal_position",
-        )?;
-        let names = statement.query_map([], |r| r.get::<_, String>(0))?;
-        let fixed = ["run_id", "scenario", "month", "row"];
-        Ok(names
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .filter(|n| !fixed.contains(&n.as_str()) && !METRICS.contains(&n.as_str()))
-            .collect())
+    /// Key columns stored runs have had (as the `results` view names them).
+    fn result_keys(&self) -> Vec<String> {
+        self.result_tables.key_names().to_vec()
     }
 
     /// Checks a query against the stored results and builds its SQL.
@@ -161,7 +149,7 @@ impl Store {
         query: &ResultsQuery,
         details: &[String],
     ) -> Result<ResultsSql, QueryOutcome> {
-        let stored_keys = self.result_keys()?;
+        let stored_keys = self.result_keys();
         // Keys each run can be cut by: all keys at segment detail, its grouping keys otherwise.
         let allowed = |key: &str| {
             stored_keys.iter().any(|k| same_name(k, key))
@@ -263,15 +251,27 @@ impl Store {
                 }
             })
             .collect();
+        // The keys the query reads, each once whatever its case.
+        let mut read_keys: Vec<String> = Vec::new();
+        for key in query
+            .group_by
+            .iter()
+            .chain(query.filters.iter().map(|(k, _)| k))
+        {
+            if !read_keys.iter().any(|k| same_name(k, key)) {
+                read_keys.push(key.clone());
+            }
+        }
         let sql = format!(
             "WITH monthly AS (
                 SELECT scenario, {period} AS period, month{keys} {sums}
-                FROM results WHERE {conditions}
+                FROM {relation} AS results WHERE {conditions}
                 GROUP BY scenario, month{keys})
              SELECT scenario, period{keys} {outer}
              FROM monthly GROUP BY scenario, period{keys}
              ORDER BY scenario, period{keys}",
             keys = key_list(", "),
+            relation = results_relation(&read_keys),
             conditions = conditions.join(" AND "),
         );
         let mut columns = vec!["scenario".to_string(), "period".to_string()];
@@ -285,68 +285,38 @@ impl Store {
         })
     }
 
-    /// Results of runs, cut as the query asks. `details` are the runs' detail labels.
+    /// Results of runs, cut as the query asks, all in memory: for answers known to be
+    /// small (the command line's tables, comparisons). The API streams them instead,
+    /// through [`Store::results_reader`]. `details` are the runs' detail labels.
     pub fn results(
         &self,
         query: &ResultsQuery,
         details: &[String],
     ) -> Result<ResultsTable, QueryOutcome> {
-        let ResultsSql {
-            sql,
-            parameters,
-            columns,
-            metrics,
-        } = self.results_sql(query, details)?;
-        if !self.has_table("results")? {
-            return Ok(ResultsTable {
-                columns,
-                rows: Vec::new(),
-            });
-        }
-        let keys = query.group_by.len();
-        let mut statement = self.connection().prepare(&sql).map_err(DataError::from)?;
-        let rows = statement
-            .query_map(params_from_iter(parameters), |r| {
-                let mut key_values = Vec::with_capacity(keys);
-                for i in 0..keys {
-                    key_values.push(r.get::<_, Option<String>>(2 + i)?.unwrap_or_default());
-                }
-                let mut values = Vec::with_capacity(metrics.len());
-                for i in 0..metrics.len() {
-                    values.push(r.get::<_, Option<f64>>(2 + keys + i)?.unwrap_or(0.0));
-                }
-                Ok(ResultsRow {
-                    scenario: r.get(0)?,
-                    period: r.get(1)?,
-                    keys: key_values,
-                    values,
-                })
-            })
-            .map_err(DataError::from)?;
-        let rows = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(DataError::from)?;
-        Ok(ResultsTable { columns, rows })
+        let sql = self.results_sql(query, details)?;
+        let mut rows = Vec::new();
+        read_results(self.connection(), &sql, |batch| {
+            rows.extend(batch);
+            true
+        })?;
+        Ok(ResultsTable {
+            columns: sql.columns,
+            rows,
+        })
     }
 
-    /// A results query as the bytes of a Parquet file. DuckDB writes Parquet only to a
-    /// file, so it writes into a private temporary folder (created afresh with a name no one
-    /// can guess, and removed with what is in it when this returns): a predictable name in
-    /// the shared temporary folder would let another user plant a link there and have the
-    /// server overwrite the file it points at.
-    pub fn results_to_parquet_bytes(
+    /// A results query checked and ready to read on a connection of its own, so that
+    /// reading it, however slowly, holds no lock on the store while runs are recorded.
+    pub fn results_reader(
         &self,
         query: &ResultsQuery,
         details: &[String],
-    ) -> Result<Vec<u8>, QueryOutcome> {
-        let folder = tempfile::Builder::new()
-            .prefix("wfplan-results-")
-            .tempdir()
-            .map_err(|e| DataError::file(std::env::temp_dir().display(), e))?;
-        let path = folder.path().join("results.parquet");
-        self.results_to_parquet(query, details, &path)?;
-        let bytes = std::fs::read(&path).map_err(|e| DataError::file(path.display(), e))?;
-        Ok(bytes)
+    ) -> Result<ResultsReader, QueryOutcome> {
+        let sql = self.results_sql(query, details)?;
+        Ok(ResultsReader {
+            connection: self.connection().try_clone().map_err(DataError::from)?,
+            sql,
+        })
     }
 
     /// Writes a results query to a Parquet file.
@@ -356,36 +326,8 @@ impl Store {
         details: &[String],
         path: &Path,
     ) -> Result<(), QueryOutcome> {
-        let ResultsSql {
-            sql,
-            parameters,
-            columns,
-            ..
-        } = self.results_sql(query, details)?;
-        if !self.has_table("results")? {
-            return Err(QueryOutcome::Problem(QueryProblem {
-                parameter: "run".into(),
-                message: "no results have been stored yet".into(),
-            }));
-        }
-        // Name the columns as the JSON and CSV forms do.
-        let named: Vec<String> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("#{} AS {}", i + 1, quote(c)))
-            .collect();
-        // `COPY` takes its file name only as a literal; the query's values are still bound.
-        self.connection()
-            .execute(
-                &format!(
-                    "COPY (SELECT {} FROM ({sql})) TO {} (FORMAT parquet)",
-                    named.join(", "),
-                    sql_text(&path.display().to_string())
-                ),
-                params_from_iter(parameters),
-            )
-            .map_err(DataError::from)?;
-        Ok(())
+        let sql = self.results_sql(query, details)?;
+        Ok(write_parquet(self.connection(), &sql, path)?)
     }
 
     /// A run's figures summed over all its rows, month by month, as results at `total`
@@ -393,8 +335,9 @@ impl Store {
     pub fn run_totals(&self, run: &RunRow) -> Result<RunResults, DataError> {
         let sums: Vec<String> = METRICS.iter().map(|m| format!("SUM({m})")).collect();
         let mut statement = self.connection().prepare(&format!(
-            "SELECT month, {} FROM results WHERE run_id = ? GROUP BY month ORDER BY month",
-            sums.join(", ")
+            "SELECT month, {} FROM {} AS results WHERE run_id = ? GROUP BY month ORDER BY month",
+            sums.join(", "),
+            results_relation(&[])
         ))?;
         let mut figures = Vec::new();
         let mut months = 0;
@@ -427,6 +370,123 @@ struct ResultsSql {
     parameters: Vec<Value>,
     columns: Vec<String>,
     metrics: Vec<String>,
+}
+
+/// A results query ready to read, on a connection of its own (see
+/// [`Store::results_reader`]).
+pub struct ResultsReader {
+    connection: duckdb::Connection,
+    sql: ResultsSql,
+}
+
+impl ResultsReader {
+    /// `scenario`, `period`, the group-by keys, then the metrics.
+    pub fn columns(&self) -> &[String] {
+        &self.sql.columns
+    }
+
+    /// Reads the rows in order, a batch at a time as DuckDB produces them (2,048 rows),
+    /// handing each batch to `emit`; stops early when `emit` returns false. Only one batch
+    /// is held here, and DuckDB's own memory is bounded by its `memory_limit` (sorting
+    /// and grouping beyond it spill to disk).
+    pub fn read(&self, emit: impl FnMut(Vec<ResultsRow>) -> bool) -> Result<(), DataError> {
+        read_results(&self.connection, &self.sql, emit)
+    }
+
+    /// Writes the rows to a Parquet file (DuckDB streams them to it).
+    pub fn write_parquet(&self, path: &Path) -> Result<(), DataError> {
+        write_parquet(&self.connection, &self.sql, path)
+    }
+}
+
+/// Writes a checked results query to a Parquet file, its columns named as the JSON and
+/// CSV forms name them. DuckDB writes Parquet only to a file; callers serving it over
+/// the network give a path in a private folder (`tempfile::TempDir`), since a predictable
+/// name in the shared temporary folder would let another user plant a link there and
+/// have the server overwrite the file it points at.
+fn write_parquet(
+    connection: &duckdb::Connection,
+    sql: &ResultsSql,
+    path: &Path,
+) -> Result<(), DataError> {
+    let named: Vec<String> = sql
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("#{} AS {}", i + 1, quote(c)))
+        .collect();
+    // `COPY` takes its file name only as a literal; the query's values are still bound.
+    connection.execute(
+        &format!(
+            "COPY (SELECT {} FROM ({})) TO {} (FORMAT parquet)",
+            named.join(", "),
+            sql.sql,
+            sql_text(&path.display().to_string())
+        ),
+        params_from_iter(sql.parameters.iter().cloned()),
+    )?;
+    Ok(())
+}
+
+/// Runs a checked results query on `connection`, streaming its rows to `emit` in DuckDB's
+/// batches until they end or `emit` returns false.
+fn read_results(
+    connection: &duckdb::Connection,
+    sql: &ResultsSql,
+    mut emit: impl FnMut(Vec<ResultsRow>) -> bool,
+) -> Result<(), DataError> {
+    use duckdb::arrow::array::{Array, AsArray};
+    use duckdb::arrow::compute::cast;
+    use duckdb::arrow::datatypes::{DataType, Float64Type};
+
+    let keys = sql.columns.len() - 2 - sql.metrics.len();
+    let mut statement = connection.prepare(&sql.sql)?;
+    let batches = statement.stream_arrow(params_from_iter(sql.parameters.iter().cloned()))?;
+    let unreadable = |e: duckdb::arrow::error::ArrowError| {
+        DataError::from(duckdb::Error::ArrowTypeToDuckdbType(
+            format!("results: {e}"),
+            DataType::Null,
+        ))
+    };
+    for batch in batches {
+        let batch = batch?;
+        let text: Vec<_> = (0..2 + keys)
+            .map(|i| cast(batch.column(i), &DataType::Utf8))
+            .collect::<Result<_, _>>()
+            .map_err(unreadable)?;
+        let numbers: Vec<_> = (2 + keys..batch.num_columns())
+            .map(|i| cast(batch.column(i), &DataType::Float64))
+            .collect::<Result<_, _>>()
+            .map_err(unreadable)?;
+        let text: Vec<_> = text.iter().map(|a| a.as_string::<i32>()).collect();
+        let numbers: Vec<_> = numbers
+            .iter()
+            .map(|a| a.as_primitive::<Float64Type>())
+            .collect();
+        let value = |column: &duckdb::arrow::array::StringArray, row: usize| -> String {
+            if column.is_null(row) {
+                String::new()
+            } else {
+                column.value(row).to_string()
+            }
+        };
+        let rows = (0..batch.num_rows())
+            .map(|row| ResultsRow {
+                scenario: value(text[0], row),
+                period: value(text[1], row),
+                keys: text[2..].iter().map(|c| value(c, row)).collect(),
+                // A figure no run had (a metric added since) reads as zero.
+                values: numbers
+                    .iter()
+                    .map(|c| if c.is_null(row) { 0.0 } else { c.value(row) })
+                    .collect(),
+            })
+            .collect();
+        if !emit(rows) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A results query fails because of the request or because of the database.
@@ -512,10 +572,12 @@ mod tests {
         let table = store.results(&by_org(run_id, INJECTION), &details).unwrap();
         assert_eq!(table.rows, Vec::new());
         // The Parquet export binds the same values.
-        let bytes = store
-            .results_to_parquet_bytes(&by_org(run_id, ORGS[0]), &details)
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("r.parquet");
+        store
+            .results_to_parquet(&by_org(run_id, ORGS[0]), &details, &path)
             .unwrap();
-        assert_eq!(&bytes[..4], b"PAR1");
+        assert_eq!(&std::fs::read(&path).unwrap()[..4], b"PAR1");
     }
 
     /// Values are bound, never written into the SQL: the query's text holds neither the

@@ -1,117 +1,164 @@
 //! How runs' results are laid out in the database.
 //!
 //! Readers see one `results` view with the spec's output rows: `run_id`, `scenario`,
-//! `month` (`YYYY-MM`), `row`, the key columns, then the metrics. Underneath it are two
+//! `month` (`YYYY-MM`), `row`, the key columns, then the metrics. Underneath it are three
 //! tables, so that a run's key values are written once per row rather than once per row
-//! and month (a segment-level run of the sample ICS is 183 rows by 60 months):
+//! and month (a segment-level run of the sample ICS is 183 rows by 60 months), and so that
+//! no dataset's keys widen what every later run writes:
 //!
-//! - `result_rows`: `run_id`, `row`, `scenario` and the key columns, one row per run row;
+//! - `result_rows`: `run_id`, `row`, `scenario` and `keys`, the row's key values as a
+//!   `MAP(VARCHAR, VARCHAR)` from key name (lower case, as DuckDB compares names) to value;
 //! - `result_figures`: `run_id`, `row`, `month` (a `DATE`, the month's first day) and the
-//!   metrics, one row per run row and month.
+//!   metrics, one row per run row and month;
+//! - `result_key_names`: every key name a stored run has had, once, from which the
+//!   `results` view takes its key columns.
+//!
+//! Keys were once columns of `result_rows`: one run on a dataset with 10,000 extra keys
+//! left the table 10,008 columns wide, and every later run on any dataset paid for it
+//! (1.2-2.7 s a run instead of 30-60 ms). A map has one column whatever the keys; only the
+//! view, which nothing in wfplan reads while storing, grows with the names ever seen, and
+//! wfplan's own queries read just the keys they ask for ([`results_relation`]).
 //!
 //! Strings were most of the cost of storing a run: recording segment-level runs went from
-//! 35 to about 60 a second with this layout (`cargo bench --bench store`, BENCHMARKS.md).
-//! A database written by an earlier wfplan, with `results` as a table, is converted when
-//! it is opened. Only this module writes these tables.
+//! 35 to about 60 a second with rows and figures apart (`cargo bench --bench store`,
+//! BENCHMARKS.md). Databases written by an earlier wfplan (a `results` table, or
+//! `result_rows` with a column a key) are converted when opened. Only this module writes
+//! these tables.
 
 use std::sync::Arc;
 
 use duckdb::arrow::array::{
-    new_null_array, ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, StringArray,
+    new_null_array, ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, MapBuilder,
+    StringArray, StringBuilder,
 };
 use duckdb::arrow::datatypes::DataType;
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{Connection, OptionalExt};
 
-use super::sql::{quote, record_batch, table_columns};
+use super::sql::{quote, record_batch, sql_text, table_columns};
 use super::DataError;
 use crate::model::results::METRICS;
-use crate::model::{same_name, RunResults};
+use crate::model::RunResults;
 
-/// Columns of `result_rows` before the key columns.
-const ROW_LEAD: [&str; 3] = ["run_id", "row", "scenario"];
-/// Columns of `result_figures` before the metrics.
-const FIGURE_LEAD: [&str; 3] = ["run_id", "row", "month"];
+/// Columns of `result_rows`, in table order.
+const ROW_COLUMNS: [&str; 4] = ["run_id", "row", "scenario", "keys"];
+/// The tables as wfplan writes them today.
+fn create_tables_sql() -> String {
+    let metrics: String = METRICS.iter().map(|m| format!(", {m} DOUBLE")).collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS result_rows
+             (run_id BIGINT, row INTEGER, scenario VARCHAR, keys MAP(VARCHAR, VARCHAR));
+         CREATE TABLE IF NOT EXISTS result_figures (run_id BIGINT, row INTEGER, month DATE{metrics});
+         CREATE TABLE IF NOT EXISTS result_key_names (name VARCHAR PRIMARY KEY);"
+    )
+}
 
-/// The results tables' columns in table order, once known (empty until the first run is
-/// stored), so that storing a run neither asks DuckDB for them nor alters a table each
-/// time. Batches are appended with every column in table order because DuckDB plans an
-/// `INSERT` statement for every flush of an appender given a subset of columns.
+/// A key name as the `keys` maps and `result_key_names` hold it: DuckDB compares names
+/// ignoring case, so `Setting` and `setting` are one key.
+fn key_name(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// The SQL of a key's value in `result_rows` (`NULL` where the row has no such key).
+fn key_value(name: &str) -> String {
+    format!("map_extract(keys, {})[1]", sql_text(&key_name(name)))
+}
+
+/// The results' rows with the key columns `keys` (named as given) and every metric: the
+/// `results` view's shape, with only the keys a query needs, so that a query reads no more
+/// than it uses however many key names the database has seen. Keys are taken out of the
+/// maps before the join, once per run row rather than once per row and month.
+pub(super) fn results_relation(keys: &[String]) -> String {
+    let key_columns: String = keys
+        .iter()
+        .map(|k| format!(", {} AS {}", key_value(k), quote(k)))
+        .collect();
+    let key_list: String = keys.iter().map(|k| format!(", r.{}", quote(k))).collect();
+    let metrics: String = METRICS.iter().map(|m| format!(", f.{m}")).collect();
+    format!(
+        "(SELECT f.run_id, r.scenario, strftime(f.month, '%Y-%m') AS month, f.row{key_list}{metrics}
+          FROM result_figures f
+          JOIN (SELECT run_id, row, scenario{key_columns} FROM result_rows) r
+            ON r.run_id = f.run_id AND r.row = f.row)"
+    )
+}
+
+/// The key names stored runs have had (lower case, in the order first seen), kept in step
+/// with `result_key_names` so that storing a run asks DuckDB nothing about them.
 #[derive(Debug, Default)]
 pub(super) struct ResultTables {
-    row_columns: Vec<String>,
+    key_names: Vec<String>,
+    /// `result_figures`' columns in table order: batches are appended with every column
+    /// in table order because DuckDB plans an `INSERT` statement for every flush of an
+    /// appender given a subset of columns.
     figure_columns: Vec<String>,
 }
 
 impl ResultTables {
-    /// Creates the tables and the view if absent, or adds key columns a new dataset
-    /// brings (and redefines the view to show them).
+    /// Converts an earlier wfplan's layout, creates what is absent, and reads the key
+    /// names. Run when the database is opened.
+    pub(super) fn open(connection: &mut Connection) -> Result<ResultTables, DataError> {
+        convert_earlier_layouts(connection)?;
+        let fresh = table_kind(connection, "results")?.is_none();
+        connection.execute_batch(&create_tables_sql())?;
+        // Metrics this wfplan has that the database's results lack (a database written
+        // before they were added): empty for the runs stored then.
+        let figure_columns = table_columns(connection, "result_figures")?;
+        for metric in METRICS
+            .iter()
+            .filter(|m| !figure_columns.iter().any(|c| c == *m))
+        {
+            connection.execute_batch(&format!(
+                "ALTER TABLE result_figures ADD COLUMN {metric} DOUBLE;"
+            ))?;
+        }
+        let tables = ResultTables {
+            key_names: read_key_names(connection)?,
+            figure_columns: table_columns(connection, "result_figures")?,
+        };
+        if fresh {
+            connection.execute_batch(&tables.view_sql())?;
+        }
+        Ok(tables)
+    }
+
+    /// Key names the stored results have (lower case).
+    pub(super) fn key_names(&self) -> &[String] {
+        &self.key_names
+    }
+
+    /// Records key names a run brings that no stored run had, and shows them in the view.
+    /// Costs nothing when every name is known, which is every run but a new dataset's first.
     pub(super) fn ensure(
         &mut self,
         connection: &Connection,
         key_names: &[String],
     ) -> Result<(), DataError> {
-        // The tables' columns as stored, the first time (none if there are no tables yet).
-        if self.row_columns.is_empty() {
-            *self = Self::read(connection)?;
+        let mut missing: Vec<String> = Vec::new();
+        for name in key_names.iter().map(|k| key_name(k)) {
+            if !self.key_names.contains(&name) && !missing.contains(&name) {
+                missing.push(name);
+            }
         }
-        // DuckDB compares names ignoring case: `Setting` is the column `setting`.
-        let missing: Vec<&String> = key_names
-            .iter()
-            .filter(|k| !self.row_columns.iter().any(|c| same_name(c, k)))
-            .collect();
-        // A run at `total` detail has no keys; one whose keys are known needs nothing.
-        if !self.row_columns.is_empty() && missing.is_empty() {
+        if missing.is_empty() {
             return Ok(());
         }
-        let sql = if self.row_columns.is_empty() {
-            let keys: String = key_names
-                .iter()
-                .map(|k| format!(", {} VARCHAR", quote(k)))
-                .collect();
-            let metrics: String = METRICS.iter().map(|m| format!(", {m} DOUBLE")).collect();
-            format!(
-                "CREATE TABLE result_rows (run_id BIGINT, row INTEGER, scenario VARCHAR{keys});
-                 CREATE TABLE result_figures (run_id BIGINT, row INTEGER, month DATE{metrics});"
-            )
-        } else {
-            missing
-                .iter()
-                .map(|k| format!("ALTER TABLE result_rows ADD COLUMN {} VARCHAR;", quote(k)))
-                .collect()
-        };
-        connection.execute_batch(&sql)?;
-        *self = Self::read(connection)?;
+        let mut statement =
+            connection.prepare_cached("INSERT OR IGNORE INTO result_key_names VALUES (?)")?;
+        for name in &missing {
+            statement.execute([name])?;
+        }
+        self.key_names.extend(missing);
         connection.execute_batch(&self.view_sql())?;
         Ok(())
     }
 
-    /// The tables' columns as the database has them (empty when there are no tables).
-    fn read(connection: &Connection) -> Result<ResultTables, DataError> {
-        Ok(ResultTables {
-            row_columns: table_columns(connection, "result_rows")?,
-            figure_columns: table_columns(connection, "result_figures")?,
-        })
-    }
-
-    /// `CREATE OR REPLACE VIEW results`, in the column order the spec's output has.
+    /// `CREATE OR REPLACE VIEW results`, in the column order the spec's output has, with a
+    /// column for every key name stored runs have had.
     fn view_sql(&self) -> String {
-        let keys = self.row_columns.iter().skip(ROW_LEAD.len());
-        let metrics = self.figure_columns.iter().skip(FIGURE_LEAD.len());
-        let columns: Vec<String> = [
-            "f.run_id".to_string(),
-            "r.scenario".into(),
-            "strftime(f.month, '%Y-%m') AS month".into(),
-            "f.row".into(),
-        ]
-        .into_iter()
-        .chain(keys.map(|k| format!("r.{}", quote(k))))
-        .chain(metrics.map(|m| format!("f.{}", quote(m))))
-        .collect();
         format!(
-            "CREATE OR REPLACE VIEW results AS SELECT {} FROM result_figures f \
-             JOIN result_rows r ON r.run_id = f.run_id AND r.row = f.row;",
-            columns.join(", ")
+            "CREATE OR REPLACE VIEW results AS SELECT * FROM {};",
+            results_relation(&self.key_names)
         )
     }
 
@@ -126,7 +173,7 @@ impl ResultTables {
         }
         let mut appender = connection.appender("result_rows")?;
         for (run_id, results) in runs {
-            appender.append_record_batch(rows_batch(*run_id, results, &self.row_columns))?;
+            appender.append_record_batch(rows_batch(*run_id, results))?;
         }
         appender.flush()?;
         let mut appender = connection.appender("result_figures")?;
@@ -136,6 +183,15 @@ impl ResultTables {
         appender.flush()?;
         Ok(())
     }
+}
+
+/// The key names recorded in `result_key_names`, in the order first seen.
+fn read_key_names(connection: &Connection) -> Result<Vec<String>, DataError> {
+    let mut statement = connection.prepare("SELECT name FROM result_key_names ORDER BY rowid")?;
+    let names = statement
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(names)
 }
 
 /// `BASE TABLE` or `VIEW` if the database has something of that name.
@@ -150,68 +206,111 @@ fn table_kind(connection: &Connection, name: &str) -> Result<Option<String>, Dat
         .optional()?)
 }
 
-/// Converts a `results` table written by an earlier wfplan (keys and month as text on
-/// every row) to the two tables and the view, in one transaction: on any error the
-/// database is left as it was.
-pub(super) fn convert_results_table(connection: &mut Connection) -> Result<(), DataError> {
-    if table_kind(connection, "results")?.as_deref() != Some("BASE TABLE") {
+/// The SQL of a `keys` map made from key columns of a table of an earlier layout, leaving
+/// out keys a row has no value for.
+fn keys_map_sql(key_columns: &[String]) -> String {
+    if key_columns.is_empty() {
+        return "CAST(MAP() AS MAP(VARCHAR, VARCHAR))".into();
+    }
+    let entries: Vec<String> = key_columns
+        .iter()
+        .map(|k| {
+            format!(
+                "struct_pack(k := {}, v := CAST({} AS VARCHAR))",
+                sql_text(&key_name(k)),
+                quote(k)
+            )
+        })
+        .collect();
+    format!(
+        "CAST(map_from_entries(list_filter([{}], lambda e: e.v IS NOT NULL)) AS MAP(VARCHAR, VARCHAR))",
+        entries.join(", ")
+    )
+}
+
+/// Converts results written by an earlier wfplan, in one transaction (on any error the
+/// database is left as it was): a `results` table with keys and month as text on every
+/// row, or `result_rows` with a column a key.
+fn convert_earlier_layouts(connection: &mut Connection) -> Result<(), DataError> {
+    let results_table = table_kind(connection, "results")?.as_deref() == Some("BASE TABLE");
+    let row_columns = table_columns(connection, "result_rows")?;
+    let keys_as_columns = !row_columns.is_empty() && !row_columns.iter().any(|c| c == "keys");
+    if !results_table && !keys_as_columns {
         return Ok(());
     }
-    let columns = table_columns(connection, "results")?;
-    let keys: Vec<String> = columns
-        .iter()
-        .filter(|c| {
-            !["run_id", "scenario", "month", "row"].contains(&c.as_str())
-                && !METRICS.contains(&c.as_str())
-        })
-        .map(|k| quote(k))
-        .collect();
-    let key_list: String = keys.iter().map(|k| format!(", {k}")).collect();
-    let metric_list: String = METRICS.iter().map(|m| format!(", {m}")).collect();
     let started = std::time::Instant::now();
     // A warning so that it shows by default: on a large database this takes a while
     // (12 s for 11 million rows), once.
     tracing::warn!(
-        "converting the results table written by an earlier wfplan to result_rows and result_figures (once)"
+        "converting the results written by an earlier wfplan to result_rows, result_figures and result_key_names (once)"
     );
-    // No ORDER BY: sorting millions of rows held them all in memory (5 GB for 11 million),
-    // and the view's readers sort what they need.
     let transaction = connection.transaction()?;
+    let keys: Vec<String> = if results_table {
+        let columns = table_columns(&transaction, "results")?;
+        let keys: Vec<String> = columns
+            .into_iter()
+            .filter(|c| {
+                !["run_id", "scenario", "month", "row"].contains(&c.as_str())
+                    && !METRICS.contains(&c.as_str())
+            })
+            .collect();
+        let key_list: String = keys.iter().map(|k| format!(", {}", quote(k))).collect();
+        let metric_list: String = METRICS.iter().map(|m| format!(", {m}")).collect();
+        // No ORDER BY: sorting millions of rows held them all in memory (5 GB for 11
+        // million), and readers sort what they need.
+        transaction.execute_batch(&format!(
+            "CREATE TABLE result_rows_earlier AS
+                 SELECT DISTINCT run_id, row, scenario{key_list} FROM results;
+             CREATE TABLE result_figures AS
+                 SELECT run_id, row, CAST(month || '-01' AS DATE) AS month{metric_list}
+                 FROM results;
+             DROP TABLE results;"
+        ))?;
+        keys
+    } else {
+        transaction.execute_batch(
+            "DROP VIEW IF EXISTS results; ALTER TABLE result_rows RENAME TO result_rows_earlier;",
+        )?;
+        row_columns.into_iter().skip(3).collect()
+    };
     transaction.execute_batch(&format!(
         "CREATE TABLE result_rows AS
-             SELECT DISTINCT run_id, row, scenario{key_list} FROM results;
-         CREATE TABLE result_figures AS
-             SELECT run_id, row, CAST(month || '-01' AS DATE) AS month{metric_list}
-             FROM results;
-         DROP TABLE results;"
+             SELECT CAST(run_id AS BIGINT) AS run_id, CAST(row AS INTEGER) AS row,
+                    CAST(scenario AS VARCHAR) AS scenario, {} AS keys
+             FROM result_rows_earlier;
+         DROP TABLE result_rows_earlier;
+         {}",
+        keys_map_sql(&keys),
+        create_tables_sql()
     ))?;
-    transaction.execute_batch(&ResultTables::read(&transaction)?.view_sql())?;
+    let mut tables = ResultTables::default();
+    tables.ensure(&transaction, &keys)?;
+    transaction.execute_batch(&tables.view_sql())?;
     transaction.commit()?;
-    tracing::info!("converted the results table in {:?}", started.elapsed());
+    tracing::info!("converted the results in {:?}", started.elapsed());
     Ok(())
 }
 
-/// A run's rows (keys once per row) as a record batch with `result_rows`' columns in
-/// table order; key columns the run does not have (other datasets' keys) are null.
-fn rows_batch(run_id: i64, results: &RunResults, columns: &[String]) -> RecordBatch {
+/// A run's rows (keys once per row) as a record batch with `result_rows`' columns.
+fn rows_batch(run_id: i64, results: &RunResults) -> RecordBatch {
     let rows = results.rows.len();
-    let arrays: Vec<ArrayRef> = columns
-        .iter()
-        .map(|column| -> ArrayRef {
-            match column.as_str() {
-                "run_id" => Arc::new(Int64Array::from(vec![run_id; rows])),
-                "row" => Arc::new(Int32Array::from_iter_values(0..rows as i32)),
-                "scenario" => Arc::new(StringArray::from(vec![results.scenario.as_str(); rows])),
-                name => match results.key_names.iter().position(|k| same_name(k, name)) {
-                    Some(key) => Arc::new(StringArray::from_iter_values(
-                        results.rows.iter().map(|r| r[key].as_str()),
-                    )),
-                    None => new_null_array(&DataType::Utf8, rows),
-                },
-            }
-        })
-        .collect();
-    record_batch(columns, arrays)
+    let names: Vec<String> = results.key_names.iter().map(|k| key_name(k)).collect();
+    let mut keys = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+    for row in &results.rows {
+        for (name, value) in names.iter().zip(row) {
+            keys.keys().append_value(name);
+            keys.values().append_value(value);
+        }
+        keys.append(true).expect("as many keys as values");
+    }
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(vec![run_id; rows])),
+        Arc::new(Int32Array::from_iter_values(0..rows as i32)),
+        Arc::new(StringArray::from(vec![results.scenario.as_str(); rows])),
+        Arc::new(keys.finish()),
+    ];
+    let columns: Vec<String> = ROW_COLUMNS.iter().map(|c| c.to_string()).collect();
+    record_batch(&columns, arrays)
 }
 
 /// A run's figures, month by month, as a record batch with `result_figures`' columns in
@@ -349,5 +448,112 @@ mod tests {
         assert!(ids[0].1 < 101);
         assert_eq!(sites[0], (Some("north".into()), "2026-01".into()));
         assert!(sites[1..].iter().all(|s| s.0.is_none()));
+    }
+
+    /// A run on a dataset with many keys leaves the tables as wide as before: runs on
+    /// other datasets append the same four and figure columns, and only the view shows
+    /// the new keys.
+    #[test]
+    fn a_datasets_keys_do_not_widen_the_tables_later_runs_write() {
+        let mut store = Store::open_in_memory().unwrap();
+        let record = |detail: &str| RunRecord {
+            batch_id: 0,
+            scenario: "s".into(),
+            scenario_hash: String::new(),
+            rules_hash: String::new(),
+            data_hash: String::new(),
+            detail: detail.into(),
+            start_month: "2026-01".into(),
+            months: 1,
+            dataset: "default".into(),
+        };
+        let run = |keys: Vec<String>| RunResults {
+            scenario: "s".into(),
+            start: YearMonth::new(2026, 1).unwrap(),
+            months: 1,
+            rows: vec![keys.iter().map(|k| format!("{k}-value")).collect()],
+            key_names: keys,
+            figures: (0..METRICS.len()).map(|i| i as f64).collect(),
+        };
+        let wide: Vec<String> = (0..60).map(|i| format!("Extra{i}")).collect();
+        let narrow = vec!["org".to_string()];
+        for keys in [wide.clone(), narrow.clone(), vec!["ORG".to_string()]] {
+            store
+                .record_finished_runs(&[(
+                    record(&keys.join(",")),
+                    Ok(&run(keys.clone())),
+                    Duration::from_millis(1),
+                )])
+                .unwrap();
+        }
+        let connection = store.connection();
+        assert_eq!(
+            table_columns(connection, "result_rows").unwrap(),
+            ROW_COLUMNS
+        );
+        assert_eq!(
+            table_columns(connection, "result_figures").unwrap().len(),
+            3 + METRICS.len()
+        );
+        // The view has every key once (names compared ignoring case, as DuckDB does).
+        assert_eq!(
+            table_columns(connection, "results").unwrap().len(),
+            4 + 61 + METRICS.len()
+        );
+        let orgs: Vec<Option<String>> = connection
+            .prepare("SELECT org FROM results ORDER BY run_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            orgs,
+            [None, Some("org-value".into()), Some("ORG-value".into())]
+        );
+        let extra: Option<String> = connection
+            .query_row(
+                "SELECT extra59 FROM results ORDER BY run_id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(extra.as_deref(), Some("Extra59-value"));
+    }
+
+    #[test]
+    fn result_rows_with_a_column_a_key_are_converted_to_maps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("earlier.duckdb");
+        {
+            let connection = Connection::open(&path).unwrap();
+            let metrics: String = METRICS.iter().map(|m| format!(", {m} DOUBLE")).collect();
+            connection
+                .execute_batch(&format!(
+                    "CREATE TABLE result_rows (run_id BIGINT, row INTEGER, scenario VARCHAR, org VARCHAR, band VARCHAR);
+                     CREATE TABLE result_figures (run_id BIGINT, row INTEGER, month DATE{metrics});
+                     INSERT INTO result_rows VALUES (7, 0, 's', 'a', '5'), (7, 1, 's', 'b', NULL);
+                     INSERT INTO result_figures (run_id, row, month, fte)
+                         VALUES (7, 0, DATE '2025-04-01', 1.5), (7, 1, DATE '2025-04-01', 2.5);"
+                ))
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            table_columns(store.connection(), "result_rows").unwrap(),
+            ROW_COLUMNS
+        );
+        let rows: Vec<(String, Option<String>, f64)> = store
+            .connection()
+            .prepare("SELECT org, band, fte FROM results ORDER BY row")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [("a".into(), Some("5".into()), 1.5), ("b".into(), None, 2.5)]
+        );
     }
 }

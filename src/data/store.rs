@@ -16,7 +16,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{Connection, OptionalExt};
 
 use super::import::read_query;
-use super::results_tables::{convert_results_table, ResultTables};
+use super::results_tables::ResultTables;
 use super::sql::{quote, table_columns};
 use super::DataError;
 use crate::model::{InputColumn, Workforce};
@@ -91,16 +91,25 @@ impl Store {
         // the sweep: 11.1 s against 9.6 s).
         connection.execute_batch("SET checkpoint_threshold = '256MB'; SET threads = 1;")?;
         connection.execute_batch(SCHEMA)?;
-        convert_results_table(&mut connection)?;
+        let result_tables = ResultTables::open(&mut connection)?;
         let run_columns = table_columns(&connection, "runs")?;
         let store = Store {
             connection,
-            result_tables: ResultTables::default(),
+            result_tables,
             run_columns,
             log_path: None,
         };
         store.fail_interrupted_runs()?;
         Ok(store)
+    }
+
+    /// Bounds DuckDB's memory to `megabytes`; beyond it, grouping and sorting spill to a
+    /// folder beside the database (`<file>.tmp`, DuckDB's default).
+    pub fn limit_memory(&self, megabytes: u64) -> Result<(), DataError> {
+        // A number formatted here, not text from outside: SET takes no parameters.
+        self.connection
+            .execute_batch(&format!("SET memory_limit = '{}MB';", megabytes.max(64)))?;
+        Ok(())
     }
 
     /// Bytes in DuckDB's write-ahead log: what has been committed since the last

@@ -80,7 +80,7 @@ fn a_batch_that_cannot_store_fails_its_runs_with_the_reason() {
     store
         .connection()
         .execute_batch(
-            "CREATE TABLE result_rows (run_id BIGINT, row INTEGER, scenario VARCHAR);
+            "DROP VIEW results; DROP TABLE result_figures;
              CREATE VIEW result_figures AS SELECT 1::BIGINT AS run_id, 1 AS row, DATE '2025-04-01' AS month;",
         )
         .unwrap();

@@ -321,7 +321,7 @@ fn a_database_from_an_earlier_wfplan_is_converted_with_a_notice() {
     Test::in_dir(dir.path())
         .args(["run", "--db", &db(dir.path()), "--quiet"])
         .arg(scenarios("baseline.toml"))
-        .stderr_contains("converting the results table written by an earlier wfplan")
+        .stderr_contains("converting the results written by an earlier wfplan")
         .run();
     let connection = duckdb::Connection::open(db(dir.path())).unwrap();
     let old: Vec<(String, String, f64)> = connection

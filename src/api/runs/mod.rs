@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use poem::web::Data;
+use poem::Body;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Binary, Json, PlainText};
+use poem_openapi::payload::{Binary, Json};
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, ResponseContent};
 
 mod execute;
+mod stream;
 
 use execute::{run_now, start_background, sync_slot, Planned};
 
@@ -194,15 +196,17 @@ enum Cancelled {
     Accepted(Json<RunView>),
 }
 
+/// A results answer, sent as it is read (`stream`): the JSON is a `ResultsView`.
 #[derive(ResponseContent)]
 enum ResultsContent {
-    Json(Json<ResultsView>),
+    #[oai(actual_type = "Json<ResultsView>")]
+    Json(Binary<Body>),
     /// One row per scenario, period and group: `scenario`, `period`, keys, metrics.
     #[oai(content_type = "text/csv")]
-    Csv(PlainText<String>),
+    Csv(Binary<Body>),
     /// The same table as Parquet.
     #[oai(content_type = "application/vnd.apache.parquet")]
-    Parquet(Binary<Vec<u8>>),
+    Parquet(Binary<Body>),
 }
 
 #[derive(ApiResponse)]
@@ -491,8 +495,28 @@ impl RunsApi {
         let group_by = list(group_by.0);
         let metrics = list(metrics.0);
         let state = state.0.clone();
-        blocking(move || {
-            let runs = batch(&state, id.0)?;
+        // Answers are sent as they are read: a bounded number at once, each holding a
+        // few batches (`stream`).
+        let permit = state
+            .result_streams
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                ApiError::make(
+                    poem::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    format!(
+                        "{} results answers are being sent, the most at once (serve --result-streams); try again shortly",
+                        state.limits.result_streams
+                    ),
+                    Vec::new(),
+                )
+            })?;
+        let run = id.0;
+        // The query is checked and given a connection of its own under the store's lock;
+        // reading it holds no lock.
+        let (reader, complete) = blocking(move || {
+            let runs = batch(&state, run)?;
             let done: Vec<&RunRow> = runs
                 .iter()
                 .filter(|r| r.status == RunStatus::Succeeded)
@@ -505,28 +529,37 @@ impl RunsApi {
                 filters,
             };
             let details: Vec<String> = done.iter().map(|r| r.detail.clone()).collect();
-            let store = state.store();
-            match format.as_str() {
-                "parquet" => {
-                    let bytes = store.results_to_parquet_bytes(&query, &details)?;
-                    Ok(ResultsResponse::Ok(ResultsContent::Parquet(Binary(bytes))))
-                }
-                "csv" => Ok(ResultsResponse::Ok(ResultsContent::Csv(PlainText(to_csv(
-                    &store.results(&query, &details)?,
-                )?)))),
-                _ => {
-                    let table = store.results(&query, &details)?;
-                    Ok(ResultsResponse::Ok(ResultsContent::Json(Json(
-                        ResultsView {
-                            run: id.0,
-                            complete: !runs.iter().any(|r| r.status == RunStatus::Running),
-                            rows: rows_of(&table),
-                        },
-                    ))))
-                }
-            }
+            let reader = state.store().results_reader(&query, &details)?;
+            let complete = !runs.iter().any(|r| r.status == RunStatus::Running);
+            Ok((reader, complete))
         })
-        .await
+        .await?;
+        let content = match format.as_str() {
+            "parquet" => {
+                let (path, folder) = blocking(move || {
+                    let folder = tempfile::Builder::new()
+                        .prefix("wfplan-results-")
+                        .tempdir()
+                        .map_err(|e| {
+                            ApiError::internal(format!("cannot make a temporary folder: {e}"))
+                        })?;
+                    let path = folder.path().join("results.parquet");
+                    reader.write_parquet(&path)?;
+                    drop(permit);
+                    Ok((path, folder))
+                })
+                .await?;
+                ResultsContent::Parquet(Binary(stream::file_body(path, folder).await?))
+            }
+            "csv" => ResultsContent::Csv(Binary(
+                stream::results_body(reader, stream::Encoding::Csv, permit).await?,
+            )),
+            _ => ResultsContent::Json(Binary(
+                stream::results_body(reader, stream::Encoding::Json { run, complete }, permit)
+                    .await?,
+            )),
+        };
+        Ok(ResultsResponse::Ok(content))
     }
 
     /// Compare scenarios or runs
@@ -676,22 +709,6 @@ fn rows_of(table: &ResultsTable) -> Vec<ResultRow> {
                 .collect(),
         })
         .collect()
-}
-
-fn to_csv(table: &ResultsTable) -> Result<String, ApiError> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| ApiError::internal(format!("cannot write CSV: {e}"));
-    writer.write_record(&table.columns).map_err(fail)?;
-    for r in &table.rows {
-        let mut record = vec![r.scenario.clone(), r.period.clone()];
-        record.extend(r.keys.iter().cloned());
-        record.extend(r.values.iter().map(|v| v.to_string()));
-        writer.write_record(&record).map_err(fail)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    String::from_utf8(bytes).map_err(ApiError::internal)
 }
 
 /// A side of a comparison: a saved scenario (run afresh) or a stored run.
