@@ -1,4 +1,4 @@
-//! The native peer: the reference model (`../shared/model-spec.md`) as one hand-written Rust
+//! The native peer: the model of `docs/model.md` as one hand-written Rust
 //! kernel with no scripting, the reference for the limit of this machine.
 //!
 //! It does what the shipped rules do, in the same order of operations, so its figures equal

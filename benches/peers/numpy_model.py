@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""NumPy peer of the wfplan reference model (shared/model-spec.md, version 1).
+"""NumPy peer of the wfplan reference model (docs/model.md, version 1).
 
 This file is written the way a competent analyst would write the model in NumPy:
 one array per input column over all segments, a Python loop over the months of the
