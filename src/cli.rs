@@ -107,8 +107,8 @@ struct ServeArgs {
     /// however large the answer.
     #[arg(long, default_value_t = 8)]
     result_streams: usize,
-    /// Megabytes DuckDB may use; grouping and sorting beyond it spill to disk beside the
-    /// database.
+    /// Megabytes DuckDB may use; a results answer that cannot be grouped within it is
+    /// refused with 413.
     #[arg(long, default_value_t = 2048)]
     duckdb_memory_mb: u64,
 }

@@ -46,8 +46,8 @@ pub struct Limits {
     pub checkpoint_log_bytes: u64,
     /// Results answers sent at once (`serve --result-streams`); more get 503.
     pub result_streams: usize,
-    /// DuckDB's memory, in megabytes (`serve --duckdb-memory-mb`): grouping and sorting
-    /// beyond it spill to a folder beside the database.
+    /// DuckDB's memory, in megabytes (`serve --duckdb-memory-mb`): a results answer
+    /// that cannot be grouped within it is refused (413).
     pub duckdb_memory_mb: u64,
 }
 

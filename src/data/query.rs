@@ -138,18 +138,13 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Key columns stored runs have had (as the `results` view names them).
-    fn result_keys(&self) -> Vec<String> {
-        self.result_tables.key_names().to_vec()
-    }
-
     /// Checks a query against the stored results and builds its SQL.
     fn results_sql(
         &self,
         query: &ResultsQuery,
         details: &[String],
     ) -> Result<ResultsSql, QueryOutcome> {
-        let stored_keys = self.result_keys();
+        let stored_keys = self.result_tables.key_names();
         // Keys each run can be cut by: all keys at segment detail, its grouping keys otherwise.
         let allowed = |key: &str| {
             stored_keys.iter().any(|k| same_name(k, key))
@@ -387,8 +382,7 @@ impl ResultsReader {
 
     /// Reads the rows in order, a batch at a time as DuckDB produces them (2,048 rows),
     /// handing each batch to `emit`; stops early when `emit` returns false. Only one batch
-    /// is held here, and DuckDB's own memory is bounded by its `memory_limit` (sorting
-    /// and grouping beyond it spill to disk).
+    /// is held here; DuckDB's own memory is capped by its `memory_limit`.
     pub fn read(&self, emit: impl FnMut(Vec<ResultsRow>) -> bool) -> Result<(), DataError> {
         read_results(&self.connection, &self.sql, emit)
     }
@@ -442,12 +436,7 @@ fn read_results(
     let keys = sql.columns.len() - 2 - sql.metrics.len();
     let mut statement = connection.prepare(&sql.sql)?;
     let batches = statement.stream_arrow(params_from_iter(sql.parameters.iter().cloned()))?;
-    let unreadable = |e: duckdb::arrow::error::ArrowError| {
-        DataError::from(duckdb::Error::ArrowTypeToDuckdbType(
-            format!("results: {e}"),
-            DataType::Null,
-        ))
-    };
+    let unreadable = |e| DataError::file("the results query", e);
     for batch in batches {
         let batch = batch?;
         let text: Vec<_> = (0..2 + keys)

@@ -99,7 +99,6 @@ impl ResultTables {
     /// names. Run when the database is opened.
     pub(super) fn open(connection: &mut Connection) -> Result<ResultTables, DataError> {
         convert_earlier_layouts(connection)?;
-        let fresh = table_kind(connection, "results")?.is_none();
         connection.execute_batch(&create_tables_sql())?;
         // Metrics this wfplan has that the database's results lack (a database written
         // before they were added): empty for the runs stored then.
@@ -116,9 +115,8 @@ impl ResultTables {
             key_names: read_key_names(connection)?,
             figure_columns: table_columns(connection, "result_figures")?,
         };
-        if fresh {
-            connection.execute_batch(&tables.view_sql())?;
-        }
+        // Made afresh each time: it lists the metrics, which may just have been added.
+        connection.execute_batch(&tables.view_sql())?;
         Ok(tables)
     }
 
@@ -283,9 +281,8 @@ fn convert_earlier_layouts(connection: &mut Connection) -> Result<(), DataError>
         keys_map_sql(&keys),
         create_tables_sql()
     ))?;
-    let mut tables = ResultTables::default();
-    tables.ensure(&transaction, &keys)?;
-    transaction.execute_batch(&tables.view_sql())?;
+    // The view is made when the tables are opened, just after.
+    ResultTables::default().ensure(&transaction, &keys)?;
     transaction.commit()?;
     tracing::info!("converted the results in {:?}", started.elapsed());
     Ok(())
@@ -350,6 +347,21 @@ mod tests {
     use super::*;
     use crate::data::{RunRecord, Store};
     use crate::model::YearMonth;
+
+    /// The record of a one-month run from 2026-01 on the default dataset.
+    fn record(scenario: &str, detail: &str) -> RunRecord {
+        RunRecord {
+            batch_id: 0,
+            scenario: scenario.into(),
+            scenario_hash: String::new(),
+            rules_hash: String::new(),
+            data_hash: String::new(),
+            detail: detail.into(),
+            start_month: "2026-01".into(),
+            months: 1,
+            dataset: "default".into(),
+        }
+    }
 
     /// Every row of the `results` view (or table) as text, in a fixed order.
     fn all_results(connection: &Connection) -> Vec<String> {
@@ -420,19 +432,12 @@ mod tests {
             rows: vec![vec!["c".into(), "north".into()]],
             figures: (0..METRICS.len()).map(|i| i as f64).collect(),
         };
-        let record = RunRecord {
-            batch_id: 0,
-            scenario: "new".into(),
-            scenario_hash: String::new(),
-            rules_hash: String::new(),
-            data_hash: String::new(),
-            detail: "org,site".into(),
-            start_month: "2026-01".into(),
-            months: 1,
-            dataset: "default".into(),
-        };
         let ids = store
-            .record_finished_runs(&[(record, Ok(&run), Duration::from_millis(1))])
+            .record_finished_runs(&[(
+                record("new", "org,site"),
+                Ok(&run),
+                Duration::from_millis(1),
+            )])
             .unwrap();
         let after = all_results(store.connection());
         assert_eq!(after.len(), 7);
@@ -456,17 +461,6 @@ mod tests {
     #[test]
     fn a_datasets_keys_do_not_widen_the_tables_later_runs_write() {
         let mut store = Store::open_in_memory().unwrap();
-        let record = |detail: &str| RunRecord {
-            batch_id: 0,
-            scenario: "s".into(),
-            scenario_hash: String::new(),
-            rules_hash: String::new(),
-            data_hash: String::new(),
-            detail: detail.into(),
-            start_month: "2026-01".into(),
-            months: 1,
-            dataset: "default".into(),
-        };
         let run = |keys: Vec<String>| RunResults {
             scenario: "s".into(),
             start: YearMonth::new(2026, 1).unwrap(),
@@ -480,7 +474,7 @@ mod tests {
         for keys in [wide.clone(), narrow.clone(), vec!["ORG".to_string()]] {
             store
                 .record_finished_runs(&[(
-                    record(&keys.join(",")),
+                    record("s", &keys.join(",")),
                     Ok(&run(keys.clone())),
                     Duration::from_millis(1),
                 )])

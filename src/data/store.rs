@@ -103,8 +103,9 @@ impl Store {
         Ok(store)
     }
 
-    /// Bounds DuckDB's memory to `megabytes`; beyond it, grouping and sorting spill to a
-    /// folder beside the database (`<file>.tmp`, DuckDB's default).
+    /// Caps DuckDB's memory at `megabytes`: a query needing more fails with DuckDB's
+    /// out-of-memory error (some operators spill to `<file>.tmp` first; the results
+    /// query's grouping did not when tried).
     pub fn limit_memory(&self, megabytes: u64) -> Result<(), DataError> {
         // A number formatted here, not text from outside: SET takes no parameters.
         self.connection

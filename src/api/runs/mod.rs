@@ -25,7 +25,7 @@ use super::text::Text;
 use super::{blocking, ApiTags};
 use crate::app::compare::Side;
 use crate::data::datasets::DEFAULT_DATASET;
-use crate::data::query::{Period as QueryPeriod, ResultsQuery, ResultsTable, RunRow, DERIVED};
+use crate::data::query::{Period as QueryPeriod, ResultsQuery, RunRow, DERIVED};
 use crate::model::results::METRICS;
 use crate::model::{BatchStatus, RunStatus};
 use crate::report::{self, Period};
@@ -690,25 +690,6 @@ fn period_row(scenario: &str, p: &Period) -> ResultRow {
         keys: BTreeMap::new(),
         figures: figures_map(&p.values, p.vacancy_rate(), p.leaver_rate()),
     }
-}
-
-fn rows_of(table: &ResultsTable) -> Vec<ResultRow> {
-    let keys = &table.columns[2..2 + table.rows.first().map_or(0, |r| r.keys.len())];
-    let metrics = &table.columns[2 + keys.len()..];
-    table
-        .rows
-        .iter()
-        .map(|r| ResultRow {
-            scenario: r.scenario.clone(),
-            period: r.period.clone(),
-            keys: keys.iter().cloned().zip(r.keys.iter().cloned()).collect(),
-            figures: metrics
-                .iter()
-                .cloned()
-                .zip(r.values.iter().copied())
-                .collect(),
-        })
-        .collect()
 }
 
 /// A side of a comparison: a saved scenario (run afresh) or a stored run.

@@ -7,8 +7,9 @@
 //! thread reads it a batch at a time (2,048 rows), encodes each batch as JSON or CSV and
 //! hands it to the response through a channel of [`CHUNKS_IN_FLIGHT`] chunks: the server
 //! holds a few batches per answer whatever its size. DuckDB's own memory for the grouping
-//! and sorting is bounded by its `memory_limit` (`serve --duckdb-memory`), spilling to
-//! disk beyond it. A client that takes no chunk for [`STALL_LIMIT`] is cut off, and at
+//! and sorting is capped by its `memory_limit` (`serve --duckdb-memory-mb`); an answer
+//! that does not fit is refused with 413 (DuckDB did not spill this query to disk when
+//! tried at 64 MB). A client that takes no chunk for [`STALL_LIMIT`] is cut off, and at
 //! most `Limits::result_streams` answers are sent at once.
 //!
 //! Parquet is written by DuckDB to a private temporary file (streamed, bounded the same
@@ -21,9 +22,9 @@ use poem::Body;
 use poem_openapi::types::ToJSON;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use super::{rows_of, ResultRow};
+use super::ResultRow;
 use crate::api::error::ApiError;
-use crate::data::query::{ResultsReader, ResultsRow, ResultsTable};
+use crate::data::query::{ResultsReader, ResultsRow};
 
 /// Chunks encoded ahead of the client: with a batch of 2,048 rows a chunk is at most a few
 /// hundred kilobytes of JSON.
@@ -62,15 +63,11 @@ impl Encoding {
         let mut out = Vec::new();
         match self {
             Encoding::Json { .. } => {
-                let table = ResultsTable {
-                    columns: columns.to_vec(),
-                    rows,
-                };
-                for (i, row) in rows_of(&table).iter().enumerate() {
+                for (i, row) in rows.into_iter().enumerate() {
                     if !(first && i == 0) {
                         out.push(b',');
                     }
-                    let value = ResultRow::to_json(row).unwrap_or_default();
+                    let value = result_row(columns, row).to_json().unwrap_or_default();
                     serde_json::to_writer(&mut out, &value).map_err(|e| e.to_string())?;
                 }
             }
@@ -93,6 +90,19 @@ impl Encoding {
             Encoding::Json { .. } => b"]}".to_vec(),
             Encoding::Csv => Vec::new(),
         }
+    }
+}
+
+/// A row as the JSON answer gives it: keys and figures named by their columns
+/// (`scenario`, `period`, the keys, then the metrics).
+fn result_row(columns: &[String], row: ResultsRow) -> ResultRow {
+    let keys = &columns[2..2 + row.keys.len()];
+    let metrics = &columns[2 + row.keys.len()..];
+    ResultRow {
+        scenario: row.scenario,
+        period: row.period,
+        keys: keys.iter().cloned().zip(row.keys).collect(),
+        figures: metrics.iter().cloned().zip(row.values).collect(),
     }
 }
 
