@@ -401,6 +401,7 @@ fn a_large_results_answer_streams_in_bounded_memory_without_holding_the_database
     assert_eq!(rows.len(), segments * 60, "a row per segment and month");
     assert!(rows[0]["figures"]["fte"].as_f64().unwrap() > 0.0);
     assert_eq!(rows[0]["keys"].as_object().unwrap().len(), 4);
+    eprintln!("results answer: {size} bytes; server peak memory grew by {peak_growth} kB");
     // DuckDB's grouping may take up to its limit (256 MB here); the rest is a few
     // batches. Built whole, the answer took several times its size.
     assert!(
