@@ -23,7 +23,7 @@ fn setup(names: &[&str]) -> (RuleSet, Workforce, Vec<Scenario>) {
         .collect();
     let (sources, problems) = wfplan::scenario::load_paths(&files);
     assert!(problems.is_empty(), "{problems:?}");
-    let (scenarios, problems) = wfplan::scenario::check_all(&sources, &rules, &workforce.key_names);
+    let (scenarios, problems) = wfplan::scenario::check_all(&sources, &rules, &workforce);
     assert!(problems.is_empty(), "{problems:?}");
     (rules, workforce, scenarios)
 }

@@ -74,7 +74,7 @@ fn load_all(args: &Args, rules: &RuleSet) -> (Workforce, Vec<Scenario>) {
     let workforce = wfplan::data::read_workforce(&args.data).expect("the data loads");
     let (sources, problems) = wfplan::scenario::load_paths(std::slice::from_ref(&args.scenario));
     assert!(problems.is_empty(), "{problems:#?}");
-    let (scenarios, problems) = wfplan::scenario::check_all(&sources, rules, &workforce.key_names);
+    let (scenarios, problems) = wfplan::scenario::check_all(&sources, rules, &workforce);
     assert!(problems.is_empty(), "{problems:#?}");
     (workforce, scenarios)
 }
@@ -104,7 +104,7 @@ fn main() {
     if args.implementation == "batch" {
         let (workforce, scenarios) = load_all(&args, &rules);
         let options = RunOptions {
-            detail: Detail::parse(&args.detail, &workforce.key_names).expect("a level of detail"),
+            detail: Detail::parse(&args.detail, &workforce).expect("a level of detail"),
             ..RunOptions::default()
         };
         let mut best = f64::INFINITY;
@@ -134,7 +134,7 @@ fn main() {
     let (workforce, scenario) = load(&args, &rules);
     let segment_months = (workforce.len() * scenario.months) as f64;
     let options = RunOptions {
-        detail: Detail::parse(&args.detail, &workforce.key_names).expect("a level of detail"),
+        detail: Detail::parse(&args.detail, &workforce).expect("a level of detail"),
         ..RunOptions::default()
     };
     let engine =

@@ -27,13 +27,13 @@ fn main() {
         .expect("sample loads");
     let (sources, problems) = wfplan::scenario::load_paths(&[root.join("scenarios/baseline.toml")]);
     assert!(problems.is_empty(), "{problems:?}");
-    let (scenarios, problems) = wfplan::scenario::check_all(&sources, &rules, &workforce.key_names);
+    let (scenarios, problems) = wfplan::scenario::check_all(&sources, &rules, &workforce);
     assert!(problems.is_empty(), "{problems:?}");
     let scenario = &scenarios[0];
     println!("detail        rows/run  group  runs/s  ms/run  MB raw/s");
     for detail in ["segment", "staff_group", "total"] {
         let options = RunOptions {
-            detail: Detail::parse(detail, &workforce.key_names).expect("a level of detail"),
+            detail: Detail::parse(detail, &workforce).expect("a level of detail"),
             ..RunOptions::default()
         };
         let results = run_scenario(&rules, &workforce, scenario, &options).expect("baseline runs");

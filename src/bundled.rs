@@ -43,6 +43,10 @@ pub const RULES: &[(&str, &str)] = &[
         include_str!("../rules/interventions/time_released.rhai"),
     ),
     (
+        "rules/interventions/transfer.rhai",
+        include_str!("../rules/interventions/transfer.rhai"),
+    ),
+    (
         "rules/interventions/wellbeing.rhai",
         include_str!("../rules/interventions/wellbeing.rhai"),
     ),

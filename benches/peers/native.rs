@@ -17,7 +17,8 @@ use rayon::prelude::*;
 use wfplan::engine::attribution_weights;
 use wfplan::model::results::METRICS;
 use wfplan::model::scenario::FieldValue;
-use wfplan::model::{InputColumn, Intervention, RunResults, Scenario, Workforce};
+use wfplan::model::{Column, InputColumn, Intervention, RunResults, Scenario, Workforce};
+use wfplan::rules::columns::{group_has_other, spread_to_others, Groups};
 
 const WIDTH: usize = METRICS.len();
 
@@ -37,6 +38,10 @@ struct Timing {
 impl Timing {
     fn active(&self, s: i64) -> bool {
         s >= 0 && s < self.months && s >= self.first && s <= self.last
+    }
+    /// A pipeline's cohort may have started before the run.
+    fn starts(&self, s: i64) -> bool {
+        s < self.months && s >= self.first && s <= self.last
     }
     fn ramp(&self, s: i64) -> f64 {
         if s < self.first || s > self.last {
@@ -85,6 +90,17 @@ enum Effect {
         completion: f64,
         local_employment: f64,
         cost_per_year: f64,
+    },
+    /// Moves of staff in post to the other segments of a group matching `to`.
+    Transfer {
+        rate: f64,
+        groups: Groups,
+        /// The `to` mask.
+        target: Vec<f64>,
+        /// 1 where the segment's group has a `to` segment other than itself.
+        has_other: Vec<f64>,
+        /// Are the groups inside organisations (`same` holds `org`)?
+        within_org: bool,
     },
     /// return_to_practice and international.
     Stream {
@@ -201,7 +217,7 @@ fn prepare(workforce: &Workforce, scenario: &Scenario, i: &Intervention) -> Prep
                 number(i, "cost_per_place_year")
             };
             (
-                2,
+                3,
                 Effect::Cohorts {
                     apprentice,
                     places,
@@ -213,8 +229,27 @@ fn prepare(workforce: &Workforce, scenario: &Scenario, i: &Intervention) -> Prep
                 },
             )
         }
+        "transfer" => {
+            let (to, same) = match (i.field("to"), i.field("same")) {
+                (Some(FieldValue::Filter(to)), Some(FieldValue::KeyColumns(same))) => (to, same),
+                other => panic!("transfer fields: {other:?}"),
+            };
+            let groups = Groups::of(workforce, same);
+            let target = Column::new(mask(&to.matches(workforce)));
+            let has_other = group_has_other(&groups, &target).values().to_vec();
+            (
+                2,
+                Effect::Transfer {
+                    rate: number(i, "rate"),
+                    groups,
+                    target: target.values().to_vec(),
+                    has_other,
+                    within_org: same.iter().any(|k| k == "org"),
+                },
+            )
+        }
         "return_to_practice" => (
-            2,
+            3,
             Effect::Stream {
                 international: false,
                 per_year: number(i, "returners_per_year"),
@@ -224,7 +259,7 @@ fn prepare(workforce: &Workforce, scenario: &Scenario, i: &Intervention) -> Prep
             },
         ),
         "international" => (
-            2,
+            3,
             Effect::Stream {
                 international: true,
                 per_year: number(i, "recruits_per_year"),
@@ -322,7 +357,15 @@ pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
     let mut figures = vec![0.0; months * n * WIDTH];
     advise_huge_pages(&mut figures);
     let out = Figures(figures.as_mut_ptr());
-    let chunks = org_chunks(&workforce, CHUNK);
+    // A transfer between organisations needs every segment in one chunk.
+    let across_orgs = prepared
+        .iter()
+        .any(|p| matches!(p.effect, Effect::Transfer { within_org: false, .. }));
+    let chunks = if across_orgs {
+        vec![0..n]
+    } else {
+        org_chunks(&workforce, CHUNK)
+    };
     chunks.par_iter().for_each(|range| {
         // SAFETY: each chunk writes only the rows of its own segments.
         run_chunk(&workforce, scenario, &prepared, range.clone(), out);
@@ -360,6 +403,7 @@ fn run_chunk(
     let sickness_rate = input(InputColumn::SicknessRate);
     let bank_share_in = input(InputColumn::BankShare);
     let agency_share_in = input(InputColumn::AgencyShare);
+    let allowance_in = input(InputColumn::HeadroomAllowance);
     let (annual, study, other) = (
         input(InputColumn::AnnualLeaveRate),
         input(InputColumn::StudyLeaveRate),
@@ -385,7 +429,16 @@ fn run_chunk(
         })
         .collect();
     let hours_pm: Vec<f64> = hpw.iter().map(|h| h * 52.0 / 12.0).collect();
-    let leave: Vec<f64> = (0..len).map(|i| annual[i] + study[i] + other[i]).collect();
+    // The allowance, or where none is given the segment's own headroom at the start.
+    let allowance: Vec<f64> = (0..len)
+        .map(|i| {
+            if allowance_in[i] >= 0.0 {
+                allowance_in[i]
+            } else {
+                annual[i] + study[i] + other[i] + sickness_rate[i]
+            }
+        })
+        .collect();
     let hourly_pay: Vec<f64> = (0..len).map(|i| pay[i] / (hpw[i] * 52.0)).collect();
     let org_local: Vec<usize> = {
         let first = org.iter().copied().min().unwrap_or(0);
@@ -420,11 +473,15 @@ fn run_chunk(
     let mut fill = vec![0.0; len];
     let mut accumulators = [(); 8].map(|_| vec![0.0; len]);
     let mut moved = vec![0.0; len];
+    let mut transfers_in = vec![0.0; len];
+    let mut transfers_out = vec![0.0; len];
     let mut org_total = vec![0.0; org_span];
 
     for t in 0..scenario.months {
         let ti = t as i64;
         let calendar_month = scenario.start.plus(ti).month as i64;
+        let leave_season = scenario.seasonality.annual_leave[calendar_month as usize - 1];
+        let sickness_season = scenario.seasonality.sickness[calendar_month as usize - 1];
         let years = ti as f64 / 12.0;
         for i in 0..len {
             leaver[i] = leaver_rate[i];
@@ -437,6 +494,8 @@ fn run_chunk(
         for a in accumulators.iter_mut() {
             a.fill(0.0);
         }
+        transfers_in.fill(0.0);
+        transfers_out.fill(0.0);
         let [newly_qualified, apprentices_qualified, returners, international, trainees, apprentices, cost, released] =
             &mut accumulators;
 
@@ -516,13 +575,13 @@ fn run_chunk(
                     let mut in_training = 0.0;
                     let mut back = (calendar_month - intake_month + 12) % 12;
                     while back < *course_months {
-                        if p.timing.active(ti - back) {
+                        if p.timing.starts(ti - back) {
                             in_training += places;
                         }
                         back += 12;
                     }
                     let cohort = ti - course_months;
-                    let qualified = if p.timing.active(cohort)
+                    let qualified = if p.timing.starts(cohort)
                         && p.timing.calendar_month(cohort) == *intake_month
                     {
                         places * completion * local_employment
@@ -541,6 +600,30 @@ fn run_chunk(
                         cost[i] += weight[i] * monthly_cost;
                     }
                 }
+                Effect::Transfer {
+                    rate,
+                    groups,
+                    target,
+                    has_other,
+                    ..
+                } => {
+                    let monthly = 1.0 - (1.0 - rate * ramp).powf(1.0 / 12.0);
+                    let moving: Vec<f64> = (0..len)
+                        .map(|i| {
+                            fte[i] * monthly * matched[i] * has_other[range.start + i]
+                        })
+                        .collect();
+                    let received = spread_to_others(
+                        &groups.slice(range.clone()),
+                        &Column::new(moving.clone()),
+                        &Column::new(target[range.clone()].to_vec()),
+                        &Column::new(fte.clone()),
+                    );
+                    for i in 0..len {
+                        transfers_out[i] += moving[i];
+                        transfers_in[i] += received.values()[i];
+                    }
+                }
                 Effect::Stream {
                     international: abroad,
                     per_year,
@@ -553,7 +636,7 @@ fn run_chunk(
                     } else {
                         0.0
                     };
-                    let landing = if p.timing.active(ti - course_months) {
+                    let landing = if p.timing.starts(ti - course_months) {
                         per_year / 12.0 * success
                     } else {
                         0.0
@@ -579,8 +662,8 @@ fn run_chunk(
 
         // The month's figures, in flows.rhai's order of operations.
         for i in 0..len {
-            let sick = sickness[i].max(0.0);
-            let headroom = leave[i] + sick;
+            let sick = sickness[i].max(0.0) * sickness_season;
+            let headroom = annual[i] * leave_season + study[i] + other[i] + sick;
             let m_leave = 1.0 - (1.0 - leaver[i]).powf(1.0 / 12.0);
             let f = fte[i];
             let leavers = f * m_leave;
@@ -593,7 +676,7 @@ fn run_chunk(
                 + international[i];
             let available = f * hours_pm[i] * (1.0 - headroom);
             let clinical = available * dcc[i];
-            let demand = required[i] * hours_pm[i] * (1.0 - headroom) * dcc[i];
+            let demand = required[i] * hours_pm[i] * (1.0 - allowance[i]) * dcc[i];
             let gap = (demand - clinical).max(0.0);
             let bank_hours = gap * bank[i];
             let agency_hours = gap * agency[i];
@@ -621,7 +704,9 @@ fn run_chunk(
                 cost[i],
                 trainees[i],
                 apprentices[i],
-                released[i] * hours_pm[i] * (1.0 - headroom) * dcc[i],
+                released[i] * hours_pm[i] * (1.0 - allowance[i]) * dcc[i],
+                transfers_in[i],
+                transfers_out[i],
             ];
             // SAFETY: row `range.start + i` of month `t` belongs to this chunk alone, and
             // lies inside the buffer of `months * n_all * WIDTH` figures.
@@ -629,7 +714,7 @@ fn run_chunk(
                 let at = out.0.add((t * n_all + range.start + i) * WIDTH);
                 std::ptr::copy_nonoverlapping(row.as_ptr(), at, WIDTH);
             }
-            fte[i] = f - leavers + joiners;
+            fte[i] = f - leavers + joiners - transfers_out[i] + transfers_in[i];
         }
     }
 }

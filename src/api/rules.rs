@@ -29,12 +29,15 @@ pub struct ScriptInfo {
 #[oai(skip_serializing_if_is_none)]
 pub struct FieldInfo {
     pub name: String,
-    /// `number`, `integer` or `filter` (a `where`-style table).
+    /// `number`, `integer`, `filter` (a `where`-style table) or `key_columns` (a list of
+    /// key column names).
     #[oai(rename = "type")]
     pub field_type: String,
     /// True when a scenario must give it.
     pub required: bool,
     pub default: Option<f64>,
+    /// The default of a `key_columns` field.
+    pub default_columns: Option<Vec<String>>,
     pub min: Option<f64>,
     pub max: Option<f64>,
     /// What it means.
@@ -46,7 +49,7 @@ pub struct FieldInfo {
 pub struct KindInfo {
     pub name: String,
     pub summary: String,
-    /// When in the month it acts: `rates`, `skill_mix` or `pipeline`.
+    /// When in the month it acts: `rates`, `skill_mix`, `transfer` or `pipeline`.
     pub stage: String,
     pub fields: Vec<FieldInfo>,
 }
@@ -228,6 +231,7 @@ pub fn kind_info(kind: &KindRule) -> KindInfo {
         stage: match kind.stage {
             Stage::Rates => "rates",
             Stage::SkillMix => "skill_mix",
+            Stage::Transfer => "transfer",
             Stage::Pipeline => "pipeline",
         }
         .into(),
@@ -240,10 +244,12 @@ pub fn kind_info(kind: &KindRule) -> KindInfo {
                     FieldType::Number => "number",
                     FieldType::Integer => "integer",
                     FieldType::Filter => "filter",
+                    FieldType::KeyColumns => "key_columns",
                 }
                 .into(),
-                required: f.default.is_none(),
+                required: f.default.is_none() && f.default_columns.is_none(),
                 default: f.default,
+                default_columns: f.default_columns.clone(),
                 min: f.min,
                 max: f.max,
                 doc: f.doc.clone(),

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Semaphore;
 
 use super::error::ApiError;
-use crate::data::datasets::DEFAULT_DATASET;
 use crate::data::{Recorder, Store};
 use crate::model::Workforce;
 use crate::rules::RuleSet;
@@ -143,11 +142,6 @@ impl AppState {
     /// Forgets a dataset read earlier (after it is deleted or replaced).
     pub fn forget_dataset(&self, id: &str) {
         lock(&self.datasets).remove(id);
-    }
-
-    /// The key columns scenarios are checked against when saved: the default dataset's.
-    pub fn default_keys(&self) -> Result<Vec<String>, ApiError> {
-        Ok(self.workforce(DEFAULT_DATASET)?.key_names.clone())
     }
 }
 

@@ -96,7 +96,7 @@ impl RunPlan {
             ));
         }
         let (scenarios, scenario_problems) =
-            check_all(&request.scenarios, rules, &workforce.key_names);
+            check_all(&request.scenarios, rules, &workforce);
         problems.extend(scenario_problems);
         if scenarios.len() > request.max_runs {
             return Err(PlanError::TooManyRuns {

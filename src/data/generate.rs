@@ -70,13 +70,18 @@ pub fn write_csv(output: impl Write, segments: usize, seed: u64) -> std::io::Res
             uniform(1.5, 2.2),  // agency_premium
             uniform(0.0, 0.04), // demand_growth
         ];
+        let setting = SETTINGS[org % SETTINGS.len()];
         record.clear();
         record.push(format!("org_{org:05}"));
         record.push(format!("system_{:03}", org / 10));
         record.push(STAFF_GROUPS[group].to_string());
         record.push(BANDS[band].to_string());
-        record.push(SETTINGS[org % SETTINGS.len()].to_string());
+        record.push(setting.to_string());
         record.extend(values.iter().map(|v| format!("{:.4}", v)));
+        // The headroom allowance: the NHS settings' rosters are funded for about a fifth
+        // of contracted hours; the councils' care staff have none stated (empty: their own
+        // headroom), as in the sample data.
+        record.push(if setting == "social_care" { String::new() } else { "0.2100".into() });
         writer.write_record(&record)?;
     }
     writer.flush()?;

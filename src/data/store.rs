@@ -238,8 +238,12 @@ pub(crate) fn write_workforce_table(
             )));
         }
         for input in &workforce.inputs {
-            arrays.push(Arc::new(Float64Array::from(
-                input.values()[start..end].to_vec(),
+            // An empty optional input (the headroom allowance) is held as NaN and stored
+            // as NULL, so that SQL reads it as missing, as the planner left it.
+            arrays.push(Arc::new(Float64Array::from_iter(
+                input.values()[start..end]
+                    .iter()
+                    .map(|x| (!x.is_nan()).then_some(*x)),
             )));
         }
         let batch = RecordBatch::try_new(schema.clone(), arrays)

@@ -15,11 +15,12 @@ use rayon::prelude::*;
 use rhai::{Dynamic, Scope, INT};
 
 use crate::model::results::METRICS;
-use crate::model::scenario::FieldValue;
+use crate::model::scenario::{FieldValue, Seasonality};
 use crate::model::workforce::{InputProblem, InputProblems};
 use crate::model::{
     Column, Detail, InputColumn, Intervention, KeyColumn, RunResults, Scenario, Workforce,
 };
+use crate::rules::columns::Groups;
 use crate::rules::values::{Segments, Timing};
 use crate::rules::{contract, KindRule, RuleProblem, RuleSet};
 
@@ -77,9 +78,12 @@ impl Prepared<'_> {
                 .fields
                 .iter()
                 .map(|(name, value)| {
-                    let value = match value.clone().try_cast::<Column>() {
-                        Some(mask) => Dynamic::from(slice(&mask)),
-                        None => value.clone(),
+                    let value = if let Some(mask) = value.read_lock::<Column>() {
+                        Dynamic::from(slice(&mask))
+                    } else if let Some(groups) = value.read_lock::<Groups>() {
+                        Dynamic::from(groups.slice(range.clone()))
+                    } else {
+                        value.clone()
                     };
                     (name.clone(), value)
                 })
@@ -291,7 +295,12 @@ impl<'r> Run<'_, 'r> {
             .collect::<Result<_, _>>()?;
         let step = |part: &mut Part<'r>, t: usize| {
             let calendar_month = self.scenario.start.plus(t as i64).month as INT;
-            part.month(self.rules, t as INT, calendar_month)?;
+            part.month(
+                self.rules,
+                t as INT,
+                calendar_month,
+                &self.scenario.seasonality,
+            )?;
             let month = part.figures(self.rules)?;
             part.advance(self.rules)?;
             Ok::<_, RunError>(month)
@@ -401,6 +410,8 @@ impl<'r> Part<'r> {
         scope.push_constant("zeros", zeros.clone());
         scope.push("t", 0 as INT);
         scope.push("calendar_month", run.scenario.start.month as INT);
+        scope.push("annual_leave_season", 1.0);
+        scope.push("sickness_season", 1.0);
         scope.push("fte", workforce.input(InputColumn::Fte).clone());
         for name in contract::MONTH_STATE
             .iter()
@@ -422,11 +433,20 @@ impl<'r> Part<'r> {
     }
 
     /// Runs the month's scripts: rates, each intervention, flows.
-    fn month(&mut self, rules: &RuleSet, t: INT, calendar_month: INT) -> Result<(), RunError> {
+    fn month(
+        &mut self,
+        rules: &RuleSet,
+        t: INT,
+        calendar_month: INT,
+        seasonality: &Seasonality,
+    ) -> Result<(), RunError> {
         let segments = self.range.len();
         let scope = &mut self.scope;
         scope.set_value("t", t);
         scope.set_value("calendar_month", calendar_month);
+        let of_month = (calendar_month - 1) as usize;
+        scope.set_value("annual_leave_season", seasonality.annual_leave[of_month]);
+        scope.set_value("sickness_season", seasonality.sickness[of_month]);
         for name in contract::ACCUMULATORS {
             scope.set_value(name, self.zeros.clone());
         }
@@ -562,6 +582,7 @@ fn prepare<'r>(
                 FieldValue::Number(x) => Dynamic::from_float(*x),
                 FieldValue::Integer(i) => Dynamic::from_int(*i),
                 FieldValue::Filter(filter) => Dynamic::from(mask(filter.matches(workforce))),
+                FieldValue::KeyColumns(columns) => Dynamic::from(Groups::of(workforce, columns)),
             };
             (name.clone(), value)
         })

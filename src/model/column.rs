@@ -7,8 +7,21 @@
 use std::sync::Arc;
 
 /// One `f64` per segment, cheap to clone.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Column(Arc<Vec<f64>>);
+
+/// Two columns are equal when every value is, an empty input (NaN, as an optional input
+/// column holds it) being equal to an empty one: two reads of one file are the same table.
+impl PartialEq for Column {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(other.0.iter())
+                .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
+    }
+}
 
 impl Column {
     pub fn new(values: Vec<f64>) -> Self {

@@ -4,7 +4,7 @@
 use super::month::YearMonth;
 
 /// The output figures, in the spec's column order.
-pub const METRICS: [&str; 24] = [
+pub const METRICS: [&str; 26] = [
     "fte",
     "required_fte",
     "vacancies",
@@ -29,6 +29,8 @@ pub const METRICS: [&str; 24] = [
     "trainees",
     "apprentices",
     "time_released_hours",
+    "transfers_in",
+    "transfers_out",
 ];
 
 /// Rates derived from summed figures, offered beside [`METRICS`] when results are read.
@@ -70,6 +72,8 @@ pub enum Metric {
     Trainees = 21,
     Apprentices = 22,
     TimeReleasedHours = 23,
+    TransfersIn = 24,
+    TransfersOut = 25,
 }
 
 /// Is the figure a stock (a position at the start of the month) rather than a flow? Stocks

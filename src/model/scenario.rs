@@ -57,6 +57,8 @@ pub enum FieldValue {
     Number(f64),
     Integer(i64),
     Filter(Filter),
+    /// Key column names (the dataset's spelling), for example a transfer's `same`.
+    KeyColumns(Vec<String>),
 }
 
 /// One intervention, with its common fields resolved and its kind's fields defaulted.
@@ -74,6 +76,13 @@ pub struct Intervention {
     pub fields: Vec<(String, FieldValue)>,
 }
 
+impl Intervention {
+    /// One of the kind's own fields.
+    pub fn field(&self, name: &str) -> Option<&FieldValue> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
 /// A scenario ready to run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
@@ -83,6 +92,32 @@ pub struct Scenario {
     pub months: usize,
     pub overrides: Vec<Override>,
     pub interventions: Vec<Intervention>,
+    pub seasonality: Seasonality,
+}
+
+/// `[seasonality]`: a factor for each calendar month (January first) on the annual leave
+/// rate and on the sickness rate; all 1 when a scenario gives none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Seasonality {
+    pub annual_leave: [f64; 12],
+    pub sickness: [f64; 12],
+}
+
+impl Default for Seasonality {
+    fn default() -> Self {
+        Seasonality {
+            annual_leave: [1.0; 12],
+            sickness: [1.0; 12],
+        }
+    }
+}
+
+impl Seasonality {
+    /// The largest factor of each list: the month a segment's headroom is highest.
+    pub fn peaks(&self) -> (f64, f64) {
+        let peak = |factors: &[f64; 12]| factors.iter().copied().fold(0.0, f64::max);
+        (peak(&self.annual_leave), peak(&self.sickness))
+    }
 }
 
 impl Scenario {
@@ -101,6 +136,28 @@ impl Scenario {
             }
         }
         adjusted
+    }
+
+    /// One input column after the overrides, without copying the rest of the workforce.
+    pub fn input_after_overrides<'w>(
+        &self,
+        workforce: &'w Workforce,
+        column: InputColumn,
+    ) -> std::borrow::Cow<'w, [f64]> {
+        let mut values = std::borrow::Cow::Borrowed(workforce.input(column).values());
+        for o in &self.overrides {
+            for (set, value) in &o.set {
+                if set.0 == column {
+                    let matched = o.filter.matches(workforce);
+                    for (v, m) in values.to_mut().iter_mut().zip(&matched) {
+                        if *m {
+                            *v = *value;
+                        }
+                    }
+                }
+            }
+        }
+        values
     }
 }
 

@@ -33,6 +33,8 @@ pub enum InputColumn {
     BankPremium,
     AgencyPremium,
     DemandGrowth,
+    /// Optional: empty (NaN here) means the segment's own headroom at the start.
+    HeadroomAllowance,
 }
 
 /// The allowed values of an input column.
@@ -73,7 +75,7 @@ impl Bounds {
 }
 
 impl InputColumn {
-    pub const ALL: [InputColumn; 16] = [
+    pub const ALL: [InputColumn; 17] = [
         InputColumn::Fte,
         InputColumn::Establishment,
         InputColumn::LeaverRate,
@@ -90,6 +92,7 @@ impl InputColumn {
         InputColumn::BankPremium,
         InputColumn::AgencyPremium,
         InputColumn::DemandGrowth,
+        InputColumn::HeadroomAllowance,
     ];
 
     pub fn name(self) -> &'static str {
@@ -110,6 +113,7 @@ impl InputColumn {
             InputColumn::BankPremium => "bank_premium",
             InputColumn::AgencyPremium => "agency_premium",
             InputColumn::DemandGrowth => "demand_growth",
+            InputColumn::HeadroomAllowance => "headroom_allowance",
         }
     }
 
@@ -121,6 +125,13 @@ impl InputColumn {
         self as usize
     }
 
+    /// May a source leave this column out, or a row leave its cell empty? Only the
+    /// headroom allowance: empty means "the segment's own headroom at the start", which
+    /// the rules work out (after a scenario's overrides). An empty cell is held as NaN.
+    pub fn is_optional(self) -> bool {
+        self == InputColumn::HeadroomAllowance
+    }
+
     fn bounds(self) -> Bounds {
         use InputColumn::*;
         match self {
@@ -128,9 +139,8 @@ impl InputColumn {
                 Bounds::NonNegative
             }
             HoursPerWeek => Bounds::Positive,
-            LeaverRate | SicknessRate | AnnualLeaveRate | StudyLeaveRate | OtherLeaveRate => {
-                Bounds::ShareBelowOne
-            }
+            LeaverRate | SicknessRate | AnnualLeaveRate | StudyLeaveRate | OtherLeaveRate
+            | HeadroomAllowance => Bounds::ShareBelowOne,
             DccShare | BankShare | AgencyShare => Bounds::Share,
             DemandGrowth => Bounds::AboveMinusOne,
         }
@@ -155,12 +165,15 @@ impl InputColumn {
             // Tenfold growth a year.
             DemandGrowth => 10.0,
             LeaverRate | SicknessRate | AnnualLeaveRate | StudyLeaveRate | OtherLeaveRate
-            | DccShare | BankShare | AgencyShare => 1.0,
+            | DccShare | BankShare | AgencyShare | HeadroomAllowance => 1.0,
         }
     }
 
     /// Why `value` is not allowed in this column, if it is not.
     pub fn check(self, value: f64) -> Option<String> {
+        if value.is_nan() && self.is_optional() {
+            return None;
+        }
         if !value.is_finite() {
             return Some(format!("{value} is not a finite number"));
         }
@@ -481,7 +494,10 @@ impl RowChecker {
                         Cell::Text(t) if !t.trim().is_empty() => t
                             .trim()
                             .parse::<f64>()
-                            .map_err(|_| format!("'{}' is not a number", t.trim())),
+                            .ok()
+                            .filter(|x| !x.is_nan())
+                            .ok_or_else(|| format!("'{}' is not a number", t.trim())),
+                        _ if input.is_optional() => Ok(f64::NAN),
                         _ => Err("value is missing".to_string()),
                     };
                     match number.and_then(|x| input.check(x).map_or(Ok(x), Err)) {
@@ -599,7 +615,12 @@ impl WorkforceBuilder {
         for required in REQUIRED_KEYS
             .iter()
             .copied()
-            .chain(InputColumn::ALL.iter().map(|c| c.name()))
+            .chain(
+                InputColumn::ALL
+                    .iter()
+                    .filter(|c| !c.is_optional())
+                    .map(|c| c.name()),
+            )
         {
             if !seen_names.contains_key(required) {
                 problems.push(problem(
@@ -817,7 +838,12 @@ mod tests {
 
     pub(crate) fn header() -> Vec<String> {
         let mut names: Vec<String> = REQUIRED_KEYS.iter().map(|s| s.to_string()).collect();
-        names.extend(InputColumn::ALL.iter().map(|c| c.name().to_string()));
+        names.extend(
+            InputColumn::ALL
+                .iter()
+                .filter(|c| !c.is_optional())
+                .map(|c| c.name().to_string()),
+        );
         names
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use rhai::{Engine, EvalAltResult, FLOAT, INT};
 
-use crate::model::{Column, KeyColumn};
+use crate::model::{Column, KeyColumn, Workforce};
 
 /// Either operand of a broadcasting operation.
 enum Operand<'a> {
@@ -314,6 +314,31 @@ pub fn register(engine: &mut Engine) {
         key_mask(&k, |v| wanted.iter().any(|w| w == v))
     });
 
+    engine.register_type_with_name::<Groups>("Groups");
+    // Cross-segment primitives of transfers: moves to other segments of one's own group.
+    engine.register_fn(
+        "group_has_other",
+        |groups: Groups, target: Column| -> Result<Column, Box<EvalAltResult>> {
+            groups.whole_only()?;
+            same_length("group_has_other", groups.len(), target.len())?;
+            Ok(group_has_other(&groups, &target))
+        },
+    );
+    engine.register_fn(
+        "spread_to_others",
+        |groups: Groups,
+         amount: Column,
+         target: Column,
+         weight: Column|
+         -> Result<Column, Box<EvalAltResult>> {
+            groups.whole_only()?;
+            for length in [amount.len(), target.len(), weight.len()] {
+                same_length("spread_to_others", groups.len(), length)?;
+            }
+            Ok(spread_to_others(&groups, &amount, &target, &weight))
+        },
+    );
+
     // Cross-segment primitives, used by skill_mix.
     engine.register_fn(
         "group_has",
@@ -450,6 +475,188 @@ pub fn spread(group: KeyColumn, amount: Column, target: Column, weight: Column) 
     )
 }
 
+/// Segments grouped by their values in some key columns (a transfer's `same`): segments
+/// with equal values in every one of those columns are in one group.
+#[derive(Debug, Clone)]
+pub struct Groups {
+    /// Each segment's group, numbered from 0 in order of first appearance.
+    codes: Arc<Vec<u32>>,
+    count: usize,
+    /// The key columns the groups were made from, by [`key_identity`], so that a part of
+    /// the segments knows whether it holds every group whole.
+    keys: Arc<[usize]>,
+}
+
+impl Groups {
+    /// The groups of `workforce`'s segments by the named key columns (which must exist;
+    /// none puts every segment in one group).
+    pub fn of(workforce: &Workforce, columns: &[String]) -> Groups {
+        let keys: Vec<&KeyColumn> = columns
+            .iter()
+            .map(|name| workforce.key(name).expect("key columns are checked with the scenario"))
+            .collect();
+        let mut numbering: rustc_hash::FxHashMap<Vec<u32>, u32> = Default::default();
+        let codes = (0..workforce.len())
+            .map(|segment| {
+                let values: Vec<u32> = keys.iter().map(|k| k.codes[segment]).collect();
+                let next = numbering.len() as u32;
+                *numbering.entry(values).or_insert(next)
+            })
+            .collect();
+        Groups {
+            codes: Arc::new(codes),
+            count: numbering.len(),
+            keys: keys.iter().map(|k| key_identity(k)).collect(),
+        }
+    }
+
+    /// The groups of the segments in `range`, numbered as in the whole workforce.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Groups {
+        Groups {
+            codes: Arc::new(self.codes[range].to_vec()),
+            count: self.count,
+            keys: self.keys.clone(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Inside a part of the segments, a group is whole when one of its key columns has
+    /// every group inside one part (a part holds whole organisations, so groups by org
+    /// and anything are whole there).
+    fn whole_only(&self) -> Result<(), Box<EvalAltResult>> {
+        let whole = PART.with(|p| {
+            let part = p.take();
+            let whole = part
+                .as_ref()
+                .is_none_or(|whole| self.keys.iter().any(|k| whole.contains(k)));
+            p.set(part);
+            whole
+        });
+        if whole {
+            Ok(())
+        } else {
+            Err(format!("a group split across parts {NEEDS_WHOLE_COLUMNS}").into())
+        }
+    }
+
+    /// Segment indices by group: `members[starts[g]..starts[g + 1]]` are group g's
+    /// segments, in segment order.
+    fn members(&self) -> (Vec<usize>, Vec<usize>) {
+        let mut starts = vec![0usize; self.count + 1];
+        for &g in self.codes.iter() {
+            starts[g as usize + 1] += 1;
+        }
+        for g in 0..self.count {
+            starts[g + 1] += starts[g];
+        }
+        let mut next = starts.clone();
+        let mut members = vec![0usize; self.codes.len()];
+        for (segment, &g) in self.codes.iter().enumerate() {
+            members[next[g as usize]] = segment;
+            next[g as usize] += 1;
+        }
+        (members, starts)
+    }
+}
+
+/// `group_has_other(groups, target)`: 1 for each segment whose group holds a segment of the
+/// `target` mask other than itself.
+pub fn group_has_other(groups: &Groups, target: &Column) -> Column {
+    let mut targets = vec![0usize; groups.count];
+    for (&g, &t) in groups.codes.iter().zip(target.values()) {
+        if t != 0.0 {
+            targets[g as usize] += 1;
+        }
+    }
+    Column::new(
+        groups
+            .codes
+            .iter()
+            .zip(target.values())
+            .map(|(&g, &t)| mask(targets[g as usize] > usize::from(t != 0.0)))
+            .collect(),
+    )
+}
+
+/// `spread_to_others(groups, amount, target, weight)`: what each segment receives when every
+/// segment's `amount` is shared among the *other* segments of its group that are in the
+/// `target` mask, in proportion to their `weight`, or equally where those weights are all
+/// 0. A segment with no such other segment sends nothing: multiply its amount by
+/// `group_has_other` first, so that what leaves is what arrives.
+///
+/// Every sum that leaves one segment out is a sum of the others (from running sums before
+/// and after it), never a total minus that segment: a subtraction would lose the small
+/// weights beside a large one, and could even make a split by weight look like an equal one.
+pub fn spread_to_others(groups: &Groups, amount: &Column, target: &Column, weight: &Column) -> Column {
+    let (amount, target, weight) = (amount.values(), target.values(), weight.values());
+    let mut received = vec![0.0; groups.len()];
+    let (members, starts) = groups.members();
+    // Per member of one group: the sum of the target weights before and after it, and the
+    // source's shares per unit of weight (split by weight) or per target (equal split).
+    let mut before = Vec::new();
+    let mut per_weight = Vec::new();
+    let mut per_target = Vec::new();
+    for g in 0..groups.count {
+        let group = &members[starts[g]..starts[g + 1]];
+        let is_target = |i: usize| target[i] != 0.0;
+        let targets = group.iter().filter(|&&i| is_target(i)).count();
+        before.clear();
+        let mut sum = 0.0;
+        for &i in group {
+            before.push(sum);
+            if is_target(i) {
+                sum += weight[i];
+            }
+        }
+        per_weight.clear();
+        per_target.clear();
+        let mut after = 0.0;
+        for (k, &i) in group.iter().enumerate().rev() {
+            let others = targets - usize::from(is_target(i));
+            let other_weight = before[k] + after;
+            if is_target(i) {
+                after += weight[i];
+            }
+            let (w, t) = if others == 0 || amount[i] == 0.0 {
+                (0.0, 0.0)
+            } else if other_weight > 0.0 {
+                (amount[i] / other_weight, 0.0)
+            } else {
+                (0.0, amount[i] / others as f64)
+            };
+            per_weight.push(w);
+            per_target.push(t);
+        }
+        per_weight.reverse();
+        per_target.reverse();
+        // Each target receives from every source but itself.
+        let total_before = |shares: &[f64]| {
+            let mut sums = Vec::with_capacity(shares.len());
+            let mut sum = 0.0;
+            for share in shares {
+                sums.push(sum);
+                sum += share;
+            }
+            sums
+        };
+        let weight_before = total_before(&per_weight);
+        let target_before = total_before(&per_target);
+        let (mut weight_after, mut target_after) = (0.0, 0.0);
+        for (k, &j) in group.iter().enumerate().rev() {
+            if is_target(j) {
+                received[j] = weight[j] * (weight_before[k] + weight_after)
+                    + (target_before[k] + target_after);
+            }
+            weight_after += per_weight[k];
+            target_after += per_target[k];
+        }
+    }
+    Column::new(received)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,6 +708,58 @@ mod tests {
         let shared = spread(org.clone(), amount, target.clone(), weight);
         assert_eq!(shared.values(), &[0.0, 2.0, 4.0, 0.0, 0.0]);
         assert_eq!(group_has(org, target).values(), &[1.0, 1.0, 1.0, 0.0, 0.0]);
+    }
+
+    fn groups(values: &[&str]) -> Groups {
+        let key = KeyColumn::from_values(values);
+        Groups {
+            count: key.dictionary.len(),
+            codes: key.codes.clone(),
+            keys: Arc::from(vec![key_identity(&key)]),
+        }
+    }
+
+    #[test]
+    fn spread_to_others_leaves_each_source_out_of_its_own_targets() {
+        // Group a: segment 0 sends 6 to the targets 1 and 2 by weight (1:2); segment 1,
+        // itself a target, sends 3 to segment 2 only. Group b: segment 3 sends 4 to 4 and 5
+        // equally (their weights are 0); segment 5, a target, sends 1 to segment 4.
+        let groups = groups(&["a", "a", "a", "b", "b", "b"]);
+        let amount = Column::new(vec![6.0, 3.0, 0.0, 4.0, 0.0, 1.0]);
+        let target = Column::new(vec![0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+        let weight = Column::new(vec![9.0, 1.0, 2.0, 9.0, 0.0, 0.0]);
+        let received = spread_to_others(&groups, &amount, &target, &weight);
+        assert_eq!(received.values(), &[0.0, 2.0, 7.0, 0.0, 3.0, 2.0]);
+        assert_eq!(received.sum(), amount.sum());
+        assert_eq!(
+            group_has_other(&groups, &target).values(),
+            &[1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+        );
+        // A lone target has no other target to send to.
+        let alone = groups_of_one();
+        assert_eq!(
+            group_has_other(&alone, &Column::new(vec![1.0, 0.0])).values(),
+            &[0.0, 1.0]
+        );
+    }
+
+    fn groups_of_one() -> Groups {
+        groups(&["a", "a"])
+    }
+
+    #[test]
+    fn spread_to_others_keeps_a_tiny_weight_beside_a_large_one() {
+        // Segment 1 (weight 1e20) sends to segment 2 only, whose weight is tiny but not 0:
+        // the split is by weight, so segment 2 gets it all; a total-minus-self would have
+        // made segment 2's weight 0 and the split equal among the wrong targets.
+        let groups = groups(&["a", "a", "a"]);
+        let received = spread_to_others(
+            &groups,
+            &Column::new(vec![0.0, 5.0, 0.0]),
+            &Column::new(vec![0.0, 1.0, 1.0]),
+            &Column::new(vec![0.0, 1e20, 0.25]),
+        );
+        assert_eq!(received.values(), &[0.0, 0.0, 5.0]);
     }
 
     #[test]

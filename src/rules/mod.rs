@@ -32,7 +32,7 @@ pub mod contract {
         "fill_rate",
     ];
     /// Added to by interventions; the engine sets them to zero at the start of each month.
-    pub const ACCUMULATORS: [&str; 8] = [
+    pub const ACCUMULATORS: [&str; 10] = [
         "newly_qualified",
         "apprentices_qualified",
         "returners",
@@ -41,6 +41,8 @@ pub mod contract {
         "apprentices",
         "intervention_cost",
         "time_released_fte",
+        "transfers_in",
+        "transfers_out",
     ];
     /// The month's figures, set by `flows.rhai`, and the next month's staff in post.
     pub const FLOWS: [&str; 16] = [
@@ -62,7 +64,16 @@ pub mod contract {
         "fte_next",
     ];
     /// Set by the engine for every script.
-    pub const GIVEN: [&str; 6] = ["seg", "t", "calendar_month", "months", "fte", "zeros"];
+    pub const GIVEN: [&str; 8] = [
+        "seg",
+        "t",
+        "calendar_month",
+        "months",
+        "fte",
+        "zeros",
+        "annual_leave_season",
+        "sickness_season",
+    ];
     /// Set by the engine for an intervention's script, besides its own fields.
     pub const INTERVENTION: [&str; 5] = ["ramp", "active", "matched", "weight", "timing"];
     /// Common fields of every intervention, read by the engine, not by kind scripts.
@@ -124,13 +135,15 @@ pub struct RuleScript {
 }
 
 /// When in the month an intervention kind acts. Kinds run stage by stage, in file order
-/// within a stage (spec section 4: rate kinds, then skill mix; pipelines only add joiners
-/// and costs, so their place does not change any figure).
+/// within a stage (docs/model.md: rate kinds, then skill mix; transfers and pipelines only
+/// add flows computed from the month's staff in post, and costs, so their place after the
+/// rates does not change any figure).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Rates,
     SkillMix,
+    Transfer,
     Pipeline,
 }
 
@@ -142,6 +155,9 @@ pub enum FieldType {
     Integer,
     /// A `where`-style filter, given to the script as a mask.
     Filter,
+    /// A list of key column names, given to the script as the segments' groups: segments
+    /// with the same values in every listed column are in one group.
+    KeyColumns,
 }
 
 /// A field an intervention kind reads, as its script declares it.
@@ -149,8 +165,10 @@ pub enum FieldType {
 pub struct FieldSpec {
     pub name: String,
     pub field_type: FieldType,
-    /// `None` means the field is required.
+    /// `None` (and no `default_columns`) means the field is required.
     pub default: Option<f64>,
+    /// The default of a `key_columns` field.
+    pub default_columns: Option<Vec<String>>,
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub doc: String,
@@ -433,10 +451,11 @@ fn describe_kind(engine: &Engine, script: RuleScript) -> Result<KindRule, RulePr
     let stage = match text("stage").as_deref() {
         Some("rates") => Stage::Rates,
         Some("skill_mix") => Stage::SkillMix,
+        Some("transfer") => Stage::Transfer,
         Some("pipeline") => Stage::Pipeline,
         other => {
             return Err(problem(format!(
-            "kind() must give a stage of \"rates\", \"skill_mix\" or \"pipeline\", not {other:?}"
+            "kind() must give a stage of \"rates\", \"skill_mix\", \"transfer\" or \"pipeline\", not {other:?}"
         )))
         }
     };
@@ -494,16 +513,35 @@ fn field_spec(name: &str, spec: Dynamic) -> Result<FieldSpec, String> {
         None | Some("number") => FieldType::Number,
         Some("integer") => FieldType::Integer,
         Some("filter") => FieldType::Filter,
+        Some("key_columns") => FieldType::KeyColumns,
         Some(other) => {
             return Err(format!(
-                "type must be \"number\", \"integer\" or \"filter\", not \"{other}\""
+                "type must be \"number\", \"integer\", \"filter\" or \"key_columns\", not \"{other}\""
             ))
         }
+    };
+    let default_columns = match (field_type, spec.get("default_value")) {
+        (FieldType::KeyColumns, Some(v)) => Some(
+            v.clone()
+                .try_cast::<rhai::Array>()
+                .and_then(|items| {
+                    items
+                        .into_iter()
+                        .map(|item| item.into_string().ok())
+                        .collect::<Option<Vec<String>>>()
+                })
+                .ok_or("the default of a key_columns field must be a list of column names")?,
+        ),
+        _ => None,
     };
     Ok(FieldSpec {
         name: name.to_string(),
         field_type,
-        default: number("default_value")?,
+        default: match field_type {
+            FieldType::KeyColumns => None,
+            _ => number("default_value")?,
+        },
+        default_columns,
         min: number("min")?,
         max: number("max")?,
         doc: spec.get("doc").map(|v| v.to_string()).unwrap_or_default(),

@@ -32,6 +32,13 @@ impl Timing {
         s >= 0 && s < self.months && s >= self.first && s <= self.last
     }
 
+    /// Does a pipeline start a cohort in month `s`? Like [`active`](Self::active), but `s`
+    /// may be before the run: a programme already running when the plan starts has
+    /// cohorts in training at month 0, whose joiners land in the run.
+    pub fn starts(&self, s: i64) -> bool {
+        s < self.months && s >= self.first && s <= self.last
+    }
+
     /// Spec section 4: `min(1, (s - t0 + 1) / ramp_months)` while acting, else 0.
     pub fn ramp(&self, s: i64) -> f64 {
         if s < self.first || s > self.last {
@@ -87,6 +94,7 @@ pub fn register(engine: &mut Engine) {
 
     engine.register_type_with_name::<Timing>("Timing");
     engine.register_fn("active", |t: &mut Timing, s: INT| t.active(s));
+    engine.register_fn("starts", |t: &mut Timing, s: INT| t.starts(s));
     engine.register_fn("ramp", |t: &mut Timing, s: INT| t.ramp(s));
     engine.register_fn("calendar_month", |t: &mut Timing, s: INT| {
         t.calendar_month(s)
@@ -119,6 +127,11 @@ mod tests {
             active,
             vec![false, false, true, true, true, true, false, false]
         );
+        // A programme that began before the run has cohorts in months before 0.
+        let running = Timing { first: -5, ..timing };
+        let starts: Vec<bool> = (-6..8).map(|s| running.starts(s)).collect();
+        assert_eq!(starts.iter().filter(|s| **s).count(), 11);
+        assert!(!running.starts(-6) && running.starts(-5) && !running.starts(6));
         assert_eq!(timing.calendar_month(0), 4);
         assert_eq!(timing.calendar_month(9), 1);
         assert_eq!(timing.calendar_month(-4), 12);

@@ -264,7 +264,8 @@ pub fn load_value(value: Value) -> Result<Map<String, Value>, String> {
 }
 
 /// `extends`: the parent's fields, the child's replacing them, with the child's overrides
-/// and interventions appended to the parent's and the two sweeps combined.
+/// and interventions appended to the parent's, and the two sweeps and the two
+/// seasonality tables combined.
 pub fn merge(mut parent: Map<String, Value>, child: Map<String, Value>) -> Map<String, Value> {
     for (key, value) in child {
         let inherited = parent.remove(&key);
@@ -277,7 +278,8 @@ pub fn merge(mut parent: Map<String, Value>, child: Map<String, Value>) -> Map<S
                 inherited.extend(own);
                 Value::Array(inherited)
             }
-            ("sweep", Some(Value::Object(mut inherited)), Value::Object(own)) => {
+            // A child's seasonal list replaces the parent's list of the same name only.
+            ("sweep" | "seasonality", Some(Value::Object(mut inherited)), Value::Object(own)) => {
                 inherited.extend(own);
                 Value::Object(inherited)
             }

@@ -1,6 +1,7 @@
 //! Scenario files: reading TOML (or JSON of the same shape), resolving `extends`, expanding
 //! `[sweep]` tables, and checking every field against the rule set's intervention kinds and
-//! the dataset's key columns. Every problem is reported at once, naming the file and field.
+//! the dataset (its key columns and their values, and the inputs after overrides). Every
+//! problem is reported at once, naming the file and field.
 //!
 //! Validation walks the parsed document rather than deserialising into a fixed struct,
 //! because the fields an intervention may have are declared by its kind's script.
@@ -44,7 +45,7 @@ pub struct ScenarioProblems(pub Vec<ScenarioProblem>);
 pub fn check_all(
     sources: &[ScenarioSource],
     rules: &crate::rules::RuleSet,
-    key_names: &[String],
+    workforce: &crate::model::Workforce,
 ) -> (Vec<crate::model::Scenario>, Vec<ScenarioProblem>) {
     let mut scenarios = Vec::new();
     let mut problems = Vec::new();
@@ -52,7 +53,7 @@ pub fn check_all(
         match sweep::expand(source.document.clone()) {
             Ok(documents) => {
                 for document in documents {
-                    match validate(&source.file, &document, rules, key_names) {
+                    match validate(&source.file, &document, rules, workforce) {
                         Ok(s) => scenarios.push(s),
                         Err(p) => problems.extend(p),
                     }
@@ -76,7 +77,7 @@ pub fn from_toml_str(
     file: &str,
     text: &str,
     rules: &crate::rules::RuleSet,
-    key_names: &[String],
+    workforce: &crate::model::Workforce,
 ) -> Result<Vec<crate::model::Scenario>, Vec<ScenarioProblem>> {
     let problem = |message: String| {
         vec![ScenarioProblem {
@@ -104,7 +105,7 @@ pub fn from_toml_str(
             document,
         }],
         rules,
-        key_names,
+        workforce,
     );
     if problems.is_empty() {
         Ok(scenarios)

@@ -3,30 +3,33 @@
 use serde_json::{Map, Value};
 
 use super::ScenarioProblem;
-use crate::model::scenario::{FieldValue, InputColumnName};
+use crate::model::scenario::{FieldValue, InputColumnName, Seasonality};
 use crate::model::workforce::format_number;
-use crate::model::{Filter, InputColumn, Intervention, Override, Scenario, YearMonth};
-use crate::rules::{FieldType, RuleSet};
+use crate::model::{
+    same_name, Filter, InputColumn, Intervention, Override, Scenario, Workforce, YearMonth,
+};
+use crate::rules::{FieldType, RuleSet, Stage};
 
 /// The last year a run may reach.
 const LAST_YEAR: i32 = 2999;
 /// Longest run, in months (50 years).
 pub const MAX_MONTHS: i64 = 600;
 
-const TOP_LEVEL: [&str; 7] = [
+const TOP_LEVEL: [&str; 8] = [
     "name",
     "description",
     "start",
     "months",
     "overrides",
     "interventions",
+    "seasonality",
     "extends",
 ];
 
 /// Collects problems for one document.
 struct Checker<'a> {
     file: &'a str,
-    key_names: &'a [String],
+    workforce: &'a Workforce,
     problems: Vec<ScenarioProblem>,
 }
 
@@ -123,17 +126,10 @@ impl Checker<'_> {
         let mut ok = true;
         for (column, accepted) in table {
             let at = format!("{field}.{column}");
-            if !self.key_names.iter().any(|k| k == column) {
-                self.report(
-                    &at,
-                    format!(
-                        "'{column}' is not a key column of the workforce data; key columns are {}",
-                        self.key_names.join(", ")
-                    ),
-                );
+            let Some(column) = self.key_column(&at, column) else {
                 ok = false;
                 continue;
-            }
+            };
             let values = match accepted {
                 Value::Array(items) if items.is_empty() => {
                     self.report(&at, "the list of values is empty, so nothing would match");
@@ -144,7 +140,21 @@ impl Checker<'_> {
                 single => key_text(single).map(|v| vec![v]),
             };
             match values {
-                Some(values) => filter.conditions.push((column.clone(), values)),
+                Some(values) => {
+                    // A typo must not silently match nothing: every value must be one that
+                    // some segment has (compared as text, as the filter compares them).
+                    let key = self.workforce.key(&column).expect("found above");
+                    for value in &values {
+                        if key.code_of(value).is_none() {
+                            self.report(
+                                &at,
+                                format!("no segment has {column} = '{value}'{}", nearest(value, &key.dictionary)),
+                            );
+                            ok = false;
+                        }
+                    }
+                    filter.conditions.push((column, values));
+                }
                 None => {
                     self.report(&at, "give a value or a list of values as text or numbers");
                     ok = false;
@@ -153,6 +163,115 @@ impl Checker<'_> {
         }
         ok.then_some(filter)
     }
+
+    /// A key column named in a scenario, in the dataset's spelling: names are compared as
+    /// DuckDB compares them, ignoring case.
+    fn key_column(&mut self, at: &str, name: &str) -> Option<String> {
+        let key_names = &self.workforce.key_names;
+        match key_names.iter().find(|k| same_name(k, name)) {
+            Some(k) => Some(k.clone()),
+            None => {
+                let message = format!(
+                    "'{name}' is not a key column of the workforce data; key columns are {}",
+                    key_names.join(", ")
+                );
+                self.report(at, message);
+                None
+            }
+        }
+    }
+
+    /// A list of key column names, such as a transfer's `same`.
+    fn key_columns(&mut self, field: &str, value: &Value) -> Option<Vec<String>> {
+        let Some(items) = value.as_array() else {
+            self.report(
+                field,
+                "give a list of key column names, for example [\"org\", \"staff_group\"]",
+            );
+            return None;
+        };
+        let mut columns: Vec<String> = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            let Some(name) = item.as_str() else {
+                self.report(&at, format!("{} is not a column name", short(item)));
+                ok = false;
+                continue;
+            };
+            match self.key_column(&at, name) {
+                Some(column) if columns.contains(&column) => {
+                    self.report(&at, format!("'{column}' is listed twice"));
+                    ok = false;
+                }
+                Some(column) => columns.push(column),
+                None => ok = false,
+            }
+        }
+        ok.then_some(columns)
+    }
+
+    /// `[seasonality]`: for `annual_leave` and `sickness`, 12 factors >= 0 (January first).
+    fn seasonality(&mut self, value: &Value) -> Option<Seasonality> {
+        let Some(table) = value.as_object() else {
+            self.report(
+                "seasonality",
+                "seasonality is a table with annual_leave and/or sickness, each 12 monthly factors",
+            );
+            return None;
+        };
+        let mut seasonality = Seasonality::default();
+        let mut ok = true;
+        for (name, factors) in table {
+            let at = format!("seasonality.{name}");
+            let target = match name.as_str() {
+                "annual_leave" => &mut seasonality.annual_leave,
+                "sickness" => &mut seasonality.sickness,
+                _ => {
+                    self.report(&at, "unknown field; seasonality has annual_leave and sickness");
+                    ok = false;
+                    continue;
+                }
+            };
+            match factors.as_array() {
+                Some(items) if items.len() == 12 => {
+                    for (month, item) in items.iter().enumerate() {
+                        let field = format!("{at}[{month}]");
+                        match self.number(&field, item, Some(0.0), None) {
+                            Some(x) => target[month] = x,
+                            None => ok = false,
+                        }
+                    }
+                }
+                Some(items) => {
+                    self.report(
+                        &at,
+                        format!(
+                            "give 12 factors, January to December, not {}",
+                            items.len()
+                        ),
+                    );
+                    ok = false;
+                }
+                None => {
+                    self.report(&at, "give a list of 12 factors, January to December");
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(seasonality)
+    }
+}
+
+/// ", the nearest being 'x'" when a value differs from one of `known` only in case or
+/// spacing: the usual typo.
+fn nearest(value: &str, known: &[String]) -> String {
+    let fold = |v: &str| v.trim().to_lowercase().replace([' ', '-'], "_");
+    known
+        .iter()
+        .find(|k| fold(k) == fold(value))
+        .map(|k| format!(" (did you mean '{k}'?)"))
+        .unwrap_or_default()
 }
 
 /// A filter value as text: `band = 5` matches band "5".
@@ -173,17 +292,18 @@ fn short(value: &Value) -> String {
     }
 }
 
-/// Checks one scenario document. `key_names` are the dataset's key columns, which `where`
-/// filters may use.
+/// Checks one scenario document against the rules and the dataset: `where` filters use its
+/// key columns and values, and the inputs after the scenario's overrides must stay valid
+/// under its seasonality and transfers.
 pub fn validate(
     file: &str,
     document: &Map<String, Value>,
     rules: &RuleSet,
-    key_names: &[String],
+    workforce: &Workforce,
 ) -> Result<Scenario, Vec<ScenarioProblem>> {
     let mut c = Checker {
         file,
-        key_names,
+        workforce,
         problems: Vec::new(),
     };
     for key in document.keys() {
@@ -274,16 +394,119 @@ pub fn validate(
         ),
     }
 
-    match (c.problems.is_empty(), start, months) {
-        (true, Some(start), Some(months)) => Ok(Scenario {
-            name,
-            description,
-            start,
-            months: months as usize,
-            overrides,
-            interventions,
-        }),
+    let seasonality = match document.get("seasonality") {
+        Some(v) => c.seasonality(v),
+        None => Some(Seasonality::default()),
+    };
+
+    match (c.problems.is_empty(), start, months, seasonality) {
+        (true, Some(start), Some(months), Some(seasonality)) => {
+            let scenario = Scenario {
+                name,
+                description,
+                start,
+                months: months as usize,
+                overrides,
+                interventions,
+                seasonality,
+            };
+            check_joint_limits(&mut c, &scenario, rules);
+            if c.problems.is_empty() {
+                Ok(scenario)
+            } else {
+                Err(c.problems)
+            }
+        }
         _ => Err(c.problems),
+    }
+}
+
+/// The limits that tie a scenario to the segments it runs on, checked on the inputs after
+/// its overrides: headroom stays below 1 in the month of the highest seasonal factors, and
+/// the leaver rate plus the rates of the transfers out of a segment stay below 1, so staff
+/// in post never go negative.
+fn check_joint_limits(c: &mut Checker, scenario: &Scenario, rules: &RuleSet) {
+    let workforce = c.workforce;
+    let input = |column: InputColumn| scenario.input_after_overrides(workforce, column);
+
+    if scenario.seasonality != Seasonality::default() {
+        let (leave_peak, sickness_peak) = scenario.seasonality.peaks();
+        let (annual, study, other, sickness) = (
+            input(InputColumn::AnnualLeaveRate),
+            input(InputColumn::StudyLeaveRate),
+            input(InputColumn::OtherLeaveRate),
+            input(InputColumn::SicknessRate),
+        );
+        let over: Vec<(usize, f64)> = (0..workforce.len())
+            .map(|i| {
+                let headroom =
+                    annual[i] * leave_peak + study[i] + other[i] + sickness[i] * sickness_peak;
+                (i, headroom)
+            })
+            .filter(|(_, headroom)| *headroom >= 1.0)
+            .collect();
+        if let Some(&(first, headroom)) = over.first() {
+            c.report(
+                "seasonality",
+                format!(
+                    "in the month of the largest factors ({leave_peak} on annual leave, {sickness_peak} on sickness) segment {} would have headroom {headroom}, which must stay below 1{}",
+                    workforce.segment_label(first),
+                    others(over.len())
+                ),
+            );
+        }
+    }
+
+    // Transfers move staff out at their yearly `rate`; with leavers they must not take
+    // all of a segment's staff in a year.
+    let transfers: Vec<(usize, &Intervention, f64)> = scenario
+        .interventions
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            rules
+                .kinds
+                .get(&i.kind)
+                .is_some_and(|k| k.stage == Stage::Transfer)
+        })
+        .filter_map(|(at, i)| match i.field("rate") {
+            Some(FieldValue::Number(rate)) => Some((at, i, *rate)),
+            _ => None,
+        })
+        .collect();
+    if transfers.is_empty() {
+        return;
+    }
+    let mut outflow = input(InputColumn::LeaverRate).into_owned();
+    let mut over: Vec<(usize, usize, f64)> = Vec::new();
+    for (at, intervention, rate) in transfers {
+        for (segment, matched) in intervention.filter.matches(workforce).iter().enumerate() {
+            if *matched {
+                outflow[segment] += rate;
+                if outflow[segment] >= 1.0 && !over.iter().any(|o| o.1 == segment) {
+                    over.push((at, segment, outflow[segment]));
+                }
+            }
+        }
+    }
+    if let Some(&(at, segment, total)) = over.first() {
+        c.report(
+            format!("interventions[{at}].rate"),
+            format!(
+                "segment {}: its leaver_rate plus the rates of the transfers out of it come to {total}, which must stay below 1{}",
+                workforce.segment_label(segment),
+                others(over.len())
+            ),
+        );
+    }
+}
+
+/// " (and N other segments)" after the first segment named in a message.
+fn others(count: usize) -> String {
+    match count {
+        0 | 1 => String::new(),
+        2 => " (and 1 other segment)".into(),
+        n => format!(" (and {} other segments)", n - 1),
     }
 }
 
@@ -387,6 +610,15 @@ fn check_intervention(
         }
     }
     let ramp_months = match table.get("ramp_months") {
+        // A pipeline's cohorts start at full size: a ramp would have no meaning, and a
+        // planner who set one would be misled into thinking it acted.
+        Some(_) if kind.stage == Stage::Pipeline => {
+            c.report(
+                format!("{at}.ramp_months"),
+                format!("kind '{kind_name}' is a pipeline: its cohorts start at full size, so ramp_months does not apply; remove it"),
+            );
+            None
+        }
         Some(v) => c
             .number(
                 &format!("{at}.ramp_months"),
@@ -424,11 +656,17 @@ fn check_intervention(
                     .integer(&field, v, spec.min, spec.max)
                     .map(FieldValue::Integer),
                 FieldType::Filter => c.filter(&field, v).map(FieldValue::Filter),
+                FieldType::KeyColumns => c.key_columns(&field, v).map(FieldValue::KeyColumns),
             },
             (None, Some(default)) => Some(match spec.field_type {
                 FieldType::Integer => FieldValue::Integer(default as i64),
                 _ => FieldValue::Number(default),
             }),
+            (None, None) if spec.default_columns.is_some() => {
+                let default = spec.default_columns.clone().unwrap_or_default();
+                let value = serde_json::json!(default);
+                c.key_columns(&field, &value).map(FieldValue::KeyColumns)
+            }
             (None, None) => {
                 c.report(
                     &field,

@@ -58,7 +58,7 @@ fn the_main_job_runs_every_scenario_and_stores_the_results() {
     let header = csv.lines().next().unwrap();
     assert!(header.starts_with("scenario,month,org,system,setting,staff_group,band,fte,required_fte,vacancies,leavers,recruits"), "{header}");
     assert!(
-        header.ends_with("intervention_cost,trainees,apprentices,time_released_hours"),
+        header.ends_with("intervention_cost,trainees,apprentices,time_released_hours,transfers_in,transfers_out"),
         "{header}"
     );
     assert_eq!(csv.lines().count(), 1 + scenario_files as usize * 60 * 183);

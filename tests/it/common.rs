@@ -36,7 +36,7 @@ pub fn workforce(rows: &[String]) -> Workforce {
 /// Checks a scenario written as TOML against the workforce; panics with the problems.
 pub fn scenario(toml: &str, workforce: &Workforce) -> Scenario {
     let mut scenarios =
-        wfplan::scenario::from_toml_str("test.toml", toml, rules(), &workforce.key_names)
+        wfplan::scenario::from_toml_str("test.toml", toml, rules(), &workforce)
             .unwrap_or_else(|p| panic!("invalid test scenario: {p:#?}"));
     assert_eq!(scenarios.len(), 1);
     scenarios.remove(0)
@@ -115,7 +115,7 @@ pub fn run_folder_to_csv(
     let (sources, problems) = wfplan::scenario::load_paths(scenario_files);
     assert!(problems.is_empty(), "{problems:#?}");
     let (scenarios, problems) =
-        wfplan::scenario::check_all(&sources, rules(), &workforce.key_names);
+        wfplan::scenario::check_all(&sources, rules(), &workforce);
     assert!(problems.is_empty(), "{problems:#?}");
     scenarios
         .iter()

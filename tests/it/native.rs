@@ -52,7 +52,7 @@ fn the_engine_equals_the_native_kernel_on_the_peer_fixtures() {
     let (sources, problems) = wfplan::scenario::load_paths(&[fixtures.join("all-kinds.toml")]);
     assert!(problems.is_empty(), "{problems:#?}");
     let (scenarios, problems) =
-        wfplan::scenario::check_all(&sources, rules(), &workforce.key_names);
+        wfplan::scenario::check_all(&sources, rules(), &workforce);
     assert!(problems.is_empty(), "{problems:#?}");
     let ours = run_scenario(rules(), &workforce, &scenarios[0], &RunOptions::default()).unwrap();
     identical(&ours, &kernel::run(&workforce, &scenarios[0]));
@@ -81,7 +81,7 @@ intervention_cost += fte / sum(fte);
         "share.toml",
         "name = \"share\"\nstart = \"2025-04\"\nmonths = 2\n[[interventions]]\nkind = \"share_of_all\"\n",
         &rules,
-        &workforce.key_names,
+        &workforce,
     )
     .unwrap()
     .remove(0);

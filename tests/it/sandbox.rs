@@ -67,7 +67,7 @@ fn an_endless_rule_fails_its_scenario_within_budget_and_the_batch_completes() {
     );
     let w = workforce(&[simple_row("a", "5", 100.0)]);
     let check = |toml: &str| {
-        wfplan::scenario::from_toml_str("s.toml", toml, &rules, &w.key_names)
+        wfplan::scenario::from_toml_str("s.toml", toml, &rules, &w)
             .unwrap()
             .remove(0)
     };
