@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""NumPy peer of the wfplan reference model (model-spec.md, version 2, sections 1 to 6).
+"""NumPy peer of the wfplan reference model (docs/model.md, version 2).
 
 This file is written the way a competent analyst would write the model in NumPy:
 one array per input column over all segments, a Python loop over the months of the
@@ -18,7 +18,7 @@ traces (sections 7 to 10) are not implemented here.
 
 Usage:
     python3 benches/peers/numpy_model.py --data DIR_OR_CSV --scenario FILE.toml \
-        [--out results.csv] [--timing]
+        [--out results.csv] [--timing] [--no-out]
 
 Only the standard library and numpy are used.
 """
@@ -918,7 +918,7 @@ def write_results(path, scenario: dict, workforce: Workforce, out: dict) -> None
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="NumPy peer of the wfplan reference model (model-spec.md v2)")
+    parser = argparse.ArgumentParser(description="NumPy peer of the wfplan reference model (docs/model.md, version 2)")
     parser.add_argument("--data", required=True, type=Path, help="folder with workforce.csv, or a CSV file")
     parser.add_argument("--scenario", required=True, type=Path, help="scenario TOML file")
     parser.add_argument("--out", help="results CSV (default: standard output)")

@@ -38,9 +38,23 @@ pub struct ScenarioDocument {
     /// Interventions: `kind` (see `GET /rules`), `name`, `where`, `start`, `end`,
     /// `ramp_months`, `cost_per_month`, and the fields the kind reads.
     pub interventions: Option<Vec<BTreeMap<String, Value>>>,
+    /// Seasonal factors on annual leave and sickness; all 1 when absent.
+    pub seasonality: Option<SeasonalityDocument>,
     /// Field paths (for example `interventions.0.starts_per_year`) mapped to lists of
     /// values: the scenario runs once for every combination.
     pub sweep: Option<BTreeMap<String, Vec<Value>>>,
+}
+
+/// `[seasonality]`: for each list, 12 factors (January to December, each 0 or more) that
+/// multiply the rate in that calendar month. A child scenario's list replaces its
+/// parent's list of the same name.
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct SeasonalityDocument {
+    /// Factors on `annual_leave_rate`, for example higher in August and December.
+    pub annual_leave: Option<Vec<f64>>,
+    /// Factors on the sickness rate (after wellbeing), for example higher in January.
+    pub sickness: Option<Vec<f64>>,
 }
 
 impl Example for ScenarioDocument {
@@ -61,6 +75,7 @@ impl Example for ScenarioDocument {
             months: Some(60),
             overrides: None,
             interventions: Some(vec![intervention]),
+            seasonality: None,
             sweep: None,
         }
     }

@@ -1,5 +1,5 @@
 //! The `workforce` table: one row per segment (a group of staff of one organisation,
-//! staff group and band), with the inputs of `model-spec.md` section 2.
+//! staff group and band), with the inputs of `docs/model.md`.
 //!
 //! Inputs arrive from CSV, Excel, Parquet or DuckDB as rows of [`Cell`]s and are checked
 //! here by [`WorkforceBuilder`], which reports every bad value at once with its source, row

@@ -575,3 +575,67 @@ fn spreadsheets_are_read_by_the_cells_present() {
         .stderr_contains("cell ZZ60000 lies beyond any workforce table")
         .run();
 }
+
+/// The refusals of seasonality, pipelines, transfers and `where` values, through the real
+/// binary: bad usage (exit 2) naming the file and the field, before anything runs.
+#[test]
+fn seasonality_pipeline_transfer_and_where_refusals_name_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario_dir = dir.path().join("checked");
+    std::fs::create_dir(&scenario_dir).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(scenario_dir.join(name), text).unwrap();
+    let base = "start = \"2025-04\"\nmonths = 12\n";
+    write("base.toml", base);
+    write(
+        "eleven.toml",
+        &format!("{base}[seasonality]\nannual_leave = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"),
+    );
+    write(
+        "negative.toml",
+        &format!("{base}[seasonality]\nsickness = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1]\n"),
+    );
+    // The sample's largest headroom is about a quarter: a factor of 9 on annual leave
+    // takes some segment past 1.
+    write(
+        "peak.toml",
+        &format!("{base}[seasonality]\nannual_leave = [1, 1, 1, 1, 1, 1, 1, 9, 1, 1, 1, 1]\n"),
+    );
+    write(
+        "ramp.toml",
+        &format!("{base}[[interventions]]\nkind = \"placements\"\nplaces_per_year = 10\nramp_months = 1\n"),
+    );
+    write(
+        "outflow.toml",
+        &format!("{base}[[interventions]]\nkind = \"transfer\"\nwhere = {{ band = \"5\" }}\nto = {{ band = \"6\" }}\nrate = 0.9\n"),
+    );
+    write(
+        "value.toml",
+        &format!("{base}[[interventions]]\nkind = \"retention\"\nwhere = {{ staff_group = \"Physiotherapy\" }}\nreduction = 0.1\n"),
+    );
+    write(
+        "same.toml",
+        &format!("{base}[[interventions]]\nkind = \"transfer\"\nto = {{ band = \"6\" }}\nrate = 0.1\nsame = [\"org\", \"region\"]\n"),
+    );
+    let mut check = Test::in_dir(dir.path())
+        .args([
+            "check",
+            "--db",
+            &db(dir.path()),
+            scenario_dir.to_str().unwrap(),
+        ])
+        .status(2);
+    for expected in [
+        "eleven.toml: seasonality.annual_leave: give 12 factors, January to December, not 11",
+        "negative.toml: seasonality.sickness[11]: -1 is below the least allowed value, 0",
+        "peak.toml: seasonality: in the month of the largest factors (9 on annual leave, 1 on sickness) segment ",
+        "which must stay below 1",
+        "ramp.toml: interventions[0].ramp_months: kind 'placements' is a pipeline",
+        "outflow.toml: interventions[0].rate: segment ",
+        "its leaver_rate plus the rates of the transfers out of it come to",
+        "value.toml: interventions[0].where.staff_group: no segment has staff_group = 'Physiotherapy' (did you mean 'physiotherapy'?)",
+        "same.toml: interventions[0].same[1]: 'region' is not a key column",
+    ] {
+        check = check.stderr_contains(expected);
+    }
+    check.run();
+}

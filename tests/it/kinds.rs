@@ -1,5 +1,5 @@
 //! One small case per intervention kind, with the expected figures worked by hand from
-//! model-spec.md in the comments. The segment of `common::simple_row` is used throughout:
+//! docs/model.md in the comments. The segment of `common::simple_row` is used throughout:
 //! 100 FTE, 120 required, headroom 0.2, 162.5 contracted hours a month, DCC 0.6, 20 GBP an
 //! hour, no open recruitment, bank 0.5 and agency 0.3.
 

@@ -59,6 +59,18 @@ fn the_engine_equals_the_native_kernel_on_the_peer_fixtures() {
 }
 
 #[test]
+fn the_engine_equals_the_native_kernel_with_seasons_pipelines_and_transfers() {
+    let fixtures = repo().join("benches/peers/fixtures/v2");
+    let workforce = wfplan::data::read_workforce(&fixtures.join("workforce.csv")).unwrap();
+    let (sources, problems) = wfplan::scenario::load_paths(&[fixtures.join("all-v2.toml")]);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let (scenarios, problems) = wfplan::scenario::check_all(&sources, rules(), &workforce);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let ours = run_scenario(rules(), &workforce, &scenarios[0], &RunOptions::default()).unwrap();
+    identical(&ours, &kernel::run(&workforce, &scenarios[0]));
+}
+
+#[test]
 fn the_engine_in_parts_equals_the_native_kernel_on_generated_data() {
     let workforce = generated(3 * wfplan::engine::PART_SEGMENTS + 500);
     let scenario = national(&workforce);

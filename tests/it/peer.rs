@@ -1,4 +1,4 @@
-//! Cross-checks against the independent NumPy implementation of model-spec.md in
+//! Cross-checks against the independent NumPy implementation of docs/model.md in
 //! `benches/peers/numpy_model.py`, written from the spec alone: the two must agree to
 //! 1e-9 relative on every figure.
 
@@ -52,6 +52,16 @@ fn the_engine_agrees_with_the_numpy_peer_on_its_fixtures() {
 }
 
 #[test]
+fn the_engine_agrees_with_the_numpy_peer_on_allowance_seasons_pipelines_and_transfers() {
+    let fixtures = repo().join("benches/peers/fixtures/v2");
+    agree(
+        &fixtures.join("workforce.csv"),
+        &fixtures,
+        &["seasonality", "transfers", "pipelines_before", "all-v2"],
+    );
+}
+
+#[test]
 fn the_engine_agrees_with_the_numpy_peer_on_the_sample_ics() {
     let sample = repo().join("data/sample/workforce.csv");
     agree(
@@ -71,4 +81,35 @@ fn the_engine_agrees_with_the_numpy_peer_on_the_sample_ics() {
             "bank_shift",
         ],
     );
+}
+
+#[test]
+fn the_engine_and_the_numpy_peer_refuse_the_same_bad_scenarios() {
+    let fixtures = repo().join("benches/peers/fixtures/v2");
+    let data = fixtures.join("workforce.csv");
+    let workforce = wfplan::data::read_workforce(&data).unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(fixtures.join("bad"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6);
+    for file in files {
+        let (sources, problems) = wfplan::scenario::load_paths(std::slice::from_ref(&file));
+        let refused = !problems.is_empty() || {
+            let (_, problems) = wfplan::scenario::check_all(&sources, rules(), &workforce);
+            !problems.is_empty()
+        };
+        assert!(refused, "the engine accepted {}", file.display());
+        let peer = Command::new("python3")
+            .arg(repo().join("benches/peers/numpy_model.py"))
+            .arg("--data")
+            .arg(&data)
+            .arg("--scenario")
+            .arg(&file)
+            .arg("--no-out")
+            .output()
+            .unwrap();
+        assert_eq!(peer.status.code(), Some(2), "the peer on {}", file.display());
+    }
 }
