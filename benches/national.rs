@@ -104,7 +104,7 @@ fn main() {
     if args.implementation == "batch" {
         let (workforce, scenarios) = load_all(&args, &rules);
         let options = RunOptions {
-            detail: Detail::parse(&args.detail, &workforce).expect("a level of detail"),
+            detail: Detail::parse(&args.detail, &workforce.key_names).expect("a level of detail"),
             ..RunOptions::default()
         };
         let mut best = f64::INFINITY;
@@ -134,7 +134,7 @@ fn main() {
     let (workforce, scenario) = load(&args, &rules);
     let segment_months = (workforce.len() * scenario.months) as f64;
     let options = RunOptions {
-        detail: Detail::parse(&args.detail, &workforce).expect("a level of detail"),
+        detail: Detail::parse(&args.detail, &workforce.key_names).expect("a level of detail"),
         ..RunOptions::default()
     };
     let engine =

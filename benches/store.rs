@@ -33,7 +33,7 @@ fn main() {
     println!("detail        rows/run  group  runs/s  ms/run  MB raw/s");
     for detail in ["segment", "staff_group", "total"] {
         let options = RunOptions {
-            detail: Detail::parse(detail, &workforce).expect("a level of detail"),
+            detail: Detail::parse(detail, &workforce.key_names).expect("a level of detail"),
             ..RunOptions::default()
         };
         let results = run_scenario(&rules, &workforce, scenario, &options).expect("baseline runs");

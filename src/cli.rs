@@ -22,7 +22,7 @@ use crate::app::project::{self, Loaded, Named};
 use crate::app::{PlanError, RunPlan, RunRequest};
 use crate::data::{export, Recorder, Store};
 use crate::model::{RunResults, Workforce};
-use crate::report::{self, table};
+use crate::report::{self, table, VacancyValue};
 use crate::rules::RuleSet;
 use crate::scenario::{Catalogue, ScenarioProblem, ScenarioSource};
 
@@ -204,6 +204,17 @@ struct CompareArgs {
     /// The scenarios to compare with it.
     #[arg(required = true)]
     others: Vec<String>,
+    /// GBP a vacancy left unfilled for a year is worth in the break-even (default: the
+    /// segments' mean annual pay, FTE-weighted).
+    #[arg(long, value_name = "GBP", value_parser = parse_vacancy_value)]
+    vacancy_value: Option<f64>,
+}
+
+fn parse_vacancy_value(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("'{text}' is not an amount of 0 GBP or more")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -595,6 +606,8 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         baseline,
         sides,
         crate::rules::sandbox::DEFAULT_TIME_BUDGET,
+        args.vacancy_value
+            .map_or(VacancyValue::AnnualPay, VacancyValue::Stated),
     );
     match comparisons {
         Ok(comparisons) => {

@@ -358,11 +358,17 @@ pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
     advise_huge_pages(&mut figures);
     let out = Figures(figures.as_mut_ptr());
     // A transfer between organisations needs every segment in one chunk.
-    let across_orgs = prepared
-        .iter()
-        .any(|p| matches!(p.effect, Effect::Transfer { within_org: false, .. }));
+    let across_orgs = prepared.iter().any(|p| {
+        matches!(
+            p.effect,
+            Effect::Transfer {
+                within_org: false,
+                ..
+            }
+        )
+    });
     let chunks = if across_orgs {
-        vec![0..n]
+        std::iter::once(0..n).collect()
     } else {
         org_chunks(&workforce, CHUNK)
     };
@@ -609,9 +615,7 @@ fn run_chunk(
                 } => {
                     let monthly = 1.0 - (1.0 - rate * ramp).powf(1.0 / 12.0);
                     let moving: Vec<f64> = (0..len)
-                        .map(|i| {
-                            fte[i] * monthly * matched[i] * has_other[range.start + i]
-                        })
+                        .map(|i| fte[i] * monthly * matched[i] * has_other[range.start + i])
                         .collect();
                     let received = spread_to_others(
                         &groups.slice(range.clone()),

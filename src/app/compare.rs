@@ -69,6 +69,7 @@ pub fn compare(
     baseline: Side,
     others: Vec<Side>,
     time_budget: Duration,
+    vacancy_value: report::VacancyValue,
 ) -> Result<Vec<Comparison>, CompareError> {
     let sides: Vec<Side> = std::iter::once(baseline).chain(others).collect();
     let mut totals: Vec<Option<RunResults>> = vec![None; sides.len()];
@@ -117,7 +118,8 @@ pub fn compare(
     others
         .iter()
         .map(|other| {
-            report::compare(baseline, other, &workforce).map_err(CompareError::NotComparable)
+            report::compare(baseline, other, &workforce, vacancy_value)
+                .map_err(CompareError::NotComparable)
         })
         .collect()
 }

@@ -95,8 +95,7 @@ impl RunPlan {
                 "the time budget must be a positive number of seconds".into(),
             ));
         }
-        let (scenarios, scenario_problems) =
-            check_all(&request.scenarios, rules, &workforce);
+        let (scenarios, scenario_problems) = check_all(&request.scenarios, rules, &workforce);
         problems.extend(scenario_problems);
         if scenarios.len() > request.max_runs {
             return Err(PlanError::TooManyRuns {

@@ -81,7 +81,11 @@ pub fn write_csv(output: impl Write, segments: usize, seed: u64) -> std::io::Res
         // The headroom allowance: the NHS settings' rosters are funded for about a fifth
         // of contracted hours; the councils' care staff have none stated (empty: their own
         // headroom), as in the sample data.
-        record.push(if setting == "social_care" { String::new() } else { "0.2100".into() });
+        record.push(if setting == "social_care" {
+            String::new()
+        } else {
+            "0.2100".into()
+        });
         writer.write_record(&record)?;
     }
     writer.flush()?;

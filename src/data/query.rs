@@ -236,6 +236,8 @@ impl Store {
             .map(|m| match m.as_str() {
                 "vacancy_rate" => ", CASE WHEN AVG(required_fte) = 0 THEN 0 ELSE AVG(vacancies) / AVG(required_fte) END".to_string(),
                 "leaver_rate" => ", CASE WHEN AVG(fte) = 0 THEN 0 ELSE SUM(leavers) / AVG(fte) * 12.0 / COUNT(*) END".to_string(),
+                "turnover" => ", CASE WHEN AVG(fte) = 0 THEN 0 ELSE (SUM(leavers) + SUM(transfers_out)) / AVG(fte) * 12.0 / COUNT(*) END".to_string(),
+                "agency_share" => ", CASE WHEN SUM(bank_hours) + SUM(agency_hours) + SUM(unmet_hours) = 0 THEN 0 ELSE SUM(agency_hours) / (SUM(bank_hours) + SUM(agency_hours) + SUM(unmet_hours)) END".to_string(),
                 m => {
                     let index = METRICS.iter().position(|x| *x == m).expect("checked above");
                     if is_stock(index) {

@@ -33,8 +33,9 @@ pub const METRICS: [&str; 26] = [
     "transfers_out",
 ];
 
-/// Rates derived from summed figures, offered beside [`METRICS`] when results are read.
-pub const DERIVED: [&str; 2] = ["vacancy_rate", "leaver_rate"];
+/// Rates derived from summed figures, offered beside [`METRICS`] when results are read
+/// (docs/model.md, "Periods"): never averages of segments' rates.
+pub const DERIVED: [&str; 4] = ["vacancy_rate", "leaver_rate", "turnover", "agency_share"];
 
 /// Columns of stored and reported results besides the keys and the figures.
 pub const RESULT_FIELDS: [&str; 5] = ["run_id", "scenario", "month", "row", "period"];

@@ -612,16 +612,12 @@ impl WorkforceBuilder {
                 ),
             ));
         }
-        for required in REQUIRED_KEYS
-            .iter()
-            .copied()
-            .chain(
-                InputColumn::ALL
-                    .iter()
-                    .filter(|c| !c.is_optional())
-                    .map(|c| c.name()),
-            )
-        {
+        for required in REQUIRED_KEYS.iter().copied().chain(
+            InputColumn::ALL
+                .iter()
+                .filter(|c| !c.is_optional())
+                .map(|c| c.name()),
+        ) {
             if !seen_names.contains_key(required) {
                 problems.push(problem(
                     &source,

@@ -31,10 +31,28 @@ impl Period {
         ratio(self.get(Metric::Leavers), self.get(Metric::Fte)) * 12.0 / self.months as f64
     }
 
-    /// Share of temporary staffing hours worked by agency staff.
+    /// Leavers and moves to other segments over mean staff in post, scaled to a year.
+    pub fn turnover(&self) -> f64 {
+        let moving = self.get(Metric::Leavers) + self.get(Metric::TransfersOut);
+        ratio(moving, self.get(Metric::Fte)) * 12.0 / self.months as f64
+    }
+
+    /// Share of the hours staff in post do not cover that agency staff work.
     pub fn agency_share(&self) -> f64 {
-        let agency = self.get(Metric::AgencyHours);
-        ratio(agency, agency + self.get(Metric::BankHours))
+        let uncovered = self.get(Metric::BankHours)
+            + self.get(Metric::AgencyHours)
+            + self.get(Metric::UnmetHours);
+        ratio(self.get(Metric::AgencyHours), uncovered)
+    }
+
+    /// The rates of [`DERIVED`](crate::model::results::DERIVED), in its order.
+    pub fn rates(&self) -> [f64; 4] {
+        [
+            self.vacancy_rate(),
+            self.leaver_rate(),
+            self.turnover(),
+            self.agency_share(),
+        ]
     }
 
     /// Pay, bank, agency and intervention cost together.
@@ -117,16 +135,35 @@ pub struct Difference {
     pub net_cost: f64,
 }
 
-/// The faculty evaluation's test of an intervention's return: it pays for itself once it
-/// removes more vacancies than its cost would buy, valuing a vacancy left unfilled at the
-/// pay of the FTE (the care it would have given), or, where agency staff fill vacancies, at
-/// the agency premium over substantive pay.
+/// What a vacancy left unfilled for a year is worth to a planner, for the break-even.
+/// There is no one right figure (the care not given, the overtime, the harm to patients),
+/// so it is a stated parameter: by default the pay of the FTE (what the post is funded
+/// for), or a figure the planner gives.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum VacancyValue {
+    /// The FTE-weighted mean annual pay of the segments.
+    #[default]
+    AnnualPay,
+    /// GBP per vacant FTE-year, as the planner states it.
+    Stated(f64),
+}
+
+/// wfplan's break-even test of the interventions: they pay for themselves once they
+/// remove at least as many vacancies as their extra cost a year would buy, valuing a
+/// vacancy left unfilled at the [`VacancyValue`], or, where agency staff fill vacancies,
+/// at the agency premium over substantive pay. The idea follows the HEE AHP faculty
+/// evaluation (2021), whose own figures were that its faculties pay back once they retain
+/// 5 FTE (vacancies unfilled) or 21 FTE (vacancies filled by agency staff), for its own
+/// costs; the figures here are this model's, from the scenario's costs and vacancies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BreakEven {
     /// Extra intervention cost a year, against the baseline.
     pub intervention_cost_per_year: f64,
     /// FTE-weighted mean annual pay of the segments.
     pub pay_per_fte_year: f64,
+    /// The value of a vacancy left unfilled for a year, and how it was chosen.
+    pub vacancy_value: VacancyValue,
+    pub vacancy_value_per_fte_year: f64,
     /// FTE-weighted mean extra cost of an agency FTE-year over a substantive one.
     pub agency_extra_per_fte_year: f64,
     /// Vacancies the interventions must remove to pay back if vacancies go unfilled.
@@ -173,11 +210,13 @@ pub struct Comparison {
 }
 
 /// Compares a scenario with a baseline run over the same months. `workforce` gives the pay
-/// and agency premium used for the break-even.
+/// and agency premium used for the break-even, and `vacancy_value` what a vacancy left
+/// unfilled is worth.
 pub fn compare(
     baseline: &RunResults,
     scenario: &RunResults,
     workforce: &Workforce,
+    vacancy_value: VacancyValue,
 ) -> Result<Comparison, String> {
     if baseline.start != scenario.start || baseline.months != scenario.months {
         return Err(format!(
@@ -222,11 +261,17 @@ pub fn compare(
             f64::INFINITY
         }
     };
+    let vacancy_value_per_fte_year = match vacancy_value {
+        VacancyValue::AnnualPay => pay_per_fte_year,
+        VacancyValue::Stated(value) => value,
+    };
     let break_even = BreakEven {
         intervention_cost_per_year: cost_per_year,
         pay_per_fte_year,
+        vacancy_value,
+        vacancy_value_per_fte_year,
         agency_extra_per_fte_year,
-        fte_if_unfilled: per(pay_per_fte_year),
+        fte_if_unfilled: per(vacancy_value_per_fte_year),
         fte_if_agency_filled: per(agency_extra_per_fte_year),
         vacancies_removed: -whole.change[Metric::Vacancies as usize],
     };

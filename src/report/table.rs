@@ -1,6 +1,6 @@
 //! Plain-text tables for the terminal: metrics down the side, financial years across.
 
-use super::{BreakEven, Comparison, Period};
+use super::{BreakEven, Comparison, Period, VacancyValue};
 use crate::model::results::Metric;
 
 /// Formats a number with thousands separators and `decimals` places.
@@ -184,11 +184,15 @@ fn break_even(b: &BreakEven) -> String {
     };
     format!(
         "  break-even: intervention cost {} GBP a year; vacancies removed {} FTE (mean over the run)\n\
-         \x20   if vacancies go unfilled (valued at mean pay {} GBP/FTE-year): needs {} FTE, {}\n\
+         \x20   if vacancies go unfilled (a vacancy valued at {} GBP/FTE-year, {}): needs {} FTE, {}\n\
          \x20   if agency fills them (agency premium {} GBP/FTE-year): needs {} FTE, {}\n",
         number(b.intervention_cost_per_year, 0),
         number(b.vacancies_removed, 1),
-        number(b.pay_per_fte_year, 0),
+        number(b.vacancy_value_per_fte_year, 0),
+        match b.vacancy_value {
+            VacancyValue::AnnualPay => "mean annual pay",
+            VacancyValue::Stated(_) => "as stated",
+        },
         number(b.fte_if_unfilled, 1),
         verdict(b.pays_back_if_unfilled()),
         number(b.agency_extra_per_fte_year, 0),
@@ -210,6 +214,8 @@ mod tests {
         let b = BreakEven {
             intervention_cost_per_year: 100_000.0,
             pay_per_fte_year: 40_000.0,
+            vacancy_value: crate::report::VacancyValue::AnnualPay,
+            vacancy_value_per_fte_year: 40_000.0,
             agency_extra_per_fte_year: 20_000.0,
             fte_if_unfilled: 2.5,
             fte_if_agency_filled: 5.0,

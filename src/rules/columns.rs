@@ -493,7 +493,11 @@ impl Groups {
     pub fn of(workforce: &Workforce, columns: &[String]) -> Groups {
         let keys: Vec<&KeyColumn> = columns
             .iter()
-            .map(|name| workforce.key(name).expect("key columns are checked with the scenario"))
+            .map(|name| {
+                workforce
+                    .key(name)
+                    .expect("key columns are checked with the scenario")
+            })
             .collect();
         let mut numbering: rustc_hash::FxHashMap<Vec<u32>, u32> = Default::default();
         let codes = (0..workforce.len())
@@ -590,7 +594,12 @@ pub fn group_has_other(groups: &Groups, target: &Column) -> Column {
 /// Every sum that leaves one segment out is a sum of the others (from running sums before
 /// and after it), never a total minus that segment: a subtraction would lose the small
 /// weights beside a large one, and could even make a split by weight look like an equal one.
-pub fn spread_to_others(groups: &Groups, amount: &Column, target: &Column, weight: &Column) -> Column {
+pub fn spread_to_others(
+    groups: &Groups,
+    amount: &Column,
+    target: &Column,
+    weight: &Column,
+) -> Column {
     let (amount, target, weight) = (amount.values(), target.values(), weight.values());
     let mut received = vec![0.0; groups.len()];
     let (members, starts) = groups.members();

@@ -516,8 +516,8 @@ fn field_spec(name: &str, spec: Dynamic) -> Result<FieldSpec, String> {
         Some("key_columns") => FieldType::KeyColumns,
         Some(other) => {
             return Err(format!(
-                "type must be \"number\", \"integer\", \"filter\" or \"key_columns\", not \"{other}\""
-            ))
+            "type must be \"number\", \"integer\", \"filter\" or \"key_columns\", not \"{other}\""
+        ))
         }
     };
     let default_columns = match (field_type, spec.get("default_value")) {

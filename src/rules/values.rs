@@ -128,7 +128,10 @@ mod tests {
             vec![false, false, true, true, true, true, false, false]
         );
         // A programme that began before the run has cohorts in months before 0.
-        let running = Timing { first: -5, ..timing };
+        let running = Timing {
+            first: -5,
+            ..timing
+        };
         let starts: Vec<bool> = (-6..8).map(|s| running.starts(s)).collect();
         assert_eq!(starts.iter().filter(|s| **s).count(), 11);
         assert!(!running.starts(-6) && running.starts(-5) && !running.starts(6));

@@ -148,7 +148,10 @@ impl Checker<'_> {
                         if key.code_of(value).is_none() {
                             self.report(
                                 &at,
-                                format!("no segment has {column} = '{value}'{}", nearest(value, &key.dictionary)),
+                                format!(
+                                    "no segment has {column} = '{value}'{}",
+                                    nearest(value, &key.dictionary)
+                                ),
                             );
                             ok = false;
                         }
@@ -228,7 +231,10 @@ impl Checker<'_> {
                 "annual_leave" => &mut seasonality.annual_leave,
                 "sickness" => &mut seasonality.sickness,
                 _ => {
-                    self.report(&at, "unknown field; seasonality has annual_leave and sickness");
+                    self.report(
+                        &at,
+                        "unknown field; seasonality has annual_leave and sickness",
+                    );
                     ok = false;
                     continue;
                 }
@@ -246,10 +252,7 @@ impl Checker<'_> {
                 Some(items) => {
                     self.report(
                         &at,
-                        format!(
-                            "give 12 factors, January to December, not {}",
-                            items.len()
-                        ),
+                        format!("give 12 factors, January to December, not {}", items.len()),
                     );
                     ok = false;
                 }
@@ -532,7 +535,7 @@ fn check_override(c: &mut Checker, at: &str, item: &Value) -> Option<Override> {
         Some(values) if !values.is_empty() => {
             for (column, value) in values {
                 let field = format!("{at}.set.{column}");
-                match InputColumn::from_name(column) {
+                match InputColumn::from_name(&column.to_lowercase()) {
                     Some(input) => {
                         if let Some(x) = c.number(&field, value, None, None) {
                             match input.check(x) {

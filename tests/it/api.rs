@@ -553,11 +553,16 @@ async fn a_small_run_answers_with_its_results() {
     let r = send(
         s.client
             .get(format!("/runs/{id}/results"))
-            .query("metrics", &"fte,leavers,leaver_rate"),
+            .query("metrics", &"fte,leavers,leaver_rate,turnover,agency_share"),
     )
     .await;
     let rows = r.json["rows"].as_array().unwrap();
     for (row, year) in rows.iter().zip(&years) {
+        // The rates from SQL equal the report's, computed in Rust from the same sums.
+        let rate = |name: &str| row["figures"][name].as_f64().unwrap();
+        assert!((rate("turnover") - year.turnover()).abs() < 1e-9);
+        assert!(rate("turnover") >= rate("leaver_rate"));
+        assert!((rate("agency_share") - year.agency_share()).abs() < 1e-9);
         let leavers = row["figures"]["leavers"].as_f64().unwrap();
         assert!(
             (leavers - year.get(wfplan::model::results::Metric::Leavers)).abs()
@@ -842,6 +847,33 @@ async fn comparisons_give_differences_and_break_even() {
     let expected =
         b["intervention_cost_per_year"].as_f64().unwrap() / b["pay_per_fte_year"].as_f64().unwrap();
     assert!((b["fte_if_unfilled"].as_f64().unwrap() - expected).abs() < 1e-9);
+    assert_eq!(b["vacancy_value_basis"], "mean annual pay");
+
+    // A planner may value a vacancy otherwise: the break-even follows the stated value.
+    let r = post_json(
+        &s.client,
+        "/compare",
+        json!({ "baseline": { "scenario": "baseline" }, "others": [{ "scenario": "retention" }], "vacancy_value": 80000 }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let stated = &r.json[0]["break_even"];
+    assert_eq!(stated["vacancy_value_basis"], "stated");
+    assert_eq!(stated["vacancy_value_per_fte_year"], 80000.0);
+    let expected = stated["intervention_cost_per_year"].as_f64().unwrap() / 80000.0;
+    assert!((stated["fte_if_unfilled"].as_f64().unwrap() - expected).abs() < 1e-9);
+    let r = post_json(
+        &s.client,
+        "/compare",
+        json!({ "baseline": { "scenario": "baseline" }, "others": [{ "scenario": "retention" }], "vacancy_value": -1 }),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["details"][0]["field"].as_str()),
+        (422, Some("vacancy_value")),
+        "{}",
+        r.text()
+    );
 
     // Stored runs compare the same as scenarios run afresh.
     let base = post_json(&s.client, "/runs", json!({ "scenario": "baseline" })).await;

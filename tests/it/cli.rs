@@ -58,7 +58,9 @@ fn the_main_job_runs_every_scenario_and_stores_the_results() {
     let header = csv.lines().next().unwrap();
     assert!(header.starts_with("scenario,month,org,system,setting,staff_group,band,fte,required_fte,vacancies,leavers,recruits"), "{header}");
     assert!(
-        header.ends_with("intervention_cost,trainees,apprentices,time_released_hours,transfers_in,transfers_out"),
+        header.ends_with(
+            "intervention_cost,trainees,apprentices,time_released_hours,transfers_in,transfers_out"
+        ),
         "{header}"
     );
     assert_eq!(csv.lines().count(), 1 + scenario_files as usize * 60 * 183);
@@ -277,7 +279,29 @@ fn compare_reports_differences_and_break_even() {
         .stdout_contains("2025/26")
         .stdout_contains("whole run")
         .stdout_contains("if agency fills them")
-        .stdout_contains("if vacancies go unfilled")
+        .stdout_contains("if vacancies go unfilled (a vacancy valued at ")
+        .stdout_contains("mean annual pay")
+        .run();
+    // The value of a vacancy is a stated parameter a planner may change.
+    Test::new()
+        .args([
+            "compare",
+            "baseline",
+            "apprenticeships",
+            "--vacancy-value",
+            "80000",
+        ])
+        .stdout_contains("a vacancy valued at 80,000 GBP/FTE-year, as stated")
+        .run();
+    Test::new()
+        .args([
+            "compare",
+            "baseline",
+            "apprenticeships",
+            "--vacancy-value=-5",
+        ])
+        .status(2)
+        .stderr_contains("'-5' is not an amount of 0 GBP or more")
         .run();
 }
 

@@ -35,9 +35,8 @@ pub fn workforce(rows: &[String]) -> Workforce {
 
 /// Checks a scenario written as TOML against the workforce; panics with the problems.
 pub fn scenario(toml: &str, workforce: &Workforce) -> Scenario {
-    let mut scenarios =
-        wfplan::scenario::from_toml_str("test.toml", toml, rules(), &workforce)
-            .unwrap_or_else(|p| panic!("invalid test scenario: {p:#?}"));
+    let mut scenarios = wfplan::scenario::from_toml_str("test.toml", toml, rules(), workforce)
+        .unwrap_or_else(|p| panic!("invalid test scenario: {p:#?}"));
     assert_eq!(scenarios.len(), 1);
     scenarios.remove(0)
 }
@@ -114,8 +113,7 @@ pub fn run_folder_to_csv(
 ) -> Vec<(String, String)> {
     let (sources, problems) = wfplan::scenario::load_paths(scenario_files);
     assert!(problems.is_empty(), "{problems:#?}");
-    let (scenarios, problems) =
-        wfplan::scenario::check_all(&sources, rules(), &workforce);
+    let (scenarios, problems) = wfplan::scenario::check_all(&sources, rules(), workforce);
     assert!(problems.is_empty(), "{problems:#?}");
     scenarios
         .iter()

@@ -1,7 +1,7 @@
 //! wfplan's integration tests: one binary with a module per concern.
 
-mod api;
 mod allowance_seasons_transfers;
+mod api;
 mod api_socket;
 mod app;
 mod cli;

@@ -51,8 +51,7 @@ fn the_engine_equals_the_native_kernel_on_the_peer_fixtures() {
     let workforce = wfplan::data::read_workforce(&fixtures.join("workforce.csv")).unwrap();
     let (sources, problems) = wfplan::scenario::load_paths(&[fixtures.join("all-kinds.toml")]);
     assert!(problems.is_empty(), "{problems:#?}");
-    let (scenarios, problems) =
-        wfplan::scenario::check_all(&sources, rules(), &workforce);
+    let (scenarios, problems) = wfplan::scenario::check_all(&sources, rules(), &workforce);
     assert!(problems.is_empty(), "{problems:#?}");
     let ours = run_scenario(rules(), &workforce, &scenarios[0], &RunOptions::default()).unwrap();
     identical(&ours, &kernel::run(&workforce, &scenarios[0]));

@@ -110,6 +110,11 @@ fn the_engine_and_the_numpy_peer_refuse_the_same_bad_scenarios() {
             .arg("--no-out")
             .output()
             .unwrap();
-        assert_eq!(peer.status.code(), Some(2), "the peer on {}", file.display());
+        assert_eq!(
+            peer.status.code(),
+            Some(2),
+            "the peer on {}",
+            file.display()
+        );
     }
 }

@@ -28,7 +28,7 @@ use crate::data::datasets::DEFAULT_DATASET;
 use crate::data::query::{Period as QueryPeriod, ResultsQuery, RunRow, DERIVED};
 use crate::model::results::METRICS;
 use crate::model::{BatchStatus, RunStatus};
-use crate::report::{self, Period};
+use crate::report::{self, Period, VacancyValue};
 
 /// What to run.
 #[derive(Debug, Clone, Object)]
@@ -145,7 +145,7 @@ pub struct ResultRow {
     /// The group's key values (empty for totals).
     pub keys: BTreeMap<String, String>,
     /// Metric to value: stocks are means over the period's months, flows are sums;
-    /// `vacancy_rate` and `leaver_rate` come from those sums.
+    /// `vacancy_rate`, `leaver_rate`, `turnover` and `agency_share` come from those sums.
     pub figures: BTreeMap<String, f64>,
 }
 
@@ -236,6 +236,9 @@ pub struct CompareRequest {
     /// The dataset scenarios run on, and whose pay and agency premium value a vacancy
     /// in the break-even; `default` when absent.
     pub dataset: Option<Text>,
+    /// GBP a vacancy left unfilled for a year is worth in the break-even; the segments'
+    /// FTE-weighted mean annual pay when absent.
+    pub vacancy_value: Option<f64>,
 }
 
 impl Example for CompareRequest {
@@ -248,6 +251,7 @@ impl Example for CompareRequest {
             baseline: scenario("baseline"),
             others: vec![scenario("faculty-plan"), scenario("retention")],
             dataset: None,
+            vacancy_value: None,
         }
     }
 }
@@ -263,9 +267,10 @@ pub struct DifferenceView {
     pub net_cost: f64,
 }
 
-/// The faculty evaluation's break-even: an intervention pays back once it removes more
-/// vacancies than its cost would buy (the seeds' example: more than 5 FTE left unfilled,
-/// or 21 FTE where agency staff fill them).
+/// The break-even of the interventions: they pay back once they remove at least as many
+/// vacancies as their extra cost a year would buy. (The HEE AHP faculty evaluation's own
+/// figures were 5 FTE retained with vacancies unfilled, 21 FTE where agency staff fill
+/// them; these figures are this model's.)
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct BreakEvenView {
@@ -273,11 +278,16 @@ pub struct BreakEvenView {
     pub intervention_cost_per_year: f64,
     /// FTE-weighted mean annual pay.
     pub pay_per_fte_year: f64,
+    /// What a vacancy left unfilled for a year is worth (GBP): `vacancy_value` of the
+    /// request, or the mean annual pay.
+    pub vacancy_value_per_fte_year: f64,
+    /// `mean annual pay` or `stated` (given in the request).
+    pub vacancy_value_basis: String,
     /// FTE-weighted mean extra cost of an agency FTE-year.
     pub agency_extra_per_fte_year: f64,
     /// Vacancies to remove to pay back if vacancies go unfilled: the extra cost a year
-    /// over the pay of an FTE-year (zero or less when there is no extra cost). Absent when
-    /// a vacancy has no value (mean pay of zero): then no number of vacancies pays back.
+    /// over the value of a vacant FTE-year (zero or less when there is no extra cost).
+    /// Absent when a vacancy has no value: then no number of vacancies pays back.
     pub fte_if_unfilled: Option<f64>,
     /// Vacancies to remove to pay back if agency staff fill them: the extra cost a year
     /// over the agency premium of an FTE-year. Absent when agency staff cost no more than
@@ -437,8 +447,9 @@ impl RunsApi {
     ///
     /// The figures of a run's scenarios, summed over the key columns not in `group_by`,
     /// by month or financial year. Stocks (staff in post, vacancies...) are means over the
-    /// period's months and flows (leavers, costs...) sums; `vacancy_rate` and
-    /// `leaver_rate` are computed from those sums, never averaged across segments.
+    /// period's months and flows (leavers, costs...) sums; `vacancy_rate`,
+    /// `leaver_rate`, `turnover` and `agency_share` are computed from those sums, never
+    /// averaged across segments.
     #[allow(clippy::too_many_arguments)]
     #[oai(
         path = "/runs/:id/results",
@@ -454,7 +465,7 @@ impl RunsApi {
         /// `financial_year` (the default) or `month`.
         period: Query<Option<String>>,
         /// Metrics to give, comma-separated (the model's output columns, `vacancy_rate`,
-        /// `leaver_rate`); all output columns when absent.
+        /// `leaver_rate`, `turnover`, `agency_share`); all output columns when absent.
         metrics: Query<Option<String>>,
         /// Only segments with a key value, as `column=value`; repeat for more.
         filter: Query<Option<Vec<String>>>,
@@ -579,6 +590,16 @@ impl RunsApi {
                 "give 1 to 20 scenarios or runs to compare",
             ));
         }
+        let vacancy_value = match request.vacancy_value {
+            None => VacancyValue::AnnualPay,
+            Some(x) if x.is_finite() && x >= 0.0 => VacancyValue::Stated(x),
+            Some(x) => {
+                return Err(ApiError::field(
+                    "vacancy_value",
+                    format!("{x} is not an amount of 0 GBP or more"),
+                ))
+            }
+        };
         let state = state.0.clone();
         let permit = sync_slot(&state).await?;
         blocking(move || {
@@ -602,6 +623,7 @@ impl RunsApi {
                 baseline,
                 others,
                 state.limits.time_budget,
+                vacancy_value,
             )?;
             Ok(Json(comparisons.iter().map(comparison_view).collect()))
         })
@@ -672,15 +694,13 @@ fn view_of(
     }
 }
 
-fn figures_map(values: &[f64], vacancy_rate: f64, leaver_rate: f64) -> BTreeMap<String, f64> {
-    let mut figures: BTreeMap<String, f64> = METRICS
+fn figures_map(p: &Period) -> BTreeMap<String, f64> {
+    METRICS
         .iter()
-        .zip(values)
+        .zip(&p.values)
+        .chain(DERIVED.iter().zip(&p.rates()))
         .map(|(m, v)| (m.to_string(), *v))
-        .collect();
-    figures.insert(DERIVED[0].into(), vacancy_rate);
-    figures.insert(DERIVED[1].into(), leaver_rate);
-    figures
+        .collect()
 }
 
 fn period_row(scenario: &str, p: &Period) -> ResultRow {
@@ -688,7 +708,7 @@ fn period_row(scenario: &str, p: &Period) -> ResultRow {
         scenario: scenario.into(),
         period: p.label.clone(),
         keys: BTreeMap::new(),
-        figures: figures_map(&p.values, p.vacancy_rate(), p.leaver_rate()),
+        figures: figures_map(p),
     }
 }
 
@@ -724,6 +744,12 @@ fn comparison_view(c: &report::Comparison) -> ComparisonView {
         break_even: BreakEvenView {
             intervention_cost_per_year: b.intervention_cost_per_year,
             pay_per_fte_year: b.pay_per_fte_year,
+            vacancy_value_per_fte_year: b.vacancy_value_per_fte_year,
+            vacancy_value_basis: match b.vacancy_value {
+                VacancyValue::AnnualPay => "mean annual pay",
+                VacancyValue::Stated(_) => "stated",
+            }
+            .into(),
             agency_extra_per_fte_year: b.agency_extra_per_fte_year,
             fte_if_unfilled: finite(b.fte_if_unfilled),
             fte_if_agency_filled: finite(b.fte_if_agency_filled),
