@@ -714,6 +714,38 @@ async fn bad_run_requests_name_the_field() {
     )
     .await;
     assert_eq!(r.status, 422, "{}", r.text());
+    // Seasonality and transfers through the API: refused naming the field, or run.
+    for (document, field) in [
+        (
+            json!({ "start": "2025-04", "months": 12, "seasonality": { "sickness": [1, 1, 1] } }),
+            "seasonality.sickness",
+        ),
+        (
+            json!({ "start": "2025-04", "months": 12, "interventions": [{ "kind": "transfer", "where": { "band": "5" }, "to": { "band": "Six" }, "rate": 0.1 }] }),
+            "interventions[0].to.band",
+        ),
+    ] {
+        let r = post_json(&s.client, "/runs", json!({ "scenario_document": document })).await;
+        assert_eq!(r.status, 422, "{}", r.text());
+        assert_eq!(r.json["details"][0]["field"], field, "{}", r.text());
+    }
+    let r = post_json(
+        &s.client,
+        "/runs",
+        json!({ "scenario_document": {
+            "start": "2025-04", "months": 12,
+            "seasonality": { "annual_leave": [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 1.6, 0.9, 0.9, 0.9, 1.3] },
+            "interventions": [{ "kind": "transfer", "where": { "band": "5" }, "to": { "band": "6" }, "rate": 0.1 }]
+        }, "detail": "total" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let first_year = &r.json["summary"][0]["figures"];
+    let (moved_in, moved_out) = (
+        first_year["transfers_in"].as_f64().unwrap(),
+        first_year["transfers_out"].as_f64().unwrap(),
+    );
+    assert!(moved_out > 0.0 && (moved_in - moved_out).abs() < 1e-9 * moved_out);
     // A sweep too large for one request.
     let values: Vec<i64> = (0..2000).collect();
     let r = post_json(
