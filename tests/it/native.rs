@@ -78,6 +78,23 @@ fn the_engine_in_parts_equals_the_native_kernel_on_generated_data() {
 }
 
 #[test]
+fn a_move_between_organisations_in_parts_equals_the_native_kernel() {
+    // Moves between the organisations of a system cross the parts' boundaries, so the
+    // engine must notice and run the scenario over whole columns.
+    let workforce = generated(2 * wfplan::engine::PART_SEGMENTS + 300);
+    let text = std::fs::read_to_string(repo().join("benches/scenarios/national.toml")).unwrap();
+    let text = text.replace("months = 120", "months = 6")
+        + "\n[[interventions]]\nkind = \"transfer\"\nwhere = { setting = \"acute\" }\nto = { setting = \"community\" }\nsame = [\"system\", \"staff_group\", \"band\"]\nrate = 0.05\n";
+    let scenario = scenario(&text, &workforce);
+    let ours = run_scenario(rules(), &workforce, &scenario, &RunOptions::default()).unwrap();
+    identical(&ours, &kernel::run(&workforce, &scenario));
+    let moved: f64 = (0..6)
+        .map(|m| ours.month_total(m, wfplan::model::Metric::TransfersIn))
+        .sum();
+    assert!(moved > 0.0);
+}
+
+#[test]
 fn a_rule_that_looks_across_segments_sees_them_all() {
     // `sum` over a part would give each part's total; the engine must notice and run the
     // scenario over whole columns.
