@@ -627,15 +627,22 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
 fn list_rules(args: RulesArgs) -> Result<(), Failure> {
     let rules = load_rules(args.rules.as_deref())?;
     for kind in rules.kinds.values() {
-        println!("{} ({:?} stage): {}", kind.name, kind.stage, kind.summary);
+        println!(
+            "{} ({} stage): {}",
+            kind.name,
+            kind.stage.name(),
+            kind.summary
+        );
         for f in &kind.fields {
-            let default = f
-                .default
-                .map_or("required".to_string(), |d| format!("default {d}"));
+            let default = match (&f.default, &f.default_columns) {
+                (Some(d), _) => format!("default {d}"),
+                (None, Some(columns)) => format!("default [{}]", columns.join(", ")),
+                (None, None) => "required".to_string(),
+            };
             println!(
-                "    {:<22} {:<8} {:<14} {}",
+                "    {:<22} {:<11} {:<26} {}",
                 f.name,
-                format!("{:?}", f.field_type).to_lowercase(),
+                f.field_type.name(),
                 default,
                 f.doc
             );

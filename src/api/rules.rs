@@ -11,7 +11,7 @@ use poem_openapi::{ApiRequest, Object, OpenApi};
 use super::error::ApiError;
 use super::state::AppState;
 use super::ApiTags;
-use crate::rules::{FieldType, KindRule, RuleScript, Stage};
+use crate::rules::{KindRule, RuleScript};
 
 /// A rule script.
 #[derive(Debug, Clone, Object)]
@@ -228,26 +228,14 @@ pub fn kind_info(kind: &KindRule) -> KindInfo {
     KindInfo {
         name: kind.name.clone(),
         summary: kind.summary.clone(),
-        stage: match kind.stage {
-            Stage::Rates => "rates",
-            Stage::SkillMix => "skill_mix",
-            Stage::Transfer => "transfer",
-            Stage::Pipeline => "pipeline",
-        }
-        .into(),
+        stage: kind.stage.name().into(),
         fields: kind
             .fields
             .iter()
             .map(|f| FieldInfo {
                 name: f.name.clone(),
-                field_type: match f.field_type {
-                    FieldType::Number => "number",
-                    FieldType::Integer => "integer",
-                    FieldType::Filter => "filter",
-                    FieldType::KeyColumns => "key_columns",
-                }
-                .into(),
-                required: f.default.is_none() && f.default_columns.is_none(),
+                field_type: f.field_type.name().into(),
+                required: f.is_required(),
                 default: f.default,
                 default_columns: f.default_columns.clone(),
                 min: f.min,

@@ -147,6 +147,18 @@ pub enum Stage {
     Pipeline,
 }
 
+impl Stage {
+    /// As a kind's declaration writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Rates => "rates",
+            Stage::SkillMix => "skill_mix",
+            Stage::Transfer => "transfer",
+            Stage::Pipeline => "pipeline",
+        }
+    }
+}
+
 /// The type of a kind's field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -158,6 +170,25 @@ pub enum FieldType {
     /// A list of key column names, given to the script as the segments' groups: segments
     /// with the same values in every listed column are in one group.
     KeyColumns,
+}
+
+impl FieldType {
+    /// As a kind's declaration writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Number => "number",
+            FieldType::Integer => "integer",
+            FieldType::Filter => "filter",
+            FieldType::KeyColumns => "key_columns",
+        }
+    }
+}
+
+impl FieldSpec {
+    /// Does a scenario have to give it?
+    pub fn is_required(&self) -> bool {
+        self.default.is_none() && self.default_columns.is_none()
+    }
 }
 
 /// A field an intervention kind reads, as its script declares it.
