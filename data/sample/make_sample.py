@@ -5,8 +5,15 @@ Usage:
     python3 make_sample.py          # regenerate workforce.csv next to this script, then check it
     python3 make_sample.py --check  # only check the existing workforce.csv
 
-The output is deterministic: all variation comes from one seeded random.Random.
-Figures and their sources are described in README.md in this folder.
+The output is deterministic: all variation comes from one seeded random.Random (run it
+twice: the same bytes). Figures and their sources are described in README.md in this
+folder; the columns and their units are those of the workforce table in docs/model.md.
+
+Seed documents cited below by title:
+  - "NHS England: AHPs within integrated care systems (2022)"
+  - "HEE AHP faculty test beds evaluation (2021)"
+  - "Humber and North Yorkshire ICS workforce programme (2023)" (HNY ICS programme)
+  - "London: value, quality and productivity through the workforce"
 """
 
 import csv
@@ -24,6 +31,7 @@ COLUMNS = [
     "leaver_rate", "sickness_rate", "annual_leave_rate", "study_leave_rate",
     "other_leave_rate", "hours_per_week", "dcc_share", "annual_pay", "time_to_fill",
     "bank_share", "agency_share", "bank_premium", "agency_premium", "demand_growth",
+    "headroom_allowance",  # optional column, last; empty for the councils (see below)
 ]
 KEYS = ["org", "system", "setting", "staff_group", "band"]
 
@@ -143,12 +151,41 @@ BAND = {
     "8a": dict(vac=-.04, sick=-.010, leave=-.020, al_days=40.0, study=.025, other=.010, dcc=.59, ttf=0.8),
     "8b": dict(vac=-.05, sick=-.010, leave=-.020, al_days=40.5, study=.025, other=.010, dcc=.565, ttf=1.0),
 }
-WORKING_DAYS = 261  # weekdays in a year, the denominator for leave days
+# Contracted days of a full-time worker in a year: 365 days = 52 weeks + 1 day, so 261
+# weekdays (Monday to Friday). Bank holidays fall on those days and are paid time off, so
+# they are part of the contracted days. Every "days a year" figure becomes a share of
+# contracted hours by dividing by 261 (days x hours a day / (261 x hours a day)):
+#   - annual leave: AfC leave days *including the 8 bank holidays* / 261 (35 days = 0.134).
+#     This is the right reading: the model's annual_leave_rate is a share of contracted
+#     hours and bank holidays are contracted hours not worked. (Dividing leave without bank
+#     holidays by 253 "working days", or by 225 days "net of leave", would be wrong.) Shift
+#     workers on 7-day rotas get the same entitlement in hours (AfC gives leave and bank
+#     holidays in hours, 7.5 a day), so the share is the same.
+#   - sickness days (the councils' figures below): days / 261 too. An earlier version
+#     divided by 225 days "net of leave", which overstated sickness by 261/225 - 1 = 16%:
+#     a share of contracted hours has contracted days below the line, not days at work.
+# The NHS sickness rates (SETTING, BAND) are already rates (FTE days lost / FTE days
+# available, as NHS sickness absence rates are published) and are not converted.
+WORKING_DAYS = 261
 DCC_UPLIFT = {"radiography": .03, "operating_department_practice": .03}
 EXTRA_LEAVER = {"radiography": .01, "operating_department_practice": .01, "paramedicine": .02}
 
 # Council (social care) segments, one dict per row; jitter is added below.
 # vac, leaver, sickness days, leave days, pay are per role level.
+#   leaver: HNY ICS programme (2023) turnover, personal care "29.6% in 22/23 (12,500
+#     leavers)", adult social work "19.2% (100 leavers)" (Skills for Care data), set a
+#     little below turnover because turnover also counts moves. These turnover figures are
+#     headcount-based (leavers / people in post: 12,500 leavers at 29.6% is some 42,000
+#     people, against 34,050 WTE of personal care), and are used here as FTE leaver rates.
+#     That reading assumes leavers work the same average hours as those who stay; where
+#     part-time staff leave more often (common in care work) the FTE rate is lower.
+#   sick_days: HNY ICS programme (2023), "Average 5.8 days sickness in 22/23" (personal
+#     care) and "Average 11.7 days" (adult social work); council OTs 9 days is an
+#     assumption. Days per worker a year, converted with WORKING_DAYS (261, see above):
+#     5.8 / 261 = 0.022, 11.7 / 261 = 0.045, 9 / 261 = 0.034. The seed's averages are per
+#     worker (headcount); for part-time workers the share of their contracted days is
+#     higher, so these shares are if anything low.
+#   al_days: leave days including 8 bank holidays (assumption, not in a seed), / 261.
 COUNCIL_ROLES = [
     # staff_group, band, vacancy, leaver, sick_days, al_days, study, other, dcc, basic pay,
     # ttf, bank, agency, bank premium, agency premium, demand growth
@@ -169,7 +206,36 @@ COUNCILS = {
                           "senior_occupational_therapist": 3},
 }
 COUNCIL_HOURS = 37.0
-COUNCIL_SICK_DAYS_BASIS = 225  # working days a year net of leave, for days -> share
+
+# Headroom allowance: the share of contracted hours the establishment is funded for
+# (leave, sickness, training; docs/model.md). Absence above it is what bank and agency
+# staff cover in the model.
+#
+# NHS trusts: a flat uplift of 22% on the establishment, the same for every NHS segment
+# (a trust-wide roster policy figure). Source: no seed document gives a percentage (the
+# AHPs within ICSs guidance, NHS England: AHPs within integrated care systems (2022),
+# section 3, asks for AHPs to be deployed on e-rosters but gives no headroom figure).
+# The figure comes from Drake R (2020), "Staff unavailability and safe staffing: are
+# headroom allowances 'realistic'?", British Journal of Nursing 29(7) (not a seed): the
+# headroom in 35 NHS roster policies ranges 16-26%, and 22% is its example of an
+# institution-wide headroom; actual unavailability in 87 trusts' e-rosters was 15.8-33.6%.
+#
+# Reading: an establishment uplift u means establishment = FTE needed on duty x (1 + u),
+# which is how a roster headroom is applied to a budget. The hours it funds for absence
+# are then u / (1 + u) of contracted hours: 0.22 / 1.22 = 0.1803, not 0.22. We take that
+# reading, because the model's allowance is a share of contracted hours and the figure is
+# used to set establishments. (Reading 22% as a share of contracted hours instead would
+# give 0.22 and about 4 points more funded cover; a user whose policy builds the headroom
+# up from its parts as shares of contracted hours should put that sum in the column.)
+# With the sample's actual headroom of 0.20-0.25 in the NHS segments, 0.1803 leaves absence
+# above the allowance in every NHS segment, which is Drake's finding (unavailability above
+# headroom) and what bank and agency staff then cover.
+#
+# Councils: left EMPTY, which means "the segment's own headroom" (its four leave rates at
+# start): no seed gives a council roster allowance, and social care rotas are not set by
+# an NHS-style uplift.
+NHS_UPLIFT = 0.22
+NHS_ALLOWANCE = round(NHS_UPLIFT / (1 + NHS_UPLIFT), 4)  # 0.1803 of contracted hours
 
 MIN_ESTABLISHMENT = 0.8  # band slices smaller than this are not a segment
 
@@ -227,6 +293,7 @@ def build_rows():
                 time_to_fill=round(ttf, 1), bank_share=round(bank, 3),
                 agency_share=round(agency, 3), bank_premium=round(bkp + jit(.03), 2),
                 agency_premium=round(clamp(agp + jit(.05), 1.5, 2.2), 2), demand_growth=growth,
+                headroom_allowance=NHS_ALLOWANCE,
             ))
 
     for org, sizes in COUNCILS.items():
@@ -238,7 +305,7 @@ def build_rows():
                 org=org, system=SYSTEM, setting="social_care", staff_group=group, band=band,
                 fte=fte, establishment=est,
                 leaver_rate=round(leaver + jit(.005), 4),
-                sickness_rate=round(sick_days / COUNCIL_SICK_DAYS_BASIS + jit(.001), 4),
+                sickness_rate=round(sick_days / WORKING_DAYS + jit(.001), 4),
                 annual_leave_rate=round(al_days / WORKING_DAYS, 4),
                 study_leave_rate=round(study + jit(.002), 4),
                 other_leave_rate=round(other + jit(.001), 4),
@@ -248,11 +315,14 @@ def build_rows():
                 bank_share=round(bank + jit(.02), 3), agency_share=round(agency + jit(.02), 3),
                 bank_premium=round(bkp + jit(.02), 2), agency_premium=round(agp + jit(.05), 2),
                 demand_growth=round(growth + jit(.002), 4),
+                headroom_allowance=None,  # empty cell: the segment's own headroom
             ))
     return rows
 
 
 def fmt(value):
+    if value is None:
+        return ""
     if isinstance(value, float):
         text = repr(value)
         return text[:-2] if text.endswith(".0") else text
@@ -268,7 +338,7 @@ def write(rows):
 
 
 def check(path=OUT):
-    """Read the CSV back as text and check it against model-spec section 2."""
+    """Read the CSV back as text and check it against the workforce table of docs/model.md."""
     errors = []
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
@@ -276,7 +346,8 @@ def check(path=OUT):
             errors.append(f"header {reader.fieldnames} != {COLUMNS}")
         rows = list(reader)
     seen = set()
-    num = [c for c in COLUMNS if c not in KEYS]
+    optional = ["headroom_allowance"]
+    num = [c for c in COLUMNS if c not in KEYS and c not in optional]
     for i, raw in enumerate(rows, start=2):
         where = f"line {i}"
         key = tuple(raw[k] for k in KEYS)
@@ -290,7 +361,12 @@ def check(path=OUT):
         except ValueError as e:
             errors.append(f"{where}: {e}")
             continue
-        if any(not math.isfinite(v) for v in r.values()):
+        try:
+            extra = {c: float(raw[c]) for c in optional if raw[c] != ""}
+        except ValueError as e:
+            errors.append(f"{where}: {e}")
+            continue
+        if any(not math.isfinite(v) for v in [*r.values(), *extra.values()]):
             errors.append(f"{where}: non-finite value")
 
         def need(cond, msg):
@@ -316,6 +392,14 @@ def check(path=OUT):
         need(r["bank_premium"] >= 0, "bank_premium < 0")
         need(r["agency_premium"] >= 0, "agency_premium < 0")
         need(r["demand_growth"] > -1, "demand_growth <= -1")
+        if "headroom_allowance" in extra:
+            a = extra["headroom_allowance"]
+            need(0 <= a < 1, "headroom_allowance not in [0,1)")
+            # As an uplift on the establishment, a / (1 - a), within the published 16-26%.
+            need(.16 <= a / (1 - a) <= .26,
+                 f"headroom_allowance {a} is an uplift of {a / (1 - a):.3f}, outside 16-26%")
+        need((raw["headroom_allowance"] == "") == (raw["setting"] == "social_care"),
+             "headroom_allowance must be empty exactly for the councils")
     return rows, errors
 
 
@@ -334,9 +418,10 @@ def summary(rows):
         ws = sum(float(r["sickness_rate"]) * float(r["fte"]) for r in rs) / fte
         hr = [float(r["sickness_rate"]) + float(r["annual_leave_rate"])
               + float(r["study_leave_rate"]) + float(r["other_leave_rate"]) for r in rs]
+        al = sorted({r["headroom_allowance"] or "own" for r in rs})
         print(f"  {setting:13} {group:30} n={len(rs):2} fte={fte:7.1f} est={est:7.1f} "
               f"vac={1 - fte / est:.3f} leaver={wl:.3f} sick={ws:.3f} "
-              f"headroom={min(hr):.3f}-{max(hr):.3f}")
+              f"headroom={min(hr):.3f}-{max(hr):.3f} allowance={','.join(al)}")
 
 
 def main():

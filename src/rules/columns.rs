@@ -409,10 +409,17 @@ pub(crate) fn whole_columns_only(what: &str) -> Result<(), Box<EvalAltResult>> {
 }
 
 fn whole_groups_only(group: &KeyColumn) -> Result<(), Box<EvalAltResult>> {
-    let identity = key_identity(group);
+    groups_whole_by_any(&[key_identity(group)])
+}
+
+/// Groups made from these key columns are whole in the current part (or there are no
+/// parts) when any one of the columns has every group inside one part.
+fn groups_whole_by_any(keys: &[usize]) -> Result<(), Box<EvalAltResult>> {
     let whole = PART.with(|p| {
         let part = p.take();
-        let whole = part.as_ref().is_none_or(|keys| keys.contains(&identity));
+        let whole = part
+            .as_ref()
+            .is_none_or(|whole| keys.iter().any(|k| whole.contains(k)));
         p.set(part);
         whole
     });
@@ -531,19 +538,7 @@ impl Groups {
     /// every group inside one part (a part holds whole organisations, so groups by org
     /// and anything are whole there).
     fn whole_only(&self) -> Result<(), Box<EvalAltResult>> {
-        let whole = PART.with(|p| {
-            let part = p.take();
-            let whole = part
-                .as_ref()
-                .is_none_or(|whole| self.keys.iter().any(|k| whole.contains(k)));
-            p.set(part);
-            whole
-        });
-        if whole {
-            Ok(())
-        } else {
-            Err(format!("a group split across parts {NEEDS_WHOLE_COLUMNS}").into())
-        }
+        groups_whole_by_any(&self.keys)
     }
 
     /// Segment indices by group: `members[starts[g]..starts[g + 1]]` are group g's

@@ -45,11 +45,11 @@ fn national(workforce: &Workforce) -> wfplan::model::Scenario {
     scenario(&text.replace("months = 120", "months = 18"), workforce)
 }
 
-#[test]
-fn the_engine_equals_the_native_kernel_on_the_peer_fixtures() {
-    let fixtures = repo().join("benches/peers/fixtures");
+/// The engine and the kernel on a fixture folder's workforce and one of its scenarios.
+fn identical_on_fixture(folder: &str, scenario_file: &str) {
+    let fixtures = repo().join(folder);
     let workforce = wfplan::data::read_workforce(&fixtures.join("workforce.csv")).unwrap();
-    let (sources, problems) = wfplan::scenario::load_paths(&[fixtures.join("all-kinds.toml")]);
+    let (sources, problems) = wfplan::scenario::load_paths(&[fixtures.join(scenario_file)]);
     assert!(problems.is_empty(), "{problems:#?}");
     let (scenarios, problems) = wfplan::scenario::check_all(&sources, rules(), &workforce);
     assert!(problems.is_empty(), "{problems:#?}");
@@ -58,15 +58,13 @@ fn the_engine_equals_the_native_kernel_on_the_peer_fixtures() {
 }
 
 #[test]
+fn the_engine_equals_the_native_kernel_on_the_peer_fixtures() {
+    identical_on_fixture("benches/peers/fixtures", "all-kinds.toml");
+}
+
+#[test]
 fn the_engine_equals_the_native_kernel_with_seasons_pipelines_and_transfers() {
-    let fixtures = repo().join("benches/peers/fixtures/v2");
-    let workforce = wfplan::data::read_workforce(&fixtures.join("workforce.csv")).unwrap();
-    let (sources, problems) = wfplan::scenario::load_paths(&[fixtures.join("all-v2.toml")]);
-    assert!(problems.is_empty(), "{problems:#?}");
-    let (scenarios, problems) = wfplan::scenario::check_all(&sources, rules(), &workforce);
-    assert!(problems.is_empty(), "{problems:#?}");
-    let ours = run_scenario(rules(), &workforce, &scenarios[0], &RunOptions::default()).unwrap();
-    identical(&ours, &kernel::run(&workforce, &scenarios[0]));
+    identical_on_fixture("benches/peers/fixtures/v2", "all-v2.toml");
 }
 
 #[test]
