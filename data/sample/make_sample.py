@@ -227,7 +227,7 @@ COUNCIL_HOURS = 37.0
 # used to set establishments. (Reading 22% as a share of contracted hours instead would
 # give 0.22 and about 4 points more funded cover; a user whose policy builds the headroom
 # up from its parts as shares of contracted hours should put that sum in the column.)
-# With the sample's actual headroom of 0.20-0.25 in the NHS segments, 0.1803 leaves absence
+# With the sample's actual headroom of 0.21-0.25 in the NHS segments, 0.1803 leaves absence
 # above the allowance in every NHS segment, which is Drake's finding (unavailability above
 # headroom) and what bank and agency staff then cover.
 #
