@@ -16,12 +16,14 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::app::attribution::{self, AttributionError, AttributionRequest, Method};
 use crate::app::compare::Side;
 use crate::app::execute::{begin_batch, run_batch};
 use crate::app::project::{self, Loaded, Named};
 use crate::app::{PlanError, RunPlan, RunRequest};
 use crate::data::{export, Recorder, Store};
 use crate::model::{RunResults, Workforce};
+use crate::report::metric::{GroupMetric, PeriodChoice};
 use crate::report::{self, table, VacancyValue};
 use crate::rules::RuleSet;
 use crate::scenario::{Catalogue, ScenarioProblem, ScenarioSource};
@@ -47,6 +49,9 @@ enum Command {
     Check(CheckArgs),
     /// Compare scenarios with a baseline by financial year, with the break-even of their interventions.
     Compare(CompareArgs),
+    /// What each of a scenario's interventions contributes to the change in one figure:
+    /// sequential steps and Shapley values.
+    Attribute(AttributeArgs),
     /// List the intervention kinds the rules define and the fields each reads.
     Rules(RulesArgs),
     /// Write a synthetic workforce table of any size, for benchmarks and demonstrations.
@@ -218,6 +223,37 @@ fn parse_vacancy_value(text: &str) -> Result<f64, String> {
 }
 
 #[derive(Debug, Args)]
+struct AttributeArgs {
+    #[command(flatten)]
+    sources: Sources,
+    /// The scenario: its name (as `wfplan run` prints it) or its file's stem.
+    scenario: String,
+    /// The baseline (default: the root of the scenario's `extends` chain). A named
+    /// baseline may not have interventions or overrides the scenario lacks.
+    #[arg(long)]
+    baseline: Option<String>,
+    /// The figure or rate: an output column (`vacancies`, `agency_cost`...) or
+    /// `vacancy_rate`, `leaver_rate`, `turnover`, `agency_share`.
+    #[arg(long)]
+    metric: String,
+    /// Only the segments with this key value (repeat for more, all must hold).
+    #[arg(long = "where", value_name = "COLUMN=VALUE", value_parser = report::metric::parse_filter)]
+    filters: Vec<(String, String)>,
+    /// A financial year such as 2027/28 (default: the whole run).
+    #[arg(long, conflicts_with = "month")]
+    year: Option<String>,
+    /// A month such as 2027-03.
+    #[arg(long)]
+    month: Option<String>,
+    /// `sequential` (the waterfall in file order), `shapley` or `both`.
+    #[arg(long, default_value = "both", value_parser = Method::parse)]
+    method: Method,
+    /// `table` or `json`.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
+}
+
+#[derive(Debug, Args)]
 struct RulesArgs {
     /// The folder of rule scripts (default: ./rules, else the rules built into wfplan).
     #[arg(long)]
@@ -285,6 +321,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import(args),
         Command::Check(args) => check(args),
         Command::Compare(args) => compare(args),
+        Command::Attribute(args) => attribute(args),
         Command::Rules(args) => list_rules(args),
         Command::Generate(args) => generate(args),
         Command::Serve(args) => serve(args),
@@ -622,6 +659,83 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         }
         Err(e) => Err(Failure::Input(e.into())),
     }
+}
+
+fn attribute(args: AttributeArgs) -> Result<(), Failure> {
+    let rules = load_rules(args.sources.rules.as_deref())?;
+    let catalogue = scenario_catalogue(args.sources.scenario_dir.as_deref())?;
+    let recorder = open_recorder(&args.sources.db)?;
+    let (workforce, _) = load_workforce(&args.sources, &recorder)?;
+    let usage = |field: &str, message: String| {
+        problems(
+            "request",
+            &[ScenarioProblem {
+                file: "request".into(),
+                field: field.into(),
+                message,
+            }],
+        )
+    };
+    let period = PeriodChoice::parse(args.year.as_deref(), args.month.as_deref())
+        .map_err(|m| usage("period", m))?;
+    let metric = GroupMetric::checked(&args.metric, &args.filters, period, &workforce)
+        .map_err(|(field, m)| usage(field, m))?;
+    let baseline_name = match &args.baseline {
+        Some(name) => name.clone(),
+        None => catalogue
+            .value
+            .root(&args.scenario)
+            .unwrap_or(args.scenario.clone()),
+    };
+    let resolve = |name: &str| {
+        catalogue
+            .value
+            .resolve(name)
+            .map_err(|p| problems("scenarios", &[p]))
+    };
+    let request = AttributionRequest {
+        scenario: resolve(&args.scenario)?,
+        baseline: resolve(&baseline_name)?,
+        baseline_named: args.baseline.is_some(),
+        metric,
+        method: args.method,
+        time_budget: crate::rules::sandbox::DEFAULT_TIME_BUDGET,
+    };
+    match attribution::attribute(&rules, Arc::new(workforce), &request) {
+        Ok(a) if args.format == "json" => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&attribution_json(&a)).expect("numbers")
+            );
+            Ok(())
+        }
+        Ok(a) => {
+            println!("{}", table::attribution(&a));
+            Ok(())
+        }
+        Err(AttributionError::Invalid(found)) => Err(problems("scenarios", &found)),
+        Err(e @ AttributionError::RunFailed { .. }) => {
+            eprintln!("error: {e}");
+            Err(Failure::Runs(1))
+        }
+        Err(e) => Err(Failure::Input(e.into())),
+    }
+}
+
+/// The JSON form of an attribution (the same fields as the API's answer).
+fn attribution_json(a: &report::attribution::Attribution) -> serde_json::Value {
+    serde_json::json!({
+        "metric": a.metric,
+        "baseline_value": a.baseline_value,
+        "scenario_value": a.scenario_value,
+        "total_change": a.total_change,
+        "runs": a.runs,
+        "factors": a.factors.iter().map(|f| serde_json::json!({
+            "name": f.name,
+            "sequential": f.sequential,
+            "shapley": f.shapley,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn list_rules(args: RulesArgs) -> Result<(), Failure> {

@@ -9,9 +9,11 @@
 //! - [`execute`]: running a plan as a batch recorded as it goes, or as a small run
 //!   recorded when it finishes (both through [`crate::data::Recorder`]).
 //! - [`compare`]: setting scenarios or stored runs against a baseline.
+//! - [`attribution`]: what each of a scenario's interventions contributes to a change.
 //! - [`project`]: where the rules and scenarios come from (a folder or the built-in
 //!   copies), naming scenarios, and `wfplan init`.
 
+pub mod attribution;
 pub mod compare;
 pub mod execute;
 pub mod plan;

@@ -2,6 +2,8 @@
 //! sums, and comparisons of scenarios against a baseline with the break-even of their
 //! interventions. Pure functions over results; printing lives in [`table`].
 
+pub mod attribution;
+pub mod metric;
 pub mod table;
 
 use crate::model::results::{is_stock, Metric, METRICS};

@@ -1,7 +1,9 @@
 //! Plain-text tables for the terminal: metrics down the side, financial years across.
 
+use super::attribution::Attribution;
 use super::{BreakEven, Comparison, Period, VacancyValue};
 use crate::model::results::Metric;
+use crate::model::results::DERIVED;
 
 /// Formats a number with thousands separators and `decimals` places.
 pub fn number(x: f64, decimals: usize) -> String {
@@ -198,6 +200,56 @@ fn break_even(b: &BreakEven) -> String {
         number(b.agency_extra_per_fte_year, 0),
         number(b.fte_if_agency_filled, 1),
         verdict(b.pays_back_if_agency_filled()),
+    )
+}
+
+/// An attribution as a planner reads it: the baseline's value, each factor's step (in
+/// file order, a waterfall) and Shapley value, and the scenario's value.
+pub fn attribution(a: &Attribution) -> String {
+    let columns: Vec<(&str, bool)> = [
+        (
+            "sequential",
+            a.factors.iter().any(|f| f.sequential.is_some()),
+        ),
+        ("Shapley", a.factors.iter().any(|f| f.shapley.is_some())),
+    ]
+    .into_iter()
+    .filter(|(_, shown)| *shown)
+    .collect();
+    let mut grid = Grid::new(columns.iter().map(|(name, _)| name.to_string()));
+    // Rates are shares; other metrics are counts, hours or pounds.
+    let decimals = if DERIVED.contains(&a.metric.as_str()) {
+        4
+    } else {
+        2
+    };
+    let same = |x: f64| columns.iter().map(|_| number(x, decimals)).collect();
+    grid.row("baseline", same(a.baseline_value));
+    for f in &a.factors {
+        let cells = columns
+            .iter()
+            .map(|(name, _)| {
+                let value = if *name == "sequential" {
+                    f.sequential
+                } else {
+                    f.shapley
+                };
+                // Each step of the waterfall reads as an addition.
+                match value {
+                    Some(x) if x > 0.0 => format!("+{}", number(x, decimals)),
+                    other => number(other.unwrap_or(f64::NAN), decimals),
+                }
+            })
+            .collect();
+        grid.row(&format!("+ {}", f.name), cells);
+    }
+    grid.row("scenario", same(a.scenario_value));
+    format!(
+        "{} ({} runs): change {}\n{}",
+        a.metric,
+        a.runs,
+        number(a.total_change, decimals),
+        grid.render()
     )
 }
 

@@ -184,6 +184,20 @@ impl Catalogue {
             .find(|(_, e)| e.file_stem.as_deref() == Some(stem))
     }
 
+    /// The root of a scenario's `extends` chain: the ancestor that extends nothing (the
+    /// scenario itself when it extends nothing). `None` when a name in the chain is not
+    /// in the catalogue or the chain does not end (resolving it reports why).
+    pub fn root(&self, name: &str) -> Option<String> {
+        let (mut found, mut entry) = self.find(name)?;
+        for _ in 0..=super::load::MAX_EXTENDS_DEPTH {
+            match entry.extends() {
+                None => return Some(found.clone()),
+                Some(parent) => (found, entry) = self.find(parent)?,
+            }
+        }
+        None
+    }
+
     /// The names of the scenarios that extend `name`.
     pub fn dependants(&self, name: &str) -> Vec<String> {
         self.scenarios
