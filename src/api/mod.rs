@@ -9,6 +9,7 @@
 //! operation, from request parsing or from routing, has the one JSON shape of
 //! [`error::ErrorBody`].
 
+pub mod analysis;
 pub mod auth;
 pub mod datasets;
 pub mod error;
@@ -48,6 +49,8 @@ pub enum ApiTags {
     Scenarios,
     /// Running scenarios, their results and comparisons.
     Runs,
+    /// Explaining a change: what each intervention contributes.
+    Analysis,
 }
 
 /// The server's health.
@@ -98,6 +101,7 @@ type Api = (
     rules::RulesApi,
     scenarios::ScenariosApi,
     runs::RunsApi,
+    analysis::AnalysisApi,
 );
 
 /// The OpenAPI service: operations and their document.
@@ -109,6 +113,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             rules::RulesApi,
             scenarios::ScenariosApi,
             runs::RunsApi,
+            analysis::AnalysisApi,
         ),
         "wfplan",
         env!("CARGO_PKG_VERSION"),

@@ -192,9 +192,7 @@ fn factors(request: &AttributionRequest) -> Result<Factors, Vec<ScenarioProblem>
                 problems.push(ScenarioProblem {
                     file: request.baseline.file.clone(),
                     field: format!("{field}[{at}]"),
-                    message: format!(
-                        "the baseline has this entry and the scenario does not, so the scenario is not the baseline plus its own changes; name a baseline the scenario extends"
-                    ),
+                    message: "the baseline has this entry and the scenario does not, so the scenario is not the baseline plus its own changes; name a baseline the scenario extends".into(),
                 });
             }
         }

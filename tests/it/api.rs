@@ -1381,3 +1381,39 @@ async fn requests_too_large_to_store_are_refused() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[tokio::test]
+async fn attribution_through_the_api() {
+    let s = server();
+    let r = post_json(
+        &s.client,
+        "/attribution",
+        json!({ "scenario": "retention", "metric": "leavers", "year": "2026/27", "method": "shapley" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let factors = r.json["factors"].as_array().unwrap();
+    assert_eq!(factors.len(), 1);
+    assert!(factors[0].get("sequential").is_none());
+    let shapley = factors[0]["shapley"].as_f64().unwrap();
+    assert!((shapley - r.json["total_change"].as_f64().unwrap()).abs() < 1e-9);
+    assert!(shapley < 0.0, "retention means fewer leavers");
+
+    let r = post_json(
+        &s.client,
+        "/attribution",
+        json!({ "scenario": "retention", "baseline": "wellbeing", "metric": "leavers" }),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = post_json(
+        &s.client,
+        "/attribution",
+        json!({ "scenario": "retention", "metric": "leavers", "method": "guess" }),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["details"][0]["field"].as_str()),
+        (422, Some("method"))
+    );
+}

@@ -4,6 +4,7 @@ mod allowance_seasons_transfers;
 mod api;
 mod api_socket;
 mod app;
+mod attribution;
 mod cli;
 mod common;
 mod data_defects;

@@ -18,7 +18,7 @@ use crate::model::RunStatus;
 use crate::report;
 
 /// A slot to compute a synchronous run in, waiting up to `queue_wait` for one.
-pub(super) async fn sync_slot(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+pub(crate) async fn sync_slot(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
     tokio::time::timeout(
         state.limits.queue_wait,
         state.sync_slots.clone().acquire_owned(),

@@ -16,7 +16,8 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, ResponseContent};
 mod execute;
 mod stream;
 
-use execute::{run_now, start_background, sync_slot, Planned};
+pub(crate) use execute::sync_slot;
+use execute::{run_now, start_background, Planned};
 
 use super::error::ApiError;
 use super::scenarios::{resolve_saved, ScenarioDocument};

@@ -1,0 +1,192 @@
+//! Attribution, worked by hand on the segment of `common::simple_row` (100 FTE against
+//! 120 required, no recruitment), and through the binary and the API.
+
+use std::sync::Arc;
+
+use wfplan::app::attribution::{attribute, AttributionError, AttributionRequest, Method};
+use wfplan::report::metric::{GroupMetric, PeriodChoice};
+use wfplan::scenario::Catalogue;
+
+use super::common::*;
+
+const BASE: &str = "start = \"2025-09\"\nmonths = 1\n";
+
+/// Attributes `scenario`'s vacancies in the run's one month against `baseline`, with the
+/// scenarios given as `(name, toml)` files of one folder.
+fn attribute_vacancies(
+    files: &[(&str, &str)],
+    scenario: &str,
+    baseline: (&str, bool),
+) -> Result<wfplan::report::attribution::Attribution, AttributionError> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(format!("{name}.toml")), text).unwrap();
+    }
+    let (catalogue, problems) = Catalogue::from_folder(dir.path());
+    assert!(problems.is_empty(), "{problems:?}");
+    let workforce = workforce(&[simple_row("a", "5", 100.0)]);
+    let metric =
+        GroupMetric::checked("vacancies", &[], PeriodChoice::WholeRun, &workforce).unwrap();
+    let request = AttributionRequest {
+        scenario: catalogue.resolve(scenario).unwrap(),
+        baseline: catalogue.resolve(baseline.0).unwrap(),
+        baseline_named: baseline.1,
+        metric,
+        method: Method::Both,
+        time_budget: std::time::Duration::from_secs(60),
+    };
+    attribute(rules(), Arc::new(workforce), &request)
+}
+
+fn close(actual: Option<f64>, expected: f64) {
+    let actual = actual.expect("given");
+    assert!((actual - expected).abs() < 1e-9, "{actual} vs {expected}");
+}
+
+const RELEASE_10: &str =
+    "[[interventions]]\nkind = \"time_released\"\nname = \"ten\"\nshare = 0.1\n";
+const RELEASE_5: &str =
+    "[[interventions]]\nkind = \"time_released\"\nname = \"five\"\nshare = 0.05\n";
+
+#[test]
+fn two_factors_sequential_and_shapley_by_hand() {
+    // Vacancies = required - 100. Without factors 120 - 100 = 20. "ten" alone: 108 - 100
+    // = 8. "five" alone: 114 - 100 = 14. Both: 120 * 0.9 * 0.95 = 102.6, so 2.6.
+    // Sequential (file order): ten -12, then five 2.6 - 8 = -5.4.
+    // Shapley: ten = ((8 - 20) + (2.6 - 14)) / 2 = -11.7; five = ((14 - 20) + (2.6 - 8)) / 2
+    // = -5.7. Both add up to 2.6 - 20 = -17.4.
+    let scenario = format!("extends = \"base\"\n{RELEASE_10}{RELEASE_5}");
+    let a = attribute_vacancies(
+        &[("base", BASE), ("plan", &scenario)],
+        "plan",
+        ("base", false),
+    )
+    .unwrap();
+    assert_eq!(a.runs, 4);
+    close(Some(a.baseline_value), 20.0);
+    close(Some(a.scenario_value), 2.6);
+    close(Some(a.total_change), -17.4);
+    assert_eq!(a.factors[0].name, "ten");
+    close(a.factors[0].sequential, -12.0);
+    close(a.factors[1].sequential, -5.4);
+    close(a.factors[0].shapley, -11.7);
+    close(a.factors[1].shapley, -5.7);
+
+    // In the other order the steps change and the Shapley values do not.
+    let reordered = format!("extends = \"base\"\n{RELEASE_5}{RELEASE_10}");
+    let b = attribute_vacancies(
+        &[("base", BASE), ("plan", &reordered)],
+        "plan",
+        ("base", false),
+    )
+    .unwrap();
+    assert_eq!(b.factors[0].name, "five");
+    close(b.factors[0].sequential, -6.0);
+    close(b.factors[1].sequential, -11.4);
+    close(b.factors[0].shapley, -5.7);
+    close(b.factors[1].shapley, -11.7);
+}
+
+#[test]
+fn the_scenario_s_own_overrides_are_one_factor_last() {
+    // "ten" takes required to 108; the override (establishment 110) alone gives 10
+    // vacancies; together required is 99 and vacancies max(0, 99 - 100) = 0.
+    // Sequential: ten 8 - 20 = -12, then overrides 0 - 8 = -8. Shapley: ten =
+    // ((8 - 20) + (0 - 10)) / 2 = -11, overrides = ((10 - 20) + (0 - 8)) / 2 = -9.
+    let scenario =
+        format!("extends = \"base\"\n[[overrides]]\nset = {{ establishment = 110 }}\n{RELEASE_10}");
+    let a = attribute_vacancies(
+        &[("base", BASE), ("plan", &scenario)],
+        "plan",
+        ("base", false),
+    )
+    .unwrap();
+    let names: Vec<&str> = a.factors.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["ten", "overrides"]);
+    close(a.factors[0].sequential, -12.0);
+    close(a.factors[1].sequential, -8.0);
+    close(a.factors[0].shapley, -11.0);
+    close(a.factors[1].shapley, -9.0);
+    close(Some(a.total_change), -20.0);
+}
+
+#[test]
+fn a_named_baseline_with_an_intervention_the_scenario_lacks_is_refused() {
+    let other = format!("{BASE}{RELEASE_5}");
+    let scenario = format!("{BASE}{RELEASE_10}");
+    match attribute_vacancies(
+        &[("other", &other), ("plan", &scenario)],
+        "plan",
+        ("other", true),
+    ) {
+        Err(AttributionError::Invalid(problems)) => {
+            assert_eq!(problems[0].field, "interventions[0]", "{problems:?}");
+            assert!(
+                problems[0].message.contains("the scenario does not"),
+                "{problems:?}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn attribute_through_the_binary_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wfplan"))
+        .current_dir(dir.path())
+        .args(["attribute", "wellbeing", "--metric", "agency_hours"])
+        .args([
+            "--where",
+            "staff_group=personal_care",
+            "--year",
+            "2027/28",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let a: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(a["metric"], "agency_hours");
+    assert_eq!(a["factors"][0]["name"], "care staff wellbeing offer");
+    let total = a["total_change"].as_f64().unwrap();
+    // Wellbeing lowers the hours agency staff cover.
+    assert!(total < 0.0, "{a}");
+    for method in ["sequential", "shapley"] {
+        let sum: f64 = a["factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f[method].as_f64().unwrap())
+            .sum();
+        assert!((sum - total).abs() <= 1e-9 * total.abs(), "{method}: {a}");
+    }
+
+    // A metric that is not one, or a year outside the run: bad usage, exit 2.
+    for (args, message) in [
+        (vec!["--metric", "vacancys"], "unknown metric 'vacancys'"),
+        (
+            vec!["--metric", "vacancies", "--year", "2040/41"],
+            "the run has no month in 2040/41",
+        ),
+        (
+            vec!["--metric", "vacancies", "--where", "org=nowhere"],
+            "no segment has org = 'nowhere'",
+        ),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wfplan"))
+            .current_dir(dir.path())
+            .args(["attribute", "retention"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
