@@ -20,6 +20,7 @@ use crate::app::attribution::{self, AttributionError, AttributionRequest, Method
 use crate::app::compare::Side;
 use crate::app::execute::{begin_batch, run_batch};
 use crate::app::project::{self, Loaded, Named};
+use crate::app::seek::{self, SeekError, SeekRequest};
 use crate::app::{PlanError, RunPlan, RunRequest};
 use crate::data::{export, Recorder, Store};
 use crate::model::{RunResults, Workforce};
@@ -52,6 +53,8 @@ enum Command {
     /// What each of a scenario's interventions contributes to the change in one figure:
     /// sequential steps and Shapley values.
     Attribute(AttributeArgs),
+    /// The smallest value of one field of a scenario at which a figure reaches a target.
+    Seek(SeekArgs),
     /// List the intervention kinds the rules define and the fields each reads.
     Rules(RulesArgs),
     /// Write a synthetic workforce table of any size, for benchmarks and demonstrations.
@@ -254,6 +257,54 @@ struct AttributeArgs {
 }
 
 #[derive(Debug, Args)]
+struct SeekArgs {
+    #[command(flatten)]
+    sources: Sources,
+    /// The scenario: its name (as `wfplan run` prints it) or its file's stem.
+    scenario: String,
+    /// The field to vary: `interventions.N.FIELD` or `overrides.N.COLUMN`, N counted from
+    /// 1 in the scenario's lists after `extends`.
+    #[arg(long)]
+    field: String,
+    /// The values to search, `LO:HI`.
+    #[arg(long, value_parser = parse_range)]
+    range: (f64, f64),
+    /// The figure or rate: an output column or `vacancy_rate`, `leaver_rate`, `turnover`,
+    /// `agency_share`.
+    #[arg(long)]
+    metric: String,
+    /// Only the segments with this key value (repeat for more, all must hold).
+    #[arg(long = "where", value_name = "COLUMN=VALUE", value_parser = report::metric::parse_filter)]
+    filters: Vec<(String, String)>,
+    /// A financial year such as 2029/30.
+    #[arg(long, required_unless_present = "month", conflicts_with = "month")]
+    year: Option<String>,
+    /// A month such as 2029-03.
+    #[arg(long)]
+    month: Option<String>,
+    /// The value the metric must reach.
+    #[arg(long, allow_negative_numbers = true)]
+    target: f64,
+    /// How close to the smallest value the answer must be (default: a thousandth of the
+    /// range; 1 with --integer).
+    #[arg(long)]
+    tolerance: Option<f64>,
+    /// Only whole values (cohort sizes, course lengths).
+    #[arg(long)]
+    integer: bool,
+    /// `table` or `json`.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
+}
+
+fn parse_range(text: &str) -> Result<(f64, f64), String> {
+    let parsed = text
+        .split_once(':')
+        .and_then(|(lo, hi)| Some((lo.trim().parse().ok()?, hi.trim().parse().ok()?)));
+    parsed.ok_or_else(|| format!("'{text}' is not a range; write it as LO:HI, for example 0:500"))
+}
+
+#[derive(Debug, Args)]
 struct RulesArgs {
     /// The folder of rule scripts (default: ./rules, else the rules built into wfplan).
     #[arg(long)]
@@ -322,6 +373,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Compare(args) => compare(args),
         Command::Attribute(args) => attribute(args),
+        Command::Seek(args) => seek(args),
         Command::Rules(args) => list_rules(args),
         Command::Generate(args) => generate(args),
         Command::Serve(args) => serve(args),
@@ -715,6 +767,86 @@ fn attribute(args: AttributeArgs) -> Result<(), Failure> {
         }
         Err(AttributionError::Invalid(found)) => Err(problems("scenarios", &found)),
         Err(e @ AttributionError::RunFailed { .. }) => {
+            eprintln!("error: {e}");
+            Err(Failure::Runs(1))
+        }
+        Err(e) => Err(Failure::Input(e.into())),
+    }
+}
+
+fn seek(args: SeekArgs) -> Result<(), Failure> {
+    let rules = load_rules(args.sources.rules.as_deref())?;
+    let catalogue = scenario_catalogue(args.sources.scenario_dir.as_deref())?;
+    let recorder = open_recorder(&args.sources.db)?;
+    let (workforce, _) = load_workforce(&args.sources, &recorder)?;
+    let usage = |field: &str, message: String| {
+        problems(
+            "request",
+            &[ScenarioProblem {
+                file: "request".into(),
+                field: field.into(),
+                message,
+            }],
+        )
+    };
+    let period = PeriodChoice::parse(args.year.as_deref(), args.month.as_deref())
+        .map_err(|m| usage("period", m))?;
+    let metric = GroupMetric::checked(&args.metric, &args.filters, period, &workforce)
+        .map_err(|(field, m)| usage(field, m))?;
+    let request = SeekRequest {
+        scenario: catalogue
+            .value
+            .resolve(&args.scenario)
+            .map_err(|p| problems("scenarios", &[p]))?,
+        field: args.field.clone(),
+        lo: args.range.0,
+        hi: args.range.1,
+        metric,
+        target: args.target,
+        tolerance: args.tolerance,
+        integer: args.integer,
+        time_budget: crate::rules::sandbox::DEFAULT_TIME_BUDGET,
+    };
+    match seek::seek(&rules, Arc::new(workforce), &request) {
+        Ok(s) if args.format == "json" => {
+            let json = serde_json::json!({
+                "value": s.value,
+                "metric_value": s.metric_value,
+                "reached": s.reached(),
+                "runs": s.runs,
+                "lo_metric": s.lo_metric,
+                "hi_metric": s.hi_metric,
+            });
+            println!("{}", serde_json::to_string_pretty(&json).expect("numbers"));
+            Ok(())
+        }
+        Ok(s) => {
+            match (s.value, s.metric_value) {
+                (Some(value), Some(metric_value)) => println!(
+                    "{} = {} gives {} = {} ({} runs)",
+                    args.field,
+                    table::number(value, if args.integer { 0 } else { 3 }),
+                    args.metric,
+                    table::number(metric_value, 3),
+                    s.runs
+                ),
+                _ => println!(
+                    "{} does not reach {} in the range {}:{}: {} at {}, {} at {} ({} runs)",
+                    args.metric,
+                    args.target,
+                    args.range.0,
+                    args.range.1,
+                    table::number(s.lo_metric, 3),
+                    args.range.0,
+                    table::number(s.hi_metric, 3),
+                    args.range.1,
+                    s.runs
+                ),
+            }
+            Ok(())
+        }
+        Err(SeekError::Invalid(found)) => Err(problems("request", &found)),
+        Err(e @ SeekError::RunFailed { .. }) => {
             eprintln!("error: {e}");
             Err(Failure::Runs(1))
         }

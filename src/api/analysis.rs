@@ -1,6 +1,7 @@
 //! Analyses built on runs: what each intervention contributes to a change
-//! (`POST /attribution`). Request and response types of their own; the work is
-//! `app::attribution`'s, the same as `wfplan attribute`.
+//! (`POST /attribution`) and how much of a lever reaches a target (`POST /seek`). Request
+//! and response types of their own; the work is `app::attribution`'s and `app::seek`'s,
+//! the same as `wfplan attribute` and `wfplan seek`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use super::state::{lock, AppState};
 use super::text::Text;
 use super::{blocking, ApiTags};
 use crate::app::attribution::{attribute, AttributionError, AttributionRequest, Method};
+use crate::app::seek::{seek, SeekError, SeekRequest};
 use crate::data::datasets::DEFAULT_DATASET;
 use crate::report::attribution::Attribution;
 use crate::report::metric::{GroupMetric, PeriodChoice};
@@ -110,6 +112,90 @@ fn view(a: Attribution) -> AttributionView {
     }
 }
 
+/// What to seek: the smallest value of one field at which a metric reaches a target.
+#[derive(Debug, Clone, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct SeekBody {
+    /// The scenario, by name (`GET /scenarios`).
+    pub scenario: Text,
+    /// `interventions.N.FIELD` or `overrides.N.COLUMN`, N counted from 1 in the
+    /// scenario's lists after `extends`.
+    pub field: String,
+    /// The least value to try.
+    pub lo: f64,
+    /// The greatest value to try.
+    pub hi: f64,
+    /// An output figure or `vacancy_rate`, `leaver_rate`, `turnover`, `agency_share`.
+    pub metric: String,
+    /// Key column to value: only the matching segments (all must hold).
+    #[oai(rename = "where")]
+    pub filter: Option<BTreeMap<String, String>>,
+    /// A financial year such as `2029/30` (or give `month`).
+    pub year: Option<String>,
+    /// A month such as `2029-03`.
+    pub month: Option<String>,
+    /// The value the metric must reach.
+    pub target: f64,
+    /// How close to the smallest value the answer must be; `(hi - lo) / 1000` when
+    /// absent, 1 with whole numbers.
+    pub tolerance: Option<f64>,
+    /// Only whole values.
+    pub integer: Option<bool>,
+    /// The dataset to run on; `default` when absent.
+    pub dataset: Option<Text>,
+}
+
+impl Example for SeekBody {
+    fn example() -> Self {
+        SeekBody {
+            scenario: "apprenticeships".into(),
+            field: "interventions.3.starts_per_year".into(),
+            lo: 0.0,
+            hi: 500.0,
+            metric: "apprentices_qualified".into(),
+            filter: None,
+            year: Some("2029/30".into()),
+            month: None,
+            target: 20.0,
+            tolerance: Some(0.5),
+            integer: None,
+            dataset: None,
+        }
+    }
+}
+
+/// The answer of a goal seek.
+#[derive(Debug, Clone, Object)]
+pub struct SeekView {
+    /// The smallest value (within the tolerance) at which the metric reaches the target;
+    /// absent when it does not even at `hi`.
+    pub value: Option<f64>,
+    /// The metric at `value`.
+    pub metric_value: Option<f64>,
+    pub reached: bool,
+    /// Scenario runs made.
+    pub runs: u64,
+    /// The metric at `lo` and at `hi`.
+    pub lo_metric: f64,
+    pub hi_metric: f64,
+}
+
+/// The dataset's workforce and the metric checked against it.
+fn checked_metric(
+    state: &AppState,
+    dataset: Option<Text>,
+    metric: &str,
+    filter: Option<BTreeMap<String, String>>,
+    period: PeriodChoice,
+) -> Result<(Arc<crate::model::Workforce>, GroupMetric), ApiError> {
+    let dataset = dataset.map_or(DEFAULT_DATASET.into(), Text::into_string);
+    let workforce = state.workforce(&dataset)?;
+    let filters: Vec<(String, String)> = filter.unwrap_or_default().into_iter().collect();
+    let metric = GroupMetric::checked(metric, &filters, period, &workforce)
+        .map_err(|(field, m)| ApiError::field(field, m))?;
+    Ok((workforce, metric))
+}
+
 pub struct AnalysisApi;
 
 #[OpenApi(tag = "ApiTags::Analysis")]
@@ -137,14 +223,8 @@ impl AnalysisApi {
         let permit = sync_slot(&state).await?;
         blocking(move || {
             let _permit = permit;
-            let dataset = body
-                .dataset
-                .map_or(DEFAULT_DATASET.into(), Text::into_string);
-            let workforce = state.workforce(&dataset)?;
-            let filters: Vec<(String, String)> =
-                body.filter.unwrap_or_default().into_iter().collect();
-            let metric = GroupMetric::checked(&body.metric, &filters, period, &workforce)
-                .map_err(|(field, m)| ApiError::field(field, m))?;
+            let (workforce, metric) =
+                checked_metric(&state, body.dataset, &body.metric, body.filter, period)?;
             let baseline_name = match &body.baseline {
                 Some(name) => name.to_string(),
                 None => lock(&state.scenarios)
@@ -169,6 +249,63 @@ impl AnalysisApi {
                     Err(ApiError::invalid("run_failed", e.to_string(), Vec::new()))
                 }
                 Err(AttributionError::Threads(e)) => Err(ApiError::internal(e)),
+            }
+        })
+        .await
+    }
+
+    /// Seek the value of a lever that reaches a target
+    ///
+    /// The smallest value of one numeric field of the scenario in `lo..hi` at which the
+    /// metric of the matching segments in the year or month reaches `target` (at or past
+    /// it in the direction the metric moves from `lo` to `hi`), to within the tolerance;
+    /// or, when it does not reach it even at `hi`, the metric at both ends. Several points
+    /// are run in parallel each round.
+    #[oai(path = "/seek", method = "post", operation_id = "seek")]
+    async fn seek(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<SeekBody>,
+    ) -> Result<Json<SeekView>, ApiError> {
+        let body = body.0;
+        let state = state.0.clone();
+        let period = match PeriodChoice::parse(body.year.as_deref(), body.month.as_deref()) {
+            Ok(PeriodChoice::WholeRun) => {
+                return Err(ApiError::field("year", "give a year or a month"))
+            }
+            Ok(period) => period,
+            Err(m) => return Err(ApiError::field("year", m)),
+        };
+        let permit = sync_slot(&state).await?;
+        blocking(move || {
+            let _permit = permit;
+            let (workforce, metric) =
+                checked_metric(&state, body.dataset, &body.metric, body.filter, period)?;
+            let request = SeekRequest {
+                scenario: resolve_saved(&state, &body.scenario, "scenario")?,
+                field: body.field,
+                lo: body.lo,
+                hi: body.hi,
+                metric,
+                target: body.target,
+                tolerance: body.tolerance,
+                integer: body.integer.unwrap_or(false),
+                time_budget: state.limits.time_budget,
+            };
+            match seek(&state.rules, workforce, &request) {
+                Ok(s) => Ok(Json(SeekView {
+                    reached: s.reached(),
+                    value: s.value,
+                    metric_value: s.metric_value,
+                    runs: s.runs as u64,
+                    lo_metric: s.lo_metric,
+                    hi_metric: s.hi_metric,
+                })),
+                Err(SeekError::Invalid(problems)) => Err(invalid_scenario(&problems)),
+                Err(e @ SeekError::RunFailed { .. }) => {
+                    Err(ApiError::invalid("run_failed", e.to_string(), Vec::new()))
+                }
+                Err(SeekError::Threads(e)) => Err(ApiError::internal(e)),
             }
         })
         .await

@@ -10,6 +10,7 @@
 //!   recorded when it finishes (both through [`crate::data::Recorder`]).
 //! - [`compare`]: setting scenarios or stored runs against a baseline.
 //! - [`attribution`]: what each of a scenario's interventions contributes to a change.
+//! - [`seek`]: the smallest value of a field at which a metric reaches a target.
 //! - [`project`]: where the rules and scenarios come from (a folder or the built-in
 //!   copies), naming scenarios, and `wfplan init`.
 
@@ -18,5 +19,6 @@ pub mod compare;
 pub mod execute;
 pub mod plan;
 pub mod project;
+pub mod seek;
 
 pub use plan::{PlanError, RunPlan, RunRequest};

@@ -1417,3 +1417,32 @@ async fn attribution_through_the_api() {
         (422, Some("method"))
     );
 }
+
+#[tokio::test]
+async fn goal_seek_through_the_api() {
+    let s = server();
+    let body = |target: f64| {
+        json!({
+            "scenario": "apprenticeships", "field": "interventions.3.starts_per_year",
+            "lo": 0, "hi": 500, "metric": "apprentices_qualified", "year": "2029/30",
+            "target": target, "tolerance": 0.5
+        })
+    };
+    let r = post_json(&s.client, "/seek", body(20.0)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["reached"], true);
+    assert!(r.json["metric_value"].as_f64().unwrap() >= 20.0);
+    let r = post_json(&s.client, "/seek", body(1e9)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["reached"], false);
+    assert!(r.json["value"].is_null());
+    let mut bad = body(20.0);
+    bad["field"] = json!("interventions.3.kind");
+    let r = post_json(&s.client, "/seek", bad).await;
+    assert_eq!(
+        (r.status, r.json["details"][0]["field"].as_str()),
+        (422, Some("field")),
+        "{}",
+        r.text()
+    );
+}

@@ -14,3 +14,4 @@ mod native;
 mod peer;
 mod properties;
 mod sandbox;
+mod seek;
