@@ -21,6 +21,7 @@ use crate::app::compare::Side;
 use crate::app::execute::{begin_batch, run_batch};
 use crate::app::project::{self, Loaded, Named};
 use crate::app::seek::{self, SeekError, SeekRequest};
+use crate::app::trace::{self as app_trace, TraceError};
 use crate::app::{PlanError, RunPlan, RunRequest};
 use crate::data::{export, Recorder, Store};
 use crate::model::{RunResults, Workforce};
@@ -55,6 +56,9 @@ enum Command {
     Attribute(AttributeArgs),
     /// The smallest value of one field of a scenario at which a figure reaches a target.
     Seek(SeekArgs),
+    /// Every quantity behind a figure of one segment and month, with the rule and line
+    /// that computed it.
+    Trace(TraceArgs),
     /// List the intervention kinds the rules define and the fields each reads.
     Rules(RulesArgs),
     /// Write a synthetic workforce table of any size, for benchmarks and demonstrations.
@@ -305,6 +309,26 @@ fn parse_range(text: &str) -> Result<(f64, f64), String> {
 }
 
 #[derive(Debug, Args)]
+struct TraceArgs {
+    #[command(flatten)]
+    sources: Sources,
+    /// A scenario (its name or file stem), or the id of a stored run.
+    scenario: String,
+    /// The segment's key values, such as org=riverside_acute,staff_group=physiotherapy,band=5.
+    #[arg(long)]
+    segment: String,
+    /// The month, such as 2027-03.
+    #[arg(long)]
+    month: String,
+    /// Only this figure and what it depends on.
+    #[arg(long)]
+    figure: Option<String>,
+    /// `table` or `json`.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
+}
+
+#[derive(Debug, Args)]
 struct RulesArgs {
     /// The folder of rule scripts (default: ./rules, else the rules built into wfplan).
     #[arg(long)]
@@ -374,6 +398,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => compare(args),
         Command::Attribute(args) => attribute(args),
         Command::Seek(args) => seek(args),
+        Command::Trace(args) => trace(args),
         Command::Rules(args) => list_rules(args),
         Command::Generate(args) => generate(args),
         Command::Serve(args) => serve(args),
@@ -852,6 +877,88 @@ fn seek(args: SeekArgs) -> Result<(), Failure> {
         }
         Err(e) => Err(Failure::Input(e.into())),
     }
+}
+
+fn trace(args: TraceArgs) -> Result<(), Failure> {
+    let rules = load_rules(args.sources.rules.as_deref())?;
+    let catalogue = scenario_catalogue(args.sources.scenario_dir.as_deref())?;
+    let recorder = open_recorder(&args.sources.db)?;
+    let (workforce, _) = load_workforce(&args.sources, &recorder)?;
+    let (named, found) = project::named_scenarios(&args.scenario, &catalogue, true);
+    if !found.is_empty() {
+        return Err(problems("scenarios", &found));
+    }
+    let (scenario, run) = match named {
+        Named::Run(run_id) => {
+            let run = recorder
+                .store()
+                .run(run_id)?
+                .ok_or_else(|| Failure::Input(anyhow::anyhow!("no run {run_id}")))?;
+            let source = catalogue
+                .value
+                .resolve(&run.scenario)
+                .map_err(|p| problems("scenarios", &[p]))?;
+            (source, Some(run))
+        }
+        Named::Scenarios(mut sources) if sources.len() == 1 => (sources.remove(0), None),
+        Named::Scenarios(sources) => {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "'{}' names {} scenarios; trace one",
+                args.scenario,
+                sources.len()
+            )))
+        }
+    };
+    let request = app_trace::TraceRequest {
+        scenario,
+        segment: app_trace::parse_segment(&args.segment).map_err(|m| {
+            problems(
+                "request",
+                &[ScenarioProblem {
+                    file: "request".into(),
+                    field: "segment".into(),
+                    message: m,
+                }],
+            )
+        })?,
+        month: args.month,
+        figure: args.figure,
+        time_budget: crate::rules::sandbox::DEFAULT_TIME_BUDGET,
+    };
+    match app_trace::trace(&rules, Arc::new(workforce), &request, run.as_ref()) {
+        Ok(trace) if args.format == "json" => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&trace_json(&trace)).expect("numbers")
+            );
+            Ok(())
+        }
+        Ok(trace) => {
+            println!("{}", table::trace(&trace));
+            Ok(())
+        }
+        Err(TraceError::Invalid(found)) => Err(problems("request", &found)),
+        Err(e @ TraceError::Run(_)) => {
+            eprintln!("error: {e}");
+            Err(Failure::Runs(1))
+        }
+        Err(e) => Err(Failure::Input(e.into())),
+    }
+}
+
+/// The JSON form of a trace (the same fields as the API's answer).
+pub fn trace_json(trace: &crate::engine::trace::Trace) -> serde_json::Value {
+    let quantities: serde_json::Map<String, serde_json::Value> = trace
+        .quantities
+        .iter()
+        .map(|(name, q)| {
+            (
+                name.clone(),
+                serde_json::json!({ "value": q.value, "rule": q.rule, "line": q.line }),
+            )
+        })
+        .collect();
+    serde_json::json!({ "quantities": quantities, "depends_on": trace.depends_on })
 }
 
 /// The JSON form of an attribution (the same fields as the API's answer).

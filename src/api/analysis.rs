@@ -1,12 +1,13 @@
 //! Analyses built on runs: what each intervention contributes to a change
-//! (`POST /attribution`) and how much of a lever reaches a target (`POST /seek`). Request
-//! and response types of their own; the work is `app::attribution`'s and `app::seek`'s,
-//! the same as `wfplan attribute` and `wfplan seek`.
+//! (`POST /attribution`), how much of a lever reaches a target (`POST /seek`) and how a
+//! figure was computed (`GET /runs/{id}/trace`). Request and response types of their own;
+//! the work is `app`'s, the same as `wfplan attribute`, `seek` and `trace`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use poem::web::Data;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi};
@@ -19,6 +20,7 @@ use super::text::Text;
 use super::{blocking, ApiTags};
 use crate::app::attribution::{attribute, AttributionError, AttributionRequest, Method};
 use crate::app::seek::{seek, SeekError, SeekRequest};
+use crate::app::trace::{parse_segment, trace, TraceError, TraceRequest};
 use crate::data::datasets::DEFAULT_DATASET;
 use crate::report::attribution::Attribution;
 use crate::report::metric::{GroupMetric, PeriodChoice};
@@ -196,6 +198,23 @@ fn checked_metric(
     Ok((workforce, metric))
 }
 
+/// One quantity of a trace.
+#[derive(Debug, Clone, Object)]
+pub struct QuantityView {
+    pub value: f64,
+    /// The rule file that computed it, or `input`, `engine` or `intervention field` for
+    /// what the rules are given.
+    pub rule: String,
+    pub line: Option<u64>,
+}
+
+/// Every quantity behind the figure, and what each was computed from.
+#[derive(Debug, Clone, Object)]
+pub struct TraceView {
+    pub quantities: BTreeMap<String, QuantityView>,
+    pub depends_on: BTreeMap<String, Vec<String>>,
+}
+
 pub struct AnalysisApi;
 
 #[OpenApi(tag = "ApiTags::Analysis")]
@@ -306,6 +325,66 @@ impl AnalysisApi {
                     Err(ApiError::invalid("run_failed", e.to_string(), Vec::new()))
                 }
                 Err(SeekError::Threads(e)) => Err(ApiError::internal(e)),
+            }
+        })
+        .await
+    }
+
+    /// Trace a figure of a run
+    ///
+    /// Every quantity the rules computed for one segment in one month of the run (or only
+    /// those behind `figure`), with its value and the rule file and line that computed it,
+    /// by running the run's scenario again with the real rules. Refused (409) if the
+    /// scenario or the dataset has changed since the run.
+    #[oai(path = "/runs/:id/trace", method = "get", operation_id = "trace_run")]
+    async fn trace(
+        &self,
+        state: Data<&Arc<AppState>>,
+        id: Path<i64>,
+        /// The segment's key values: `org=a,staff_group=physiotherapy,band=5`.
+        segment: Query<String>,
+        /// The month, `YYYY-MM`.
+        month: Query<String>,
+        /// Only this figure and what it depends on.
+        figure: Query<Option<String>>,
+    ) -> Result<Json<TraceView>, ApiError> {
+        let state = state.0.clone();
+        let segment = parse_segment(&segment.0).map_err(|m| ApiError::field("segment", m))?;
+        let permit = sync_slot(&state).await?;
+        blocking(move || {
+            let _permit = permit;
+            let run = state.store().run(id.0)?.ok_or_else(|| {
+                ApiError::not_found(format!("no run {}: GET /runs lists them", id.0))
+            })?;
+            let workforce = state.workforce(&run.dataset)?;
+            let request = TraceRequest {
+                scenario: resolve_saved(&state, &run.scenario, "scenario")?,
+                segment,
+                month: month.0,
+                figure: figure.0,
+                time_budget: state.limits.time_budget,
+            };
+            match trace(&state.rules, workforce, &request, Some(&run)) {
+                Ok(t) => Ok(Json(TraceView {
+                    quantities: t
+                        .quantities
+                        .into_iter()
+                        .map(|(name, q)| {
+                            let view = QuantityView {
+                                value: q.value,
+                                rule: q.rule,
+                                line: q.line.map(|l| l as u64),
+                            };
+                            (name, view)
+                        })
+                        .collect(),
+                    depends_on: t.depends_on,
+                })),
+                Err(TraceError::Invalid(problems)) => Err(invalid_scenario(&problems)),
+                Err(e @ TraceError::Changed(_)) => Err(ApiError::conflict(e.to_string())),
+                Err(TraceError::Run(e)) => {
+                    Err(ApiError::invalid("run_failed", e.to_string(), Vec::new()))
+                }
             }
         })
         .await

@@ -11,6 +11,7 @@
 //! - [`compare`]: setting scenarios or stored runs against a baseline.
 //! - [`attribution`]: what each of a scenario's interventions contributes to a change.
 //! - [`seek`]: the smallest value of a field at which a metric reaches a target.
+//! - [`trace`]: every quantity behind a figure of one segment and month.
 //! - [`project`]: where the rules and scenarios come from (a folder or the built-in
 //!   copies), naming scenarios, and `wfplan init`.
 
@@ -20,5 +21,6 @@ pub mod execute;
 pub mod plan;
 pub mod project;
 pub mod seek;
+pub mod trace;
 
 pub use plan::{PlanError, RunPlan, RunRequest};

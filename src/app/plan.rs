@@ -143,11 +143,10 @@ impl RunPlan {
 
     /// What the database records of a scenario run before its results.
     pub fn record(&self, scenario: &Scenario, batch_id: i64) -> RunRecord {
-        let scenario_json = serde_json::to_string(scenario).unwrap_or_default();
         RunRecord {
             batch_id,
             scenario: scenario.name.clone(),
-            scenario_hash: crate::model::hex(&Sha256::digest(scenario_json.as_bytes())),
+            scenario_hash: scenario_hash(scenario),
             rules_hash: self.rules_hash.clone(),
             data_hash: self.data_hash.clone(),
             detail: self.options.detail.label(),
@@ -187,6 +186,13 @@ impl RunPlan {
             Detail::GroupBy(keys) => keys.clone(),
         }
     }
+}
+
+/// SHA-256 of a checked scenario, as its runs record it: a scenario read again later is
+/// the one a run ran when the hashes are equal.
+pub fn scenario_hash(scenario: &Scenario) -> String {
+    let json = serde_json::to_string(scenario).unwrap_or_default();
+    crate::model::hex(&Sha256::digest(json.as_bytes()))
 }
 
 /// Rows a run stores each month: a row per segment, or per distinct group of keys.

@@ -36,6 +36,8 @@ pub struct RunRow {
     pub started_at: String,
     pub duration_ms: Option<f64>,
     pub dataset: String,
+    /// SHA-256 of the checked scenario the run ran.
+    pub scenario_hash: String,
 }
 
 /// How results are cut.
@@ -88,6 +90,11 @@ impl Store {
         self.query_runs("WHERE batch_id = ? ORDER BY run_id", batch_id)
     }
 
+    /// One run, if there is one of that id.
+    pub fn run(&self, run_id: i64) -> Result<Option<RunRow>, DataError> {
+        Ok(self.query_runs("WHERE run_id = ?", run_id)?.pop())
+    }
+
     /// The batch a run belongs to.
     pub fn batch_of(&self, run_id: i64) -> Result<Option<i64>, DataError> {
         use duckdb::OptionalExt;
@@ -113,7 +120,7 @@ impl Store {
     fn query_runs(&self, clause: &str, value: i64) -> Result<Vec<RunRow>, DataError> {
         let mut statement = self.connection().prepare(&format!(
             "SELECT run_id, batch_id, scenario, status, error, detail, data_hash, start_month, months,
-                    CAST(started_at AS VARCHAR), duration_ms, dataset
+                    CAST(started_at AS VARCHAR), duration_ms, dataset, scenario_hash
              FROM runs {clause}"
         ))?;
         let rows = statement.query_map([value], |r| {
@@ -133,6 +140,7 @@ impl Store {
                 started_at: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
                 duration_ms: r.get(10)?,
                 dataset: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                scenario_hash: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

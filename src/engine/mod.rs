@@ -6,6 +6,7 @@
 //! rayon workers never hold a database connection.
 
 pub mod batch;
+pub mod trace;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use crate::model::{
 };
 use crate::rules::columns::Groups;
 use crate::rules::values::{Segments, Timing};
-use crate::rules::{contract, KindRule, RuleProblem, RuleSet};
+use crate::rules::{contract, KindRule, RuleProblem, RuleScript, RuleSet};
 
 /// Why a scenario could not run.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -57,6 +58,8 @@ impl Default for RunOptions {
 #[derive(Clone)]
 struct Prepared<'r> {
     kind: &'r KindRule,
+    /// The intervention's name, for traces.
+    name: String,
     timing: Timing,
     cost_per_month: f64,
     matched: Column,
@@ -70,6 +73,7 @@ impl Prepared<'_> {
         let slice = |c: &Column| Column::new(c.values()[range.clone()].to_vec());
         Prepared {
             kind: self.kind,
+            name: self.name.clone(),
             timing: self.timing,
             cost_per_month: self.cost_per_month,
             matched: slice(&self.matched),
@@ -440,6 +444,20 @@ impl<'r> Part<'r> {
         calendar_month: INT,
         seasonality: &Seasonality,
     ) -> Result<(), RunError> {
+        self.month_observed(rules, t, calendar_month, seasonality, &mut |_, _, _| {})
+    }
+
+    /// [`month`](Self::month), calling `observe` after each script with the script, the
+    /// intervention's name (none for rates and flows) and the scope before it is rewound,
+    /// which still holds the script's own variables: how a trace sees every quantity.
+    fn month_observed(
+        &mut self,
+        rules: &RuleSet,
+        t: INT,
+        calendar_month: INT,
+        seasonality: &Seasonality,
+        observe: &mut dyn FnMut(&RuleScript, Option<&str>, &Scope),
+    ) -> Result<(), RunError> {
         let segments = self.range.len();
         let scope = &mut self.scope;
         scope.set_value("t", t);
@@ -451,14 +469,17 @@ impl<'r> Part<'r> {
             scope.set_value(name, self.zeros.clone());
         }
         rules.run(&rules.rates, scope)?;
+        observe(&rules.rates, None, scope);
         scope.rewind(self.base);
         keep_state_columns(scope, &self.slots, segments, &rules.rates.file)?;
         for p in &self.prepared {
             run_intervention(rules, scope, p, t)?;
+            observe(&p.kind.script, Some(&p.name), scope);
             scope.rewind(self.base);
             keep_state_columns(scope, &self.slots, segments, &p.kind.script.file)?;
         }
         rules.run(&rules.flows, scope)?;
+        observe(&rules.flows, None, scope);
         scope.rewind(self.base);
         Ok(())
     }
@@ -589,6 +610,7 @@ fn prepare<'r>(
         .collect();
     Ok(Prepared {
         kind,
+        name: intervention.name.clone(),
         timing: Timing {
             first: intervention.start.months_since(scenario.start),
             last: intervention

@@ -203,6 +203,41 @@ fn break_even(b: &BreakEven) -> String {
     )
 }
 
+/// A trace as a worked example: each quantity in the order the rules computed it, with
+/// its value, where it was computed and what from.
+pub fn trace(trace: &crate::engine::trace::Trace) -> String {
+    let width = trace.order.iter().map(|n| n.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for name in &trace.order {
+        let q = &trace.quantities[name];
+        let place = match q.line {
+            Some(line) => format!("{}:{line}", q.rule),
+            None => q.rule.clone(),
+        };
+        let from = trace
+            .depends_on
+            .get(name)
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("  from {}", d.join(", ")))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {name:width$} = {:<16} {place}{from}\n",
+            format_value(q.value)
+        ));
+    }
+    out
+}
+
+/// A traced value with enough digits to check by hand.
+fn format_value(x: f64) -> String {
+    if x == 0.0 || (x.abs() >= 1e-4 && x.abs() < 1e12) {
+        let text = format!("{x:.6}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// An attribution as a planner reads it: the baseline's value, each factor's step (in
 /// file order, a waterfall) and Shapley value, and the scenario's value.
 pub fn attribution(a: &Attribution) -> String {

@@ -1446,3 +1446,44 @@ async fn goal_seek_through_the_api() {
         r.text()
     );
 }
+
+#[tokio::test]
+async fn a_run_s_figure_is_traced() {
+    let s = server();
+    let r = post_json(&s.client, "/runs", json!({ "scenario": "wellbeing" })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json["scenarios"][0]["run_id"].as_i64().unwrap();
+    let segment = "org=riverside_council,staff_group=personal_care,band=care_worker";
+    let trace = |id: i64, segment: &str, figure: &str| {
+        s.client
+            .get(format!("/runs/{id}/trace"))
+            .query("segment", &segment.to_string())
+            .query("month", &"2027-01")
+            .query("figure", &figure.to_string())
+    };
+    let r = send(trace(id, segment, "agency_cost")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let q = &r.json["quantities"];
+    assert!(q["gap"]["rule"].as_str().unwrap().ends_with("rules/flows.rhai"));
+    assert!(q["gap"]["line"].as_u64().is_some());
+    let (hours, pay, premium) = (
+        q["agency_hours"]["value"].as_f64().unwrap(),
+        q["hourly_pay"]["value"].as_f64().unwrap(),
+        q["seg.agency_premium"]["value"].as_f64().unwrap(),
+    );
+    assert!((q["agency_cost"]["value"].as_f64().unwrap() - hours * pay * premium).abs() < 1e-6);
+    assert_eq!(
+        r.json["depends_on"]["agency_cost"],
+        json!(["agency_hours", "hourly_pay", "seg.agency_premium"])
+    );
+
+    let r = send(trace(id, "org=riverside_council", "agency_cost")).await;
+    assert_eq!(
+        (r.status, r.json["details"][0]["field"].as_str()),
+        (422, Some("segment")),
+        "{}",
+        r.text()
+    );
+    let r = send(trace(424242, segment, "agency_cost")).await;
+    assert_eq!(r.status, 404);
+}

@@ -15,3 +15,4 @@ mod peer;
 mod properties;
 mod sandbox;
 mod seek;
+mod trace;
