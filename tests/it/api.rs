@@ -1464,7 +1464,10 @@ async fn a_run_s_figure_is_traced() {
     let r = send(trace(id, segment, "agency_cost")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let q = &r.json["quantities"];
-    assert!(q["gap"]["rule"].as_str().unwrap().ends_with("rules/flows.rhai"));
+    assert!(q["gap"]["rule"]
+        .as_str()
+        .unwrap()
+        .ends_with("rules/flows.rhai"));
     assert!(q["gap"]["line"].as_u64().is_some());
     let (hours, pay, premium) = (
         q["agency_hours"]["value"].as_f64().unwrap(),
