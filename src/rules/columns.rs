@@ -492,6 +492,10 @@ pub struct Groups {
     /// The key columns the groups were made from, by [`key_identity`], so that a part of
     /// the segments knows whether it holds every group whole.
     keys: Arc<[usize]>,
+    /// Segment indices by group: `members[starts[g]..starts[g + 1]]` are group g's
+    /// segments, in segment order. Worked out once: a transfer needs them every month.
+    members: Arc<Vec<usize>>,
+    starts: Arc<Vec<usize>>,
 }
 
 impl Groups {
@@ -514,20 +518,39 @@ impl Groups {
                 *numbering.entry(values).or_insert(next)
             })
             .collect();
+        Groups::new(
+            codes,
+            numbering.len(),
+            keys.iter().map(|k| key_identity(k)).collect(),
+        )
+    }
+
+    fn new(codes: Vec<u32>, count: usize, keys: Arc<[usize]>) -> Groups {
+        let mut starts = vec![0usize; count + 1];
+        for &g in &codes {
+            starts[g as usize + 1] += 1;
+        }
+        for g in 0..count {
+            starts[g + 1] += starts[g];
+        }
+        let mut next = starts.clone();
+        let mut members = vec![0usize; codes.len()];
+        for (segment, &g) in codes.iter().enumerate() {
+            members[next[g as usize]] = segment;
+            next[g as usize] += 1;
+        }
         Groups {
             codes: Arc::new(codes),
-            count: numbering.len(),
-            keys: keys.iter().map(|k| key_identity(k)).collect(),
+            count,
+            keys,
+            members: Arc::new(members),
+            starts: Arc::new(starts),
         }
     }
 
     /// The groups of the segments in `range`, numbered as in the whole workforce.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Groups {
-        Groups {
-            codes: Arc::new(self.codes[range].to_vec()),
-            count: self.count,
-            keys: self.keys.clone(),
-        }
+        Groups::new(self.codes[range].to_vec(), self.count, self.keys.clone())
     }
 
     fn len(&self) -> usize {
@@ -539,25 +562,6 @@ impl Groups {
     /// and anything are whole there).
     fn whole_only(&self) -> Result<(), Box<EvalAltResult>> {
         groups_whole_by_any(&self.keys)
-    }
-
-    /// Segment indices by group: `members[starts[g]..starts[g + 1]]` are group g's
-    /// segments, in segment order.
-    fn members(&self) -> (Vec<usize>, Vec<usize>) {
-        let mut starts = vec![0usize; self.count + 1];
-        for &g in self.codes.iter() {
-            starts[g as usize + 1] += 1;
-        }
-        for g in 0..self.count {
-            starts[g + 1] += starts[g];
-        }
-        let mut next = starts.clone();
-        let mut members = vec![0usize; self.codes.len()];
-        for (segment, &g) in self.codes.iter().enumerate() {
-            members[next[g as usize]] = segment;
-            next[g as usize] += 1;
-        }
-        (members, starts)
     }
 }
 
@@ -597,7 +601,7 @@ pub fn spread_to_others(
 ) -> Column {
     let (amount, target, weight) = (amount.values(), target.values(), weight.values());
     let mut received = vec![0.0; groups.len()];
-    let (members, starts) = groups.members();
+    let (members, starts) = (&groups.members, &groups.starts);
     // Per member of one group: the sum of the target weights before and after it, and the
     // source's shares per unit of weight (split by weight) or per target (equal split).
     let mut before = Vec::new();
@@ -716,11 +720,11 @@ mod tests {
 
     fn groups(values: &[&str]) -> Groups {
         let key = KeyColumn::from_values(values);
-        Groups {
-            count: key.dictionary.len(),
-            codes: key.codes.clone(),
-            keys: Arc::from(vec![key_identity(&key)]),
-        }
+        Groups::new(
+            key.codes.to_vec(),
+            key.dictionary.len(),
+            Arc::from(vec![key_identity(&key)]),
+        )
     }
 
     #[test]
