@@ -738,11 +738,26 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
     }
 }
 
-fn attribute(args: AttributeArgs) -> Result<(), Failure> {
-    let rules = load_rules(args.sources.rules.as_deref())?;
-    let catalogue = scenario_catalogue(args.sources.scenario_dir.as_deref())?;
-    let recorder = open_recorder(&args.sources.db)?;
-    let (workforce, _) = load_workforce(&args.sources, &recorder)?;
+/// What `attribute` and `seek` both start from: the rules, the scenarios, the workforce
+/// and the metric checked against it.
+struct Analysis {
+    rules: RuleSet,
+    catalogue: Loaded<Catalogue>,
+    workforce: Workforce,
+    metric: GroupMetric,
+}
+
+fn analysis(
+    sources: &Sources,
+    metric: &str,
+    filters: &[(String, String)],
+    year: Option<&str>,
+    month: Option<&str>,
+) -> Result<Analysis, Failure> {
+    let rules = load_rules(sources.rules.as_deref())?;
+    let catalogue = scenario_catalogue(sources.scenario_dir.as_deref())?;
+    let recorder = open_recorder(&sources.db)?;
+    let (workforce, _) = load_workforce(sources, &recorder)?;
     let usage = |field: &str, message: String| {
         problems(
             "request",
@@ -753,10 +768,30 @@ fn attribute(args: AttributeArgs) -> Result<(), Failure> {
             }],
         )
     };
-    let period = PeriodChoice::parse(args.year.as_deref(), args.month.as_deref())
-        .map_err(|m| usage("period", m))?;
-    let metric = GroupMetric::checked(&args.metric, &args.filters, period, &workforce)
+    let period = PeriodChoice::parse(year, month).map_err(|m| usage("period", m))?;
+    let metric = GroupMetric::checked(metric, filters, period, &workforce)
         .map_err(|(field, m)| usage(field, m))?;
+    Ok(Analysis {
+        rules,
+        catalogue,
+        workforce,
+        metric,
+    })
+}
+
+fn attribute(args: AttributeArgs) -> Result<(), Failure> {
+    let Analysis {
+        rules,
+        catalogue,
+        workforce,
+        metric,
+    } = analysis(
+        &args.sources,
+        &args.metric,
+        &args.filters,
+        args.year.as_deref(),
+        args.month.as_deref(),
+    )?;
     let baseline_name = match &args.baseline {
         Some(name) => name.clone(),
         None => catalogue
@@ -800,24 +835,18 @@ fn attribute(args: AttributeArgs) -> Result<(), Failure> {
 }
 
 fn seek(args: SeekArgs) -> Result<(), Failure> {
-    let rules = load_rules(args.sources.rules.as_deref())?;
-    let catalogue = scenario_catalogue(args.sources.scenario_dir.as_deref())?;
-    let recorder = open_recorder(&args.sources.db)?;
-    let (workforce, _) = load_workforce(&args.sources, &recorder)?;
-    let usage = |field: &str, message: String| {
-        problems(
-            "request",
-            &[ScenarioProblem {
-                file: "request".into(),
-                field: field.into(),
-                message,
-            }],
-        )
-    };
-    let period = PeriodChoice::parse(args.year.as_deref(), args.month.as_deref())
-        .map_err(|m| usage("period", m))?;
-    let metric = GroupMetric::checked(&args.metric, &args.filters, period, &workforce)
-        .map_err(|(field, m)| usage(field, m))?;
+    let Analysis {
+        rules,
+        catalogue,
+        workforce,
+        metric,
+    } = analysis(
+        &args.sources,
+        &args.metric,
+        &args.filters,
+        args.year.as_deref(),
+        args.month.as_deref(),
+    )?;
     let request = SeekRequest {
         scenario: catalogue
             .value

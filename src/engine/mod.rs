@@ -159,13 +159,7 @@ pub fn run_scenario(
     let workforce = Arc::new(scenario_workforce(workforce, scenario)?);
     let grouping = Grouping::new(&workforce, &options.detail)?;
 
-    let mut prepared: Vec<Prepared> = scenario
-        .interventions
-        .iter()
-        .map(|i| prepare(rules, &workforce, scenario, i))
-        .collect::<Result<_, _>>()?;
-    // Stage by stage, in file order within a stage (a stable sort keeps file order).
-    prepared.sort_by_key(|p| p.kind.stage);
+    let prepared = prepare_all(rules, &workforce, scenario)?;
 
     let run = Run {
         rules,
@@ -571,6 +565,22 @@ fn advise_huge_pages(buffer: &mut [f64]) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = buffer;
+}
+
+/// Every intervention made ready, in the order they act: stage by stage, in file order
+/// within a stage (a stable sort keeps file order).
+fn prepare_all<'r>(
+    rules: &'r RuleSet,
+    workforce: &Workforce,
+    scenario: &Scenario,
+) -> Result<Vec<Prepared<'r>>, RunError> {
+    let mut prepared: Vec<Prepared> = scenario
+        .interventions
+        .iter()
+        .map(|i| prepare(rules, workforce, scenario, i))
+        .collect::<Result<_, _>>()?;
+    prepared.sort_by_key(|p| p.kind.stage);
+    Ok(prepared)
 }
 
 fn prepare<'r>(

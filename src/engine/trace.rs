@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use rhai::{Dynamic, Scope, INT};
 
-use super::{prepare, scenario_workforce, Grouping, Part, Prepared, Run, RunError, RunOptions};
+use super::{prepare_all, scenario_workforce, Grouping, Part, Run, RunError, RunOptions};
 use crate::model::results::METRICS;
 use crate::model::{Column, InputColumn, Scenario, Workforce};
 use crate::rules::{contract, RuleScript, RuleSet};
@@ -239,12 +239,7 @@ pub fn trace(
     let _deadline = crate::rules::sandbox::DeadlineGuard::until(deadline);
     let workforce = Arc::new(scenario_workforce(workforce, scenario)?);
     let grouping = Grouping::new(&workforce, &crate::model::Detail::Segment)?;
-    let mut prepared: Vec<Prepared> = scenario
-        .interventions
-        .iter()
-        .map(|i| prepare(rules, &workforce, scenario, i))
-        .collect::<Result<_, _>>()?;
-    prepared.sort_by_key(|p| p.kind.stage);
+    let prepared = prepare_all(rules, &workforce, scenario)?;
     let run = Run {
         rules,
         workforce: &workforce,
