@@ -51,6 +51,9 @@ enum Command {
     Check(CheckArgs),
     /// Compare scenarios with a baseline by financial year, with the break-even of their interventions.
     Compare(CompareArgs),
+    /// A stored run's results (and its batch's), cut by key columns and period, as the
+    /// API's `GET /runs/{id}/results` gives them.
+    Results(ResultsArgs),
     /// What each of a scenario's interventions contributes to the change in one figure:
     /// sequential steps and Shapley values.
     Attribute(AttributeArgs),
@@ -230,6 +233,34 @@ fn parse_vacancy_value(text: &str) -> Result<f64, String> {
 }
 
 #[derive(Debug, Args)]
+struct ResultsArgs {
+    /// The database file holding the runs.
+    #[arg(long, default_value = "wfplan.duckdb")]
+    db: PathBuf,
+    /// The id of a stored run: its batch's succeeded runs are read (a sweep's every run).
+    run_id: i64,
+    /// Key columns to keep, comma-separated (`org,staff_group`); totals when absent.
+    #[arg(long, value_delimiter = ',')]
+    group_by: Vec<String>,
+    /// `financial_year` or `month`.
+    #[arg(long, default_value = "financial_year", value_parser = ["financial_year", "month"])]
+    period: String,
+    /// Metrics, comma-separated: output columns and `vacancy_rate`, `leaver_rate`,
+    /// `turnover`, `agency_share`; every output column when absent.
+    #[arg(long, value_delimiter = ',')]
+    metrics: Vec<String>,
+    /// Only segments with this key value (repeat for more, all must hold).
+    #[arg(long = "where", value_name = "COLUMN=VALUE", value_parser = report::metric::parse_filter)]
+    filters: Vec<(String, String)>,
+    /// `table`, `csv`, `json` or `parquet` (parquet needs --out).
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json", "parquet"])]
+    format: String,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 struct AttributeArgs {
     #[command(flatten)]
     sources: Sources,
@@ -396,6 +427,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import(args),
         Command::Check(args) => check(args),
         Command::Compare(args) => compare(args),
+        Command::Results(args) => results(args),
         Command::Attribute(args) => attribute(args),
         Command::Seek(args) => seek(args),
         Command::Trace(args) => trace(args),
@@ -736,6 +768,170 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         }
         Err(e) => Err(Failure::Input(e.into())),
     }
+}
+
+fn results(args: ResultsArgs) -> Result<(), Failure> {
+    use crate::data::query::{Period as QueryPeriod, ResultsQuery};
+    use crate::model::RunStatus;
+    use std::io::Write;
+
+    let recorder = open_recorder(&args.db)?;
+    let (reader, columns) = {
+        let store = recorder.store();
+        let batch = store.batch_of(args.run_id)?.ok_or_else(|| {
+            Failure::Input(anyhow::anyhow!(
+                "no run {} in {}",
+                args.run_id,
+                args.db.display()
+            ))
+        })?;
+        let runs: Vec<_> = store
+            .batch_runs(batch)?
+            .into_iter()
+            .filter(|r| r.status == RunStatus::Succeeded)
+            .collect();
+        let query = ResultsQuery {
+            run_ids: runs.iter().map(|r| r.run_id).collect(),
+            group_by: args.group_by.clone(),
+            period: if args.period == "month" {
+                QueryPeriod::Month
+            } else {
+                QueryPeriod::FinancialYear
+            },
+            metrics: args.metrics.clone(),
+            filters: args.filters.clone(),
+        };
+        let details: Vec<String> = runs.iter().map(|r| r.detail.clone()).collect();
+        let reader =
+            store
+                .results_reader(&query, &details)
+                .map_err(|e| match e {
+                    crate::data::query::QueryOutcome::Problem(p) => Failure::Input(
+                        anyhow::anyhow!("--{}: {}", p.parameter.replace('_', "-"), p.message),
+                    ),
+                    crate::data::query::QueryOutcome::Data(e) => Failure::Input(e.into()),
+                })?;
+        let columns = reader.columns().to_vec();
+        (reader, columns)
+    };
+    let reader_metrics = columns
+        .iter()
+        .filter(|c| {
+            crate::model::results::METRICS.contains(&c.as_str())
+                || crate::model::results::DERIVED.contains(&c.as_str())
+        })
+        .count();
+    if args.format == "parquet" {
+        let out = args.out.as_ref().ok_or_else(|| {
+            Failure::Input(anyhow::anyhow!(
+                "--format parquet writes a file: give --out FILE.parquet"
+            ))
+        })?;
+        reader.write_parquet(out)?;
+        return Ok(());
+    }
+    let mut output: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let number = |x: f64| x.to_string();
+    let mut written: Result<(), std::io::Error> = Ok(());
+    let mut first = true;
+    match args.format.as_str() {
+        "csv" => {
+            let mut writer = csv::Writer::from_writer(&mut output);
+            writer.write_record(&columns).context("cannot write CSV")?;
+            reader.read(|rows| {
+                for row in rows {
+                    let record = [row.scenario, row.period]
+                        .into_iter()
+                        .chain(row.keys)
+                        .chain(row.values.into_iter().map(number));
+                    if let Err(e) = writer.write_record(record) {
+                        written = Err(e.into());
+                        return false;
+                    }
+                }
+                true
+            })?;
+            writer.flush().context("cannot write the results")?;
+        }
+        "json" => {
+            // The shape of the API's answer's rows, one object per row.
+            write!(output, "{{\"run\":{},\"rows\":[", args.run_id)
+                .context("cannot write the results")?;
+            reader.read(|rows| {
+                for row in rows {
+                    let keys = &columns[2..2 + row.keys.len()];
+                    let metrics = &columns[2 + row.keys.len()..];
+                    let value = serde_json::json!({
+                        "scenario": row.scenario,
+                        "period": row.period,
+                        "keys": keys.iter().cloned().zip(row.keys.into_iter().map(serde_json::Value::from)).collect::<serde_json::Map<_, _>>(),
+                        "figures": metrics.iter().cloned().zip(row.values.into_iter().map(serde_json::Value::from)).collect::<serde_json::Map<_, _>>(),
+                    });
+                    let separator = if first { "" } else { "," };
+                    first = false;
+                    if let Err(e) = write!(output, "{separator}{value}") {
+                        written = Err(e);
+                        return false;
+                    }
+                }
+                true
+            })?;
+            writeln!(output, "]}}").context("cannot write the results")?;
+        }
+        _ => {
+            // A table for reading: every row read first to size the columns, which is
+            // for answers a person reads, not for large ones (use csv for those).
+            let keys = columns.len() - 2 - reader_metrics;
+            let mut table: Vec<Vec<String>> = vec![columns.clone()];
+            reader.read(|rows| {
+                for row in rows {
+                    table.push(
+                        [row.scenario, row.period]
+                            .into_iter()
+                            .chain(row.keys)
+                            .chain(row.values.iter().zip(&columns[2 + keys..]).map(
+                                |(v, column)| {
+                                    // Rates are shares; figures are FTE, hours or pounds.
+                                    let rate =
+                                        crate::model::results::DERIVED.contains(&column.as_str());
+                                    table::number(*v, if rate { 4 } else { 2 })
+                                },
+                            ))
+                            .collect(),
+                    );
+                }
+                true
+            })?;
+            let widths: Vec<usize> = (0..columns.len())
+                .map(|c| table.iter().map(|r| r[c].len()).max().unwrap_or(0))
+                .collect();
+            for row in &table {
+                let cells: Vec<String> = row
+                    .iter()
+                    .zip(&widths)
+                    .enumerate()
+                    .map(|(c, (cell, w))| {
+                        if c < 2 + args.group_by.len() {
+                            format!("{cell:w$}")
+                        } else {
+                            format!("{cell:>w$}")
+                        }
+                    })
+                    .collect();
+                writeln!(output, "{}", cells.join("  ").trim_end())
+                    .context("cannot write the results")?;
+            }
+        }
+    }
+    written.context("cannot write the results")?;
+    output.flush().context("cannot write the results")?;
+    Ok(())
 }
 
 /// What `attribute` and `seek` both start from: the rules, the scenarios, the workforce

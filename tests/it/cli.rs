@@ -663,3 +663,82 @@ fn seasonality_pipeline_transfer_and_where_refusals_name_file_and_field() {
     }
     check.run();
 }
+
+/// `wfplan results` reads a stored run back as the API does: cut by key columns and
+/// period, rates from sums, as a table, CSV, JSON or Parquet; a bad cut is bad usage.
+#[test]
+fn results_of_a_stored_run_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(dir.path());
+    Test::in_dir(dir.path())
+        .args(["run", "--db", &db, "--quiet", "retention"])
+        .run();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wfplan"))
+        .current_dir(dir.path())
+        .args(["results", "--db", &db, "1", "--format", "csv"])
+        .args([
+            "--group-by",
+            "staff_group",
+            "--metrics",
+            "leavers,fte,leaver_rate",
+        ])
+        .args(["--where", "setting=acute"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("scenario,period,staff_group,leavers,fte,leaver_rate")
+    );
+    let mut rows = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let number = |i: usize| cells[i].parse::<f64>().unwrap();
+        // A whole year's leaver rate is its leavers over its mean staff in post.
+        assert!((number(5) - number(3) / number(4)).abs() < 1e-9, "{line}");
+        rows += 1;
+    }
+    assert!(rows >= 5, "{text}");
+
+    Test::in_dir(dir.path())
+        .args([
+            "results",
+            "--db",
+            &db,
+            "1",
+            "--metrics",
+            "turnover,agency_share",
+        ])
+        .stdout_contains("turnover")
+        .run();
+    Test::in_dir(dir.path())
+        .args(["results", "--db", &db, "1", "--group-by", "region"])
+        .status(2)
+        .stderr_contains("--group-by: cannot group by 'region'")
+        .run();
+    Test::in_dir(dir.path())
+        .args(["results", "--db", &db, "99"])
+        .status(2)
+        .stderr_contains("no run 99")
+        .run();
+    let parquet = dir.path().join("r.parquet");
+    Test::in_dir(dir.path())
+        .args(["results", "--db", &db, "1", "--format", "parquet", "--out"])
+        .arg(parquet.to_str().unwrap())
+        .run();
+    let rows: i64 = duckdb::Connection::open_in_memory()
+        .unwrap()
+        .query_row(
+            &format!("SELECT count(*) FROM read_parquet('{}')", parquet.display()),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 5);
+}
