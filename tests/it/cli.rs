@@ -742,3 +742,44 @@ fn results_of_a_stored_run_on_the_command_line() {
         .unwrap();
     assert_eq!(rows, 5);
 }
+
+/// A stored run is traced by running its scenario again, which is refused once the
+/// scenario has changed: the trace would explain figures the run never had.
+#[test]
+fn a_stored_run_is_traced_until_its_scenario_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    Test::in_dir(dir.path()).args(["init", "."]).run();
+    Test::in_dir(dir.path())
+        .args(["run", "--quiet", "wellbeing"])
+        .run();
+    let trace = |status: i32| {
+        Test::in_dir(dir.path())
+            .args([
+                "trace",
+                "1",
+                "--month",
+                "2026-01",
+                "--figure",
+                "sickness_fte",
+            ])
+            .args([
+                "--segment",
+                "org=riverside_council,staff_group=personal_care,band=care_worker",
+            ])
+            .status(status)
+    };
+    trace(0)
+        .stdout_contains("sickness_fte")
+        .stdout_contains("rules/flows.rhai:")
+        .run();
+    let file = dir.path().join("scenarios/wellbeing.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("sickness_reduction = 0.002", "sickness_reduction = 0.003"),
+    )
+    .unwrap();
+    trace(2)
+        .stderr_contains("scenario 'wellbeing' has changed since run 1 ran it")
+        .run();
+}
