@@ -126,6 +126,10 @@ struct ServeArgs {
     /// refused with 413.
     #[arg(long, default_value_t = 2048)]
     duckdb_memory_mb: u64,
+    /// Most segment-months one attribution or goal seek may run (runs x segments x
+    /// months); more is refused with 413.
+    #[arg(long, default_value_t = crate::api::state::DEFAULT_MAX_ANALYSIS_SEGMENT_MONTHS)]
+    max_analysis_segment_months: usize,
 }
 
 #[derive(Debug, Args)]
@@ -1008,6 +1012,7 @@ fn attribute(args: AttributeArgs) -> Result<(), Failure> {
         metric,
         method: args.method,
         time_budget: crate::rules::sandbox::DEFAULT_TIME_BUDGET,
+        max_segment_months: usize::MAX,
     };
     match attribution::attribute(&rules, Arc::new(workforce), &request) {
         Ok(a) if args.format == "json" => {
@@ -1056,6 +1061,7 @@ fn seek(args: SeekArgs) -> Result<(), Failure> {
         tolerance: args.tolerance,
         integer: args.integer,
         time_budget: crate::rules::sandbox::DEFAULT_TIME_BUDGET,
+        max_segment_months: usize::MAX,
     };
     match seek::seek(&rules, Arc::new(workforce), &request) {
         Ok(s) if args.format == "json" => {
@@ -1303,6 +1309,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
             max_result_rows: args.max_result_rows,
             result_streams: args.result_streams.max(1),
             duckdb_memory_mb: args.duckdb_memory_mb,
+            max_analysis_segment_months: args.max_analysis_segment_months,
             ..defaults
         },
     };

@@ -215,6 +215,16 @@ pub struct TraceView {
     pub depends_on: BTreeMap<String, Vec<String>>,
 }
 
+/// 413: the analysis would take more work than one request may.
+fn too_large(message: String) -> ApiError {
+    ApiError::make(
+        poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        message,
+        Vec::new(),
+    )
+}
+
 pub struct AnalysisApi;
 
 #[OpenApi(tag = "ApiTags::Analysis")]
@@ -257,6 +267,7 @@ impl AnalysisApi {
                 metric,
                 method,
                 time_budget: state.limits.time_budget,
+                max_segment_months: state.limits.max_analysis_segment_months,
             };
             match attribute(&state.rules, workforce, &request) {
                 Ok(a) => Ok(Json(view(a))),
@@ -267,6 +278,7 @@ impl AnalysisApi {
                 Err(e @ AttributionError::RunFailed { .. }) => {
                     Err(ApiError::invalid("run_failed", e.to_string(), Vec::new()))
                 }
+                Err(e @ AttributionError::TooLarge { .. }) => Err(too_large(e.to_string())),
                 Err(AttributionError::Threads(e)) => Err(ApiError::internal(e)),
             }
         })
@@ -310,6 +322,7 @@ impl AnalysisApi {
                 tolerance: body.tolerance,
                 integer: body.integer.unwrap_or(false),
                 time_budget: state.limits.time_budget,
+                max_segment_months: state.limits.max_analysis_segment_months,
             };
             match seek(&state.rules, workforce, &request) {
                 Ok(s) => Ok(Json(SeekView {
@@ -324,6 +337,7 @@ impl AnalysisApi {
                 Err(e @ SeekError::RunFailed { .. }) => {
                     Err(ApiError::invalid("run_failed", e.to_string(), Vec::new()))
                 }
+                Err(e @ SeekError::TooLarge { .. }) => Err(too_large(e.to_string())),
                 Err(SeekError::Threads(e)) => Err(ApiError::internal(e)),
             }
         })

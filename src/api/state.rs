@@ -48,7 +48,15 @@ pub struct Limits {
     /// DuckDB's memory, in megabytes (`serve --duckdb-memory-mb`): a results answer
     /// that cannot be grouped within it is refused (413).
     pub duckdb_memory_mb: u64,
+    /// Most segment-months one attribution or goal seek may run, over all its runs
+    /// (`serve --max-analysis-segment-months`): they answer while the client waits.
+    pub max_analysis_segment_months: usize,
 }
+
+/// 100 million segment-months: every combination of 12 factors (4,096 runs) of a
+/// 400-segment system over five years, or 14 runs of a national 50,000 segments over ten;
+/// about 6 to 10 seconds of the engine on two cores.
+pub const DEFAULT_MAX_ANALYSIS_SEGMENT_MONTHS: usize = 100_000_000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -68,6 +76,7 @@ impl Default for Limits {
             checkpoint_log_bytes: 16 * 1024 * 1024,
             result_streams: 8,
             duckdb_memory_mb: 2048,
+            max_analysis_segment_months: DEFAULT_MAX_ANALYSIS_SEGMENT_MONTHS,
         }
     }
 }

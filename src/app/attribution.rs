@@ -66,6 +66,9 @@ pub struct AttributionRequest {
     pub metric: GroupMetric,
     pub method: Method,
     pub time_budget: Duration,
+    /// Most segment-months all the runs together may take (runs x segments x months):
+    /// a server answering while its client waits bounds the work.
+    pub max_segment_months: usize,
 }
 
 /// Why an attribution could not be made.
@@ -79,6 +82,12 @@ pub enum AttributionError {
     /// A combination of factors failed to run (exit 1, 422).
     #[error("the scenario with factors [{factors}] failed: {message}")]
     RunFailed { factors: String, message: String },
+    #[error("the attribution needs {runs} runs of {segment_months} segment-months each, more than the {limit} segment-months one request may take (serve --max-analysis-segment-months); use fewer factors, --method sequential, or the command line")]
+    TooLarge {
+        runs: usize,
+        segment_months: usize,
+        limit: usize,
+    },
     #[error("cannot start the worker threads: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),
 }
@@ -264,6 +273,14 @@ pub fn attribute(
     let (scenarios, problems) = check_all(&sources, rules, &workforce);
     if !problems.is_empty() {
         return Err(AttributionError::Invalid(problems));
+    }
+    let per_run = workforce.len() * scenarios.first().map_or(0, |s| s.months);
+    if per_run.saturating_mul(scenarios.len()) > request.max_segment_months {
+        return Err(AttributionError::TooLarge {
+            runs: scenarios.len(),
+            segment_months: per_run,
+            limit: request.max_segment_months,
+        });
     }
     let options = RunOptions {
         detail: request.metric.detail(),

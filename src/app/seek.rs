@@ -39,6 +39,9 @@ pub struct SeekRequest {
     /// Only whole values.
     pub integer: bool,
     pub time_budget: Duration,
+    /// Most segment-months all the runs together may take; a seek that would need more
+    /// stops and says so.
+    pub max_segment_months: usize,
 }
 
 /// The answer.
@@ -71,6 +74,12 @@ pub enum SeekError {
         field: String,
         value: f64,
         message: String,
+    },
+    #[error("the seek has run {runs} runs of {segment_months} segment-months and needs more, beyond the {limit} segment-months one request may take (serve --max-analysis-segment-months); give a larger tolerance or a narrower range")]
+    TooLarge {
+        runs: usize,
+        segment_months: usize,
+        limit: usize,
     },
     #[error("cannot start the worker threads: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),
@@ -254,6 +263,14 @@ pub fn seek(
                 "sweep",
                 "goal seek sets one field of one scenario; remove the sweep".into(),
             ));
+        }
+        let per_run = workforce.len() * scenarios.first().map_or(0, |s| s.months);
+        if per_run.saturating_mul(runs + values.len()) > request.max_segment_months {
+            return Err(SeekError::TooLarge {
+                runs,
+                segment_months: per_run,
+                limit: request.max_segment_months,
+            });
         }
         let options = RunOptions {
             detail: request.metric.detail(),

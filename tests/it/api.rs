@@ -1490,3 +1490,55 @@ async fn a_run_s_figure_is_traced() {
     let r = send(trace(424242, segment, "agency_cost")).await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+async fn analyses_larger_than_a_request_may_take_are_refused_naming_the_limit() {
+    let s = server_with(
+        ApiKeys::default(),
+        Limits {
+            // Two runs of the sample (183 segments x 60 months) and no more.
+            max_analysis_segment_months: 2 * 183 * 60,
+            ..Limits::default()
+        },
+    );
+    let r = post_json(
+        &s.client,
+        "/attribution",
+        json!({ "scenario": "faculty-plan", "metric": "vacancies" }),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (413, "too_large"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("--max-analysis-segment-months"),
+        "{}",
+        r.text()
+    );
+    // One factor, two runs: within the limit.
+    let r = post_json(
+        &s.client,
+        "/attribution",
+        json!({ "scenario": "retention", "metric": "vacancies" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = post_json(
+        &s.client,
+        "/seek",
+        json!({
+            "scenario": "apprenticeships", "field": "interventions.3.starts_per_year",
+            "lo": 0, "hi": 500, "metric": "apprentices_qualified", "year": "2029/30", "target": 20
+        }),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (413, "too_large"),
+        "{}",
+        r.text()
+    );
+}

@@ -34,6 +34,7 @@ fn attribute_vacancies(
         metric,
         method: Method::Both,
         time_budget: std::time::Duration::from_secs(60),
+        max_segment_months: usize::MAX,
     };
     attribute(rules(), Arc::new(workforce), &request)
 }

@@ -52,6 +52,7 @@ fn request(
         tolerance: None,
         integer: false,
         time_budget: std::time::Duration::from_secs(60),
+        max_segment_months: usize::MAX,
     }
 }
 
