@@ -24,6 +24,10 @@ use crate::scenario::{check_all, ScenarioProblem, ScenarioSource};
 /// Most factors exact Shapley values are computed for: 2^12 = 4,096 runs.
 pub const MAX_SHAPLEY_FACTORS: usize = 12;
 
+/// Most factors of any attribution: a plan of more interventions than this is better
+/// attributed against a nearer baseline.
+pub const MAX_FACTORS: usize = 60;
+
 /// Which breakdowns to give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -106,8 +110,8 @@ struct Factors {
 
 impl Factors {
     /// The scenario with only the factors in `mask` (bit k = factor k) kept.
-    fn document(&self, scenario: &Map<String, Value>, mask: u32) -> Map<String, Value> {
-        let kept = |factor: Option<usize>| factor.is_none_or(|k| mask & (1 << k) != 0);
+    fn document(&self, scenario: &Map<String, Value>, mask: u64) -> Map<String, Value> {
+        let kept = |factor: Option<usize>| factor.is_none_or(|k| mask & (1u64 << k) != 0);
         let mut document = scenario.clone();
         if let Some(Value::Array(items)) = document.get_mut("interventions") {
             let mut index = 0;
@@ -129,9 +133,9 @@ impl Factors {
     }
 
     /// The names of the factors in `mask`, for messages.
-    fn label(&self, mask: u32) -> String {
+    fn label(&self, mask: u64) -> String {
         (0..self.names.len())
-            .filter(|k| mask & (1 << k) != 0)
+            .filter(|k| mask & (1u64 << k) != 0)
             .map(|k| self.names[k].clone())
             .collect::<Vec<_>>()
             .join(", ")
@@ -255,13 +259,20 @@ pub fn attribute(
     if request.method.shapley() && n > MAX_SHAPLEY_FACTORS {
         return Err(AttributionError::TooManyFactors { factors: n });
     }
-    let full = (1u32 << n) - 1;
+    if n > MAX_FACTORS {
+        return Err(AttributionError::Invalid(vec![ScenarioProblem {
+            file: request.scenario.file.clone(),
+            field: "interventions".into(),
+            message: format!("the scenario has {n} factors against its baseline; an attribution takes at most {MAX_FACTORS}: name a baseline nearer the scenario"),
+        }]));
+    }
+    let full = (1u64 << n) - 1;
     // Shapley needs every combination; the sequential steps need the first k factors for
     // each k, which are among them.
-    let masks: Vec<u32> = if request.method.shapley() {
+    let masks: Vec<u64> = if request.method.shapley() {
         (0..=full).collect()
     } else {
-        (0..=n).map(|k| (1u32 << k) - 1).collect()
+        (0..=n).map(|k| (1u64 << k) - 1).collect()
     };
     let sources: Vec<ScenarioSource> = masks
         .iter()
@@ -287,26 +298,27 @@ pub fn attribute(
         time_budget: request.time_budget,
     };
     let outcomes = run_all(rules, &workforce, &scenarios, &options, None)?;
-    let mut value = vec![f64::NAN; (full as usize) + 1];
+    let mut value = std::collections::HashMap::with_capacity(masks.len());
     for (outcome, &mask) in outcomes.into_iter().zip(&masks) {
         let failed = |message: String| AttributionError::RunFailed {
             factors: factors.label(mask),
             message,
         };
         let results = outcome.result.map_err(|e| failed(e.to_string()))?;
-        value[mask as usize] = request.metric.value(&results).map_err(|message| {
+        let metric = request.metric.value(&results).map_err(|message| {
             AttributionError::Invalid(vec![ScenarioProblem {
                 file: "request".into(),
                 field: "period".into(),
                 message,
             }])
         })?;
+        value.insert(mask, metric);
     }
 
     Ok(Attribution::from_values(
         &request.metric.metric,
         &factors.names,
-        &value,
+        |mask| value.get(&mask).copied().unwrap_or(f64::NAN),
         request.method.sequential(),
         request.method.shapley(),
         masks.len(),

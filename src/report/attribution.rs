@@ -25,34 +25,34 @@ pub struct Attribution {
 }
 
 impl Attribution {
-    /// `value[mask]` is the metric with the factors of `mask` (bit k = factor k) and the
-    /// baseline's own entries; with `shapley`, every mask is there, otherwise only the
-    /// first k factors' for each k.
+    /// `value(mask)` is the metric with the factors of `mask` (bit k = factor k) and the
+    /// baseline's own entries; with `shapley`, every mask is asked for, otherwise only
+    /// the first k factors' for each k.
     pub fn from_values(
         metric: &str,
         names: &[String],
-        value: &[f64],
+        value: impl Fn(u64) -> f64,
         sequential: bool,
         shapley: bool,
         runs: usize,
     ) -> Attribution {
         let n = names.len();
-        let full = (1usize << n) - 1;
+        let full = (1u64 << n) - 1;
         let step = |k: usize| {
-            let before = (1usize << k) - 1;
-            value[before | (1 << k)] - value[before]
+            let before = (1u64 << k) - 1;
+            value(before | (1 << k)) - value(before)
         };
         let phi = |k: usize| {
             let mut phi = 0.0;
             for mask in 0..=full {
                 if mask & (1 << k) == 0 {
                     let size = mask.count_ones() as usize;
-                    phi += shapley_weight(size, n) * (value[mask | (1 << k)] - value[mask]);
+                    phi += shapley_weight(size, n) * (value(mask | (1 << k)) - value(mask));
                 }
             }
             phi
         };
-        let (baseline_value, scenario_value) = (value[0], value[full]);
+        let (baseline_value, scenario_value) = (value(0), value(full));
         Attribution {
             metric: metric.to_string(),
             baseline_value,

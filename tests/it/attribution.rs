@@ -18,6 +18,15 @@ fn attribute_vacancies(
     scenario: &str,
     baseline: (&str, bool),
 ) -> Result<wfplan::report::attribution::Attribution, AttributionError> {
+    attribute_by(files, scenario, baseline, Method::Both)
+}
+
+fn attribute_by(
+    files: &[(&str, &str)],
+    scenario: &str,
+    baseline: (&str, bool),
+    method: Method,
+) -> Result<wfplan::report::attribution::Attribution, AttributionError> {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
         std::fs::write(dir.path().join(format!("{name}.toml")), text).unwrap();
@@ -32,7 +41,7 @@ fn attribute_vacancies(
         baseline: catalogue.resolve(baseline.0).unwrap(),
         baseline_named: baseline.1,
         metric,
-        method: Method::Both,
+        method,
         time_budget: std::time::Duration::from_secs(60),
         max_segment_months: usize::MAX,
     };
@@ -189,5 +198,28 @@ fn attribute_through_the_binary_adds_up() {
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn many_factors_have_sequential_steps_and_no_shapley_values() {
+    // Fourteen 1% releases: 2^14 runs would be too many for Shapley values, and the 15
+    // runs of the waterfall are fine. Each step is 120 * 0.99^(k-1) * 0.01 FTE.
+    let mut scenario = String::from("extends = \"base\"\n");
+    for k in 0..14 {
+        scenario.push_str(&format!(
+            "[[interventions]]\nkind = \"time_released\"\nname = \"r{k}\"\nshare = 0.01\n"
+        ));
+    }
+    let files = [("base", BASE), ("plan", scenario.as_str())];
+    let a = attribute_by(&files, "plan", ("base", false), Method::Sequential).unwrap();
+    assert_eq!((a.runs, a.factors.len()), (15, 14));
+    for (k, f) in a.factors.iter().enumerate() {
+        close(f.sequential, -120.0 * 0.99f64.powi(k as i32) * 0.01);
+        assert!(f.shapley.is_none());
+    }
+    match attribute_by(&files, "plan", ("base", false), Method::Shapley) {
+        Err(AttributionError::TooManyFactors { factors: 14 }) => {}
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }
