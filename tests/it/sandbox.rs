@@ -133,3 +133,41 @@ fn oversized_and_broken_rules_are_refused_with_their_location() {
         "{text:?}"
     );
 }
+
+/// Scripts are compiled with constant calls evaluated once (rhai's full optimisation); a
+/// constant call that would build a huge value must still meet the limits, at compile
+/// time or when it runs, and never take the process's memory.
+#[test]
+fn constant_calls_folded_at_compile_time_keep_the_limits() {
+    const HUGE: &str = r#"fn kind() { #{ summary: "builds a huge text", stage: "rates", fields: #{} } }
+
+let text = "x".pad(200000000, "y");
+let list = range(0, 100000000).collect();
+leaver = leaver * 1.0;
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    copy_rules(dir.path(), &[("huge_text", HUGE)]);
+    let started = std::time::Instant::now();
+    match RuleSet::load(dir.path()) {
+        Err(problems) => {
+            let text = problems.to_string();
+            assert!(text.contains("huge_text"), "{text}");
+        }
+        Ok(rules) => {
+            // Compiled: running it must fail on a limit, not build the text.
+            let w = workforce(&[simple_row("a", "5", 10.0)]);
+            let scenario = wfplan::scenario::from_toml_str(
+                "s.toml",
+                "start = \"2025-04\"\nmonths = 1\n[[interventions]]\nkind = \"huge_text\"\n",
+                &rules,
+                &w,
+            )
+            .unwrap()
+            .remove(0);
+            let outcome = wfplan::engine::run_scenario(&rules, &w, &scenario, &Default::default());
+            let error = outcome.unwrap_err().to_string();
+            assert!(error.contains("huge_text"), "{error}");
+        }
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
