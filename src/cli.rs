@@ -19,10 +19,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::app::attribution::{self, AttributionError, AttributionRequest, Method};
 use crate::app::compare::Side;
 use crate::app::execute::{begin_batch, run_batch};
+use crate::app::plan::request_problem;
 use crate::app::project::{self, Loaded, Named};
 use crate::app::seek::{self, SeekError, SeekRequest};
 use crate::app::trace::{self as app_trace, TraceError};
 use crate::app::{PlanError, RunPlan, RunRequest};
+use crate::data::export::ResultsEncoding;
 use crate::data::{export, Recorder, Store};
 use crate::model::{RunResults, Workforce};
 use crate::report::metric::{GroupMetric, PeriodChoice};
@@ -780,7 +782,7 @@ fn results(args: ResultsArgs) -> Result<(), Failure> {
     use std::io::Write;
 
     let recorder = open_recorder(&args.db)?;
-    let (reader, columns) = {
+    let (reader, columns, complete) = {
         let store = recorder.store();
         let batch = store.batch_of(args.run_id)?.ok_or_else(|| {
             Failure::Input(anyhow::anyhow!(
@@ -789,8 +791,9 @@ fn results(args: ResultsArgs) -> Result<(), Failure> {
                 args.db.display()
             ))
         })?;
-        let runs: Vec<_> = store
-            .batch_runs(batch)?
+        let batch_runs = store.batch_runs(batch)?;
+        let complete = !batch_runs.iter().any(|r| r.status == RunStatus::Running);
+        let runs: Vec<_> = batch_runs
             .into_iter()
             .filter(|r| r.status == RunStatus::Succeeded)
             .collect();
@@ -816,7 +819,7 @@ fn results(args: ResultsArgs) -> Result<(), Failure> {
                     crate::data::query::QueryOutcome::Data(e) => Failure::Input(e.into()),
                 })?;
         let columns = reader.columns().to_vec();
-        (reader, columns)
+        (reader, columns, complete)
     };
     let reader_metrics = columns
         .iter()
@@ -841,52 +844,31 @@ fn results(args: ResultsArgs) -> Result<(), Failure> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let number = |x: f64| x.to_string();
     let mut written: Result<(), std::io::Error> = Ok(());
-    let mut first = true;
     match args.format.as_str() {
-        "csv" => {
-            let mut writer = csv::Writer::from_writer(&mut output);
-            writer.write_record(&columns).context("cannot write CSV")?;
-            reader.read(|rows| {
-                for row in rows {
-                    let record = [row.scenario, row.period]
-                        .into_iter()
-                        .chain(row.keys)
-                        .chain(row.values.into_iter().map(number));
-                    if let Err(e) = writer.write_record(record) {
-                        written = Err(e.into());
-                        return false;
-                    }
+        "csv" | "json" => {
+            // As the API's answer: the same encoding, a batch at a time.
+            let encoding = if args.format == "csv" {
+                ResultsEncoding::Csv
+            } else {
+                ResultsEncoding::Json {
+                    run: args.run_id,
+                    complete,
                 }
-                true
-            })?;
-            writer.flush().context("cannot write the results")?;
-        }
-        "json" => {
-            // The shape of the API's answer's rows, one object per row.
-            write!(output, "{{\"run\":{},\"rows\":[", args.run_id)
-                .context("cannot write the results")?;
+            };
+            let mut write = |bytes: Result<Vec<u8>, String>| {
+                let bytes = bytes.map_err(std::io::Error::other)?;
+                output.write_all(&bytes)
+            };
+            write(encoding.head(&columns)).context("cannot write the results")?;
+            let mut first = true;
             reader.read(|rows| {
-                for row in rows {
-                    let keys = &columns[2..2 + row.keys.len()];
-                    let metrics = &columns[2 + row.keys.len()..];
-                    let value = serde_json::json!({
-                        "scenario": row.scenario,
-                        "period": row.period,
-                        "keys": keys.iter().cloned().zip(row.keys.into_iter().map(serde_json::Value::from)).collect::<serde_json::Map<_, _>>(),
-                        "figures": metrics.iter().cloned().zip(row.values.into_iter().map(serde_json::Value::from)).collect::<serde_json::Map<_, _>>(),
-                    });
-                    let separator = if first { "" } else { "," };
-                    first = false;
-                    if let Err(e) = write!(output, "{separator}{value}") {
-                        written = Err(e);
-                        return false;
-                    }
-                }
-                true
+                let empty = rows.is_empty();
+                written = write(encoding.rows(&columns, rows, first));
+                first &= empty;
+                written.is_ok()
             })?;
-            writeln!(output, "]}}").context("cannot write the results")?;
+            write(Ok(encoding.tail())).context("cannot write the results")?;
         }
         _ => {
             // A table for reading: every row read first to size the columns, which is
@@ -958,16 +940,8 @@ fn analysis(
     let catalogue = scenario_catalogue(sources.scenario_dir.as_deref())?;
     let recorder = open_recorder(&sources.db)?;
     let (workforce, _) = load_workforce(sources, &recorder)?;
-    let usage = |field: &str, message: String| {
-        problems(
-            "request",
-            &[ScenarioProblem {
-                file: "request".into(),
-                field: field.into(),
-                message,
-            }],
-        )
-    };
+    let usage =
+        |field: &str, message: String| problems("request", &[request_problem(field, message)]);
     let period = PeriodChoice::parse(year, month).map_err(|m| usage("period", m))?;
     let metric = GroupMetric::checked(metric, filters, period, &workforce)
         .map_err(|(field, m)| usage(field, m))?;
@@ -1142,16 +1116,8 @@ fn trace(args: TraceArgs) -> Result<(), Failure> {
     };
     let request = app_trace::TraceRequest {
         scenario,
-        segment: app_trace::parse_segment(&args.segment).map_err(|m| {
-            problems(
-                "request",
-                &[ScenarioProblem {
-                    file: "request".into(),
-                    field: "segment".into(),
-                    message: m,
-                }],
-            )
-        })?,
+        segment: app_trace::parse_segment(&args.segment)
+            .map_err(|m| problems("request", &[request_problem("segment", m)]))?,
         month: args.month,
         figure: args.figure,
         time_budget: crate::rules::sandbox::DEFAULT_TIME_BUDGET,

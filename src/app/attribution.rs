@@ -306,11 +306,7 @@ pub fn attribute(
         };
         let results = outcome.result.map_err(|e| failed(e.to_string()))?;
         let metric = request.metric.value(&results).map_err(|message| {
-            AttributionError::Invalid(vec![ScenarioProblem {
-                file: "request".into(),
-                field: "period".into(),
-                message,
-            }])
+            AttributionError::Invalid(vec![super::plan::request_problem("period", message)])
         })?;
         value.insert(mask, metric);
     }

@@ -68,7 +68,9 @@ pub struct RunPlan {
 /// Where problems with the request as a whole (not one scenario file) are reported.
 pub const REQUEST: &str = "request";
 
-fn request_problem(field: &str, message: String) -> ScenarioProblem {
+/// A problem with the request as a whole (a flag, a query field), not with one scenario
+/// file: every front end and analysis reports these alike.
+pub fn request_problem(field: &str, message: String) -> ScenarioProblem {
     ScenarioProblem {
         file: REQUEST.into(),
         field: field.into(),

@@ -108,10 +108,10 @@ fn field_path(request: &SeekRequest, rules: &RuleSet) -> Result<FieldPath, SeekE
     let path = request.field.as_str();
     let bad = |message: String| problem(request, "field", message);
     let parts: Vec<&str> = path.split('.').collect();
-    let (list, position, rest) = match parts.as_slice() {
-        [list @ ("interventions" | "overrides"), n, rest @ ..] if !rest.is_empty() => {
-            (*list, *n, rest)
-        }
+    // The list's name as a `'static` text, for the path kept in `FieldPath`.
+    let (list, position, rest): (&'static str, _, _) = match parts.as_slice() {
+        ["interventions", n, rest @ ..] if !rest.is_empty() => ("interventions", *n, rest),
+        ["overrides", n, rest @ ..] if !rest.is_empty() => ("overrides", *n, rest),
         _ => {
             return Err(bad(format!(
                 "'{path}' is not a field path: write interventions.N.FIELD or overrides.N.COLUMN, N counted from 1"
@@ -171,11 +171,6 @@ fn field_path(request: &SeekRequest, rules: &RuleSet) -> Result<FieldPath, SeekE
                 "'{path}' is not a field path: write interventions.N.FIELD or overrides.N.COLUMN"
             )))
         }
-    };
-    let list = if list == "interventions" {
-        "interventions"
-    } else {
-        "overrides"
     };
     Ok(FieldPath { list, index, keys })
 }

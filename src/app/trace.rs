@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::plan::scenario_hash;
+use super::plan::{request_problem, scenario_hash};
 use crate::data::query::RunRow;
 use crate::engine::trace::Trace;
 use crate::engine::{RunError, RunOptions};
@@ -40,11 +40,7 @@ pub struct TraceRequest {
 }
 
 fn invalid(field: &str, message: String) -> TraceError {
-    TraceError::Invalid(vec![ScenarioProblem {
-        file: "request".into(),
-        field: field.into(),
-        message,
-    }])
+    TraceError::Invalid(vec![request_problem(field, message)])
 }
 
 /// `org=a,staff_group=physiotherapy,band=5` as the key values of a segment.

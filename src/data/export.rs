@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::query::ResultsRow;
 use super::results_tables::results_relation;
 use super::sql::{quote, sql_text};
 use super::store::Store;
@@ -71,4 +72,98 @@ pub fn write_parquet(
         .connection()
         .execute(&sql, duckdb::params_from_iter(run_ids))?;
     Ok(())
+}
+
+/// How a results query's rows are written as they are read, by the API's answers and by
+/// `wfplan results` alike: a head, each batch of rows, a tail.
+pub enum ResultsEncoding {
+    /// `{"run": .., "complete": .., "rows": [..]}`, each row `{"scenario", "period",
+    /// "keys": {..}, "figures": {..}}` (the API's `ResultsView`).
+    Json { run: i64, complete: bool },
+    /// A header of the query's columns, then a record per row.
+    Csv,
+}
+
+/// A row as the JSON form gives it: keys and figures named by their columns.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    scenario: &'a str,
+    period: &'a str,
+    keys: std::collections::BTreeMap<&'a str, &'a str>,
+    figures: std::collections::BTreeMap<&'a str, f64>,
+}
+
+impl ResultsEncoding {
+    /// What comes before the rows; `columns` are the query's (`scenario`, `period`, the
+    /// keys, the metrics).
+    pub fn head(&self, columns: &[String]) -> Result<Vec<u8>, String> {
+        match self {
+            ResultsEncoding::Json { run, complete } => {
+                Ok(format!("{{\"run\":{run},\"complete\":{complete},\"rows\":[").into_bytes())
+            }
+            ResultsEncoding::Csv => csv_line(columns.iter().map(String::as_str)),
+        }
+    }
+
+    /// A batch of rows; `first` is whether no row came before (JSON needs commas).
+    pub fn rows(
+        &self,
+        columns: &[String],
+        rows: Vec<ResultsRow>,
+        first: bool,
+    ) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        for (i, row) in rows.into_iter().enumerate() {
+            match self {
+                ResultsEncoding::Json { .. } => {
+                    if !(first && i == 0) {
+                        out.push(b',');
+                    }
+                    let keys = &columns[2..2 + row.keys.len()];
+                    let metrics = &columns[2 + row.keys.len()..];
+                    let json = JsonRow {
+                        scenario: &row.scenario,
+                        period: &row.period,
+                        keys: keys
+                            .iter()
+                            .map(String::as_str)
+                            .zip(row.keys.iter().map(String::as_str))
+                            .collect(),
+                        figures: metrics
+                            .iter()
+                            .map(String::as_str)
+                            .zip(row.values.iter().copied())
+                            .collect(),
+                    };
+                    serde_json::to_writer(&mut out, &json).map_err(|e| e.to_string())?;
+                }
+                ResultsEncoding::Csv => {
+                    let values: Vec<String> = row.values.iter().map(|v| v.to_string()).collect();
+                    let fields = [row.scenario.as_str(), row.period.as_str()]
+                        .into_iter()
+                        .chain(row.keys.iter().map(String::as_str))
+                        .chain(values.iter().map(String::as_str));
+                    out.extend(csv_line(fields)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// What comes after the rows.
+    pub fn tail(&self) -> Vec<u8> {
+        match self {
+            ResultsEncoding::Json { .. } => b"]}".to_vec(),
+            ResultsEncoding::Csv => Vec::new(),
+        }
+    }
+}
+
+/// One CSV record, quoted as the `csv` crate quotes.
+fn csv_line<'a>(fields: impl Iterator<Item = &'a str>) -> Result<Vec<u8>, String> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record(fields)
+        .map_err(|e| format!("cannot write CSV: {e}"))?;
+    writer.into_inner().map_err(|e| e.to_string())
 }

@@ -3,8 +3,8 @@
 //! the results query computes it (flows summed, stocks averaged over the period's months,
 //! rates from those sums). Attribution and goal seek measure scenarios by it.
 
-use super::Period;
-use crate::model::results::{is_stock, DERIVED, METRICS};
+use super::period_of;
+use crate::model::results::{DERIVED, METRICS};
 use crate::model::{same_name, Detail, RunResults, Workforce, YearMonth};
 
 /// The months a metric covers.
@@ -141,27 +141,10 @@ impl GroupMetric {
                     .all(|((_, value), at)| at.is_some_and(|at| results.rows[row][at] == *value))
             })
             .collect();
-        let mut period = Period {
-            label: self.period.label(),
-            months: 0,
-            values: [0.0; METRICS.len()],
-        };
-        for month in 0..results.months {
-            if !self.period.holds(results.start.plus(month as i64)) {
-                continue;
-            }
-            period.months += 1;
-            for &row in &rows {
-                for (total, value) in period
-                    .values
-                    .iter_mut()
-                    .zip(results.row_figures(month, row))
-                {
-                    *total += value;
-                }
-            }
-        }
-        if period.months == 0 {
+        let months: Vec<usize> = (0..results.months)
+            .filter(|&month| self.period.holds(results.start.plus(month as i64)))
+            .collect();
+        if months.is_empty() {
             return Err(format!(
                 "the run has no month in {} (it runs {} months from {})",
                 self.period.label(),
@@ -169,11 +152,7 @@ impl GroupMetric {
                 results.start
             ));
         }
-        for (metric, value) in period.values.iter_mut().enumerate() {
-            if is_stock(metric) {
-                *value /= period.months as f64;
-            }
-        }
+        let period = period_of(results, self.period.label(), &months, &rows);
         Ok(match METRICS.iter().position(|m| *m == self.metric) {
             Some(at) => period.values[at],
             None => {

@@ -76,19 +76,31 @@ fn ratio(a: f64, b: f64) -> f64 {
 
 /// A run's totals by NHS financial year (April to March).
 pub fn by_financial_year(results: &RunResults) -> Vec<Period> {
-    let mut periods: Vec<Period> = Vec::new();
+    let all_rows: Vec<usize> = (0..results.rows.len()).collect();
+    let mut years: Vec<(String, Vec<usize>)> = Vec::new();
     for month in 0..results.months {
         let label = results.start.plus(month as i64).financial_year();
-        if periods.last().is_none_or(|p| p.label != label) {
-            periods.push(Period {
-                label,
-                months: 0,
-                values: [0.0; METRICS.len()],
-            });
+        match years.last_mut() {
+            Some((last, months)) if *last == label => months.push(month),
+            _ => years.push((label, vec![month])),
         }
-        let period = periods.last_mut().expect("pushed above");
-        period.months += 1;
-        for row in 0..results.rows.len() {
+    }
+    years
+        .into_iter()
+        .map(|(label, months)| period_of(results, label, &months, &all_rows))
+        .collect()
+}
+
+/// The totals of some rows over some months: flows summed, stocks the mean of the
+/// months. (With no month, every figure is 0.)
+pub fn period_of(results: &RunResults, label: String, months: &[usize], rows: &[usize]) -> Period {
+    let mut period = Period {
+        label,
+        months: months.len(),
+        values: [0.0; METRICS.len()],
+    };
+    for &month in months {
+        for &row in rows {
             for (total, value) in period
                 .values
                 .iter_mut()
@@ -98,14 +110,14 @@ pub fn by_financial_year(results: &RunResults) -> Vec<Period> {
             }
         }
     }
-    for period in &mut periods {
+    if !months.is_empty() {
         for (metric, value) in period.values.iter_mut().enumerate() {
             if is_stock(metric) {
-                *value /= period.months as f64;
+                *value /= months.len() as f64;
             }
         }
     }
-    periods
+    period
 }
 
 /// The whole run as one period.

@@ -26,6 +26,7 @@ use super::text::Text;
 use super::{blocking, ApiTags};
 use crate::app::compare::Side;
 use crate::data::datasets::DEFAULT_DATASET;
+use crate::data::export::ResultsEncoding;
 use crate::data::query::{Period as QueryPeriod, ResultsQuery, RunRow, DERIVED};
 use crate::model::results::METRICS;
 use crate::model::{BatchStatus, RunStatus};
@@ -564,10 +565,10 @@ impl RunsApi {
                 ResultsContent::Parquet(Binary(stream::file_body(path, folder).await?))
             }
             "csv" => ResultsContent::Csv(Binary(
-                stream::results_body(reader, stream::Encoding::Csv, permit).await?,
+                stream::results_body(reader, ResultsEncoding::Csv, permit).await?,
             )),
             _ => ResultsContent::Json(Binary(
-                stream::results_body(reader, stream::Encoding::Json { run, complete }, permit)
+                stream::results_body(reader, ResultsEncoding::Json { run, complete }, permit)
                     .await?,
             )),
         };

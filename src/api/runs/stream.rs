@@ -19,12 +19,11 @@ use std::time::Duration;
 
 use futures_util::{stream, StreamExt as _};
 use poem::Body;
-use poem_openapi::types::ToJSON;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use super::ResultRow;
 use crate::api::error::ApiError;
-use crate::data::query::{ResultsReader, ResultsRow};
+use crate::data::export::ResultsEncoding;
+use crate::data::query::ResultsReader;
 
 /// Chunks encoded ahead of the client: with a batch of 2,048 rows a chunk is at most a few
 /// hundred kilobytes of JSON.
@@ -33,94 +32,12 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 /// How long a client may take no data before its answer is abandoned.
 pub(super) const STALL_LIMIT: Duration = Duration::from_secs(60);
 
-/// How an answer's rows are written.
-pub(super) enum Encoding {
-    /// `{"run": .., "complete": .., "rows": [..]}`, the shape of `ResultsView`.
-    Json {
-        run: i64,
-        complete: bool,
-    },
-    Csv,
-}
-
-impl Encoding {
-    fn head(&self, columns: &[String]) -> Result<Vec<u8>, String> {
-        match self {
-            Encoding::Json { run, complete } => {
-                Ok(format!("{{\"run\":{run},\"complete\":{complete},\"rows\":[").into_bytes())
-            }
-            Encoding::Csv => csv_line(columns.iter().map(String::as_str)),
-        }
-    }
-
-    /// A batch of rows; `first` is whether no row came before (JSON needs commas).
-    fn rows(
-        &self,
-        columns: &[String],
-        rows: Vec<ResultsRow>,
-        first: bool,
-    ) -> Result<Vec<u8>, String> {
-        let mut out = Vec::new();
-        match self {
-            Encoding::Json { .. } => {
-                for (i, row) in rows.into_iter().enumerate() {
-                    if !(first && i == 0) {
-                        out.push(b',');
-                    }
-                    let value = result_row(columns, row).to_json().unwrap_or_default();
-                    serde_json::to_writer(&mut out, &value).map_err(|e| e.to_string())?;
-                }
-            }
-            Encoding::Csv => {
-                for row in rows {
-                    let values: Vec<String> = row.values.iter().map(|v| v.to_string()).collect();
-                    let fields = [row.scenario.as_str(), row.period.as_str()]
-                        .into_iter()
-                        .chain(row.keys.iter().map(String::as_str))
-                        .chain(values.iter().map(String::as_str));
-                    out.extend(csv_line(fields)?);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn tail(&self) -> Vec<u8> {
-        match self {
-            Encoding::Json { .. } => b"]}".to_vec(),
-            Encoding::Csv => Vec::new(),
-        }
-    }
-}
-
-/// A row as the JSON answer gives it: keys and figures named by their columns
-/// (`scenario`, `period`, the keys, then the metrics).
-fn result_row(columns: &[String], row: ResultsRow) -> ResultRow {
-    let keys = &columns[2..2 + row.keys.len()];
-    let metrics = &columns[2 + row.keys.len()..];
-    ResultRow {
-        scenario: row.scenario,
-        period: row.period,
-        keys: keys.iter().cloned().zip(row.keys).collect(),
-        figures: metrics.iter().cloned().zip(row.values).collect(),
-    }
-}
-
-/// One CSV record, quoted as the `csv` crate quotes.
-fn csv_line<'a>(fields: impl Iterator<Item = &'a str>) -> Result<Vec<u8>, String> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record(fields)
-        .map_err(|e| format!("cannot write CSV: {e}"))?;
-    writer.into_inner().map_err(|e| e.to_string())
-}
-
 /// Streams a checked results query as the body of an answer. Waits for the query's first
 /// batch, so that a failing query is an error answer rather than a cut-off body; after
 /// that, an error ends the body early (the client sees a truncated answer).
 pub(super) async fn results_body(
     reader: ResultsReader,
-    encoding: Encoding,
+    encoding: ResultsEncoding,
     permit: OwnedSemaphorePermit,
 ) -> Result<Body, ApiError> {
     let (sender, mut receiver) = mpsc::channel::<Result<Vec<u8>, String>>(CHUNKS_IN_FLIGHT);
