@@ -377,6 +377,7 @@ pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
         run_chunk(&workforce, scenario, &prepared, range.clone(), out);
     });
     RunResults {
+        draws: wfplan::model::DrawRange::DETERMINISTIC,
         scenario: scenario.name.clone(),
         start: scenario.start,
         months,

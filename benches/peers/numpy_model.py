@@ -139,9 +139,13 @@ PIPELINE_KINDS = ("placements", "apprenticeships", "return_to_practice", "intern
 INTEGER_FIELDS = {"intake_month", "course_months"}
 NON_NUMBER_FIELDS = {"to", "same"}
 
-SCENARIO_FIELDS = {"name", "description", "extends", "start", "months", "overrides", "interventions", "seasonality"}
+SCENARIO_FIELDS = {
+    "name", "description", "extends", "start", "months", "overrides", "interventions", "seasonality",
+    "monte_carlo", "uncertain",
+}
 SEASONAL_LISTS = ("annual_leave", "sickness")
-NOT_IMPLEMENTED_FIELDS = {"monte_carlo", "uncertain"}  # spec section 7
+MONTE_CARLO_FIELDS = ("draws", "seed")
+UNCERTAIN_FIELDS = {"what", "where", "per", "p10", "p90"}
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -273,9 +277,6 @@ def load_scenario(path: Path, chain: tuple = ()) -> dict:
         raise ModelError(f"scenario file not found: {path}") from None
     except tomllib.TOMLDecodeError as error:
         raise ModelError(f"{path}: {error}") from None
-    later = sorted(set(table) & NOT_IMPLEMENTED_FIELDS)
-    if later:
-        raise ModelError(f"{path}: {later} (Monte Carlo, spec section 7) are not implemented by this peer")
     unknown = sorted(set(table) - SCENARIO_FIELDS)
     if unknown:
         raise ModelError(f"{path}: unknown scenario fields {unknown}")
@@ -292,15 +293,23 @@ def load_scenario(path: Path, chain: tuple = ()) -> dict:
         for month, factor in enumerate(factors, start=1):
             if number(factor, f"{context}[{month}]") < 0:
                 raise ModelError(f"{context}[{month}] must be >= 0, got {factor!r}")
-    for field in ("overrides", "interventions"):
+    monte_carlo = table.get("monte_carlo", {})
+    if not isinstance(monte_carlo, dict):
+        raise ModelError(f"{path}: `monte_carlo` must be a table ([monte_carlo])")
+    unknown = sorted(set(monte_carlo) - set(MONTE_CARLO_FIELDS))
+    if unknown:
+        raise ModelError(f"{path}: unknown monte_carlo fields {unknown}; known are {list(MONTE_CARLO_FIELDS)}")
+    for field in ("overrides", "interventions", "uncertain"):
         items = table.get(field, [])
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise ModelError(f"{path}: `{field}` must be an array of tables ([[{field}]])")
     own_items = {
         field: [(path, index, item) for index, item in enumerate(table.get(field, []), start=1)]
-        for field in ("overrides", "interventions")
+        for field in ("overrides", "interventions", "uncertain")
     }
-    scenario = {"name": path.stem, "description": "", "start": None, "months": None, "seasonality": {}}
+    scenario = {
+        "name": path.stem, "description": "", "start": None, "months": None, "seasonality": {}, "monte_carlo": {},
+    }
     if "extends" in table:
         parent_name = table["extends"]
         if not isinstance(parent_name, str) or not parent_name:
@@ -311,17 +320,22 @@ def load_scenario(path: Path, chain: tuple = ()) -> dict:
         scenario["start"] = parent["start"]
         scenario["months"] = parent["months"]
         scenario["seasonality"] = dict(parent["seasonality"])  # a child's list replaces the parent's
+        scenario["monte_carlo"] = dict(parent["monte_carlo"])  # a child's key replaces the parent's
         overrides = parent["overrides"] + own_items["overrides"]
         interventions = parent["interventions"] + own_items["interventions"]
+        uncertain = parent["uncertain"] + own_items["uncertain"]
     else:
         overrides = own_items["overrides"]
         interventions = own_items["interventions"]
+        uncertain = own_items["uncertain"]
     for field in ("name", "description", "start", "months"):
         if field in table:
             scenario[field] = table[field]
     scenario["seasonality"].update({field: [float(x) for x in factors] for field, factors in season.items()})
+    scenario["monte_carlo"].update({field: (path, value) for field, value in monte_carlo.items()})
     scenario["overrides"] = overrides
     scenario["interventions"] = interventions
+    scenario["uncertain"] = uncertain
     scenario["path"] = path
     return scenario
 
@@ -341,7 +355,7 @@ def check_scenario(scenario: dict) -> dict:
         raise ModelError(f"{path}: `name` must be a string")
     # Entries are named `overrides.N` and `interventions.N`, N counted from 1 in the lists
     # after `extends` (the parent's entries first), as spec section 6 names fields.
-    for field in ("overrides", "interventions"):
+    for field in ("overrides", "interventions", "uncertain"):
         scenario[field] = [(file, n, item) for n, (file, _, item) in enumerate(scenario[field], start=1)]
     season = scenario["seasonality"]
     scenario["season"] = {field: np.array(season.get(field, [1.0] * 12), dtype=np.float64) for field in SEASONAL_LISTS}
@@ -441,8 +455,11 @@ def check_inputs(columns: dict, workforce: Workforce, season: dict) -> None:
     ]
     for name, ok, rule in checks:
         if not np.all(ok):
-            i = int(np.argmin(ok))
-            raise ModelError(f"{workforce.source}: {workforce.segment(i)}: {name} {rule} (after overrides)")
+            # In a Monte Carlo run a column may hold one row per draw (draws x segments).
+            d, i = divmod(int(np.argmin(ok)), workforce.size)
+            drawn = f"draw {d}: " if np.ndim(ok) == 2 else ""
+            after = "after overrides and the draw's values" if drawn else "after overrides"
+            raise ModelError(f"{workforce.source}: {drawn}{workforce.segment(i)}: {name} {rule} ({after})")
 
 
 # ---------------------------------------------------------------------------------------
@@ -528,6 +545,30 @@ class Intervention:
         return range(first, last + 1)
 
 
+def item_parts(item: Intervention, weights: np.ndarray):
+    """(weights, fields, cost_per_month) of the parts of an intervention whose fields are
+    numbers in each part: the whole intervention (fields None: its own), or, where a Monte
+    Carlo draw gave fields a value per segment, one part per distinct set of values among
+    its segments, with the weights of that part's segments (0 elsewhere)."""
+    varying = [name for name, value in item.fields.items() if np.ndim(value)]
+    if not varying and not np.ndim(item.cost_per_month):
+        return [(weights, None, item.cost_per_month)]
+    segments = np.flatnonzero(item.mask)
+    cost = np.broadcast_to(item.cost_per_month, item.mask.shape)
+    parts = {}
+    for i in segments.tolist():
+        values = tuple(float(item.fields[name][i]) for name in varying) + (float(cost[i]),)
+        parts.setdefault(values, []).append(i)
+    result = []
+    for values, members in parts.items():
+        fields = dict(item.fields)
+        fields.update(zip(varying, values[:-1]))
+        part = np.zeros(item.mask.shape)
+        part[members] = 1.0
+        result.append((weights * part, fields, values[-1]))
+    return result
+
+
 def attribution_weights(mask: np.ndarray, fte_at_start: np.ndarray) -> np.ndarray:
     """Share of each matched segment: its fte at start over theirs; equal where all are 0."""
     weights = np.where(mask, fte_at_start, 0.0)
@@ -540,7 +581,18 @@ def attribution_weights(mask: np.ndarray, fte_at_start: np.ndarray) -> np.ndarra
     return mask / matched
 
 
-def pipeline_series(item: Intervention, months: int, start_month: int):
+def cohort_starts(item: Intervention, months: int, start_month: int) -> np.ndarray:
+    """The start months of a pipeline's cohorts (see pipeline_series)."""
+    f = item.fields
+    course = int(f["course_months"])
+    starts = np.array(item.active_months(months, first=-course), dtype=np.int64)  # cohort start months
+    if item.kind in ("placements", "apprenticeships"):
+        calendar_month = (start_month - 1 + starts) % 12 + 1  # Python's % is >= 0 for negative s
+        starts = starts[calendar_month == f["intake_month"]]
+    return starts
+
+
+def pipeline_series(item: Intervention, months: int, start_month: int, fields=None):
     """Monthly totals of one pipeline intervention before attribution:
     (landed joiners, people in training, cost), over the months of the run.
 
@@ -548,13 +600,12 @@ def pipeline_series(item: Intervention, months: int, start_month: int):
     negative (a programme already running at the start). A cohort with s + course_months
     < 0 has landed before the run (it is in `fte`) and was never in training during it,
     so cohorts start no earlier than -course_months here. Costs are charged only for
-    months 0 .. months - 1."""
-    f = item.fields
+    months 0 .. months - 1. `fields` replaces the item's (numbers) where given: a Monte
+    Carlo draw's values for some of its segments."""
+    f = item.fields if fields is None else fields
     course = int(f["course_months"])
-    starts = np.array(item.active_months(months, first=-course), dtype=np.int64)  # cohort start months
+    starts = cohort_starts(item, months, start_month)
     if item.kind in ("placements", "apprenticeships"):
-        calendar_month = (start_month - 1 + starts) % 12 + 1  # Python's % is >= 0 for negative s
-        starts = starts[calendar_month == f["intake_month"]]
         size = f["places_per_year"] if item.kind == "placements" else f["starts_per_year"]
         per_starter = f["completion"] * f["local_employment"]
     elif item.kind == "return_to_practice":
@@ -623,19 +674,20 @@ class GroupScan:
 
     @staticmethod
     def _before(values: np.ndarray, steps) -> np.ndarray:
+        # Along the last axis: a Monte Carlo run has a leading axis of draws.
         scan = np.zeros_like(values)
         if not steps:  # every group has one member: nothing is before anything
             return scan
-        scan[1:] = np.where(steps[0][1], values[:-1], 0.0)
+        scan[..., 1:] = np.where(steps[0][1], values[..., :-1], 0.0)
         for d, same in steps:
-            scan[d:] = scan[d:] + np.where(same, scan[:-d], 0.0)
+            scan[..., d:] = scan[..., d:] + np.where(same, scan[..., :-d], 0.0)
         return scan
 
     def others(self, values: np.ndarray) -> np.ndarray:
         """For every member (in self.members order), the sum of `values` (given over all
-        segments) over the other members of its group."""
-        v = values[self.members]
-        return self._before(v, self.steps) + self._before(v[::-1], self.reverse_steps)[::-1]
+        segments, on the last axis) over the other members of its group."""
+        v = values[..., self.members]
+        return self._before(v, self.steps) + self._before(v[..., ::-1], self.reverse_steps)[..., ::-1]
 
 
 def prepare_transfer(item: Intervention, workforce: Workforce) -> None:
@@ -658,44 +710,68 @@ def prepare_transfer(item: Intervention, workforce: Workforce) -> None:
         item.scan = GroupScan(np.flatnonzero(sender | item.to_mask), group)
 
 
+def group_sum(values: np.ndarray, codes: np.ndarray, count: int) -> np.ndarray:
+    """Sums of `values` over the segments of each group (codes 0 .. count - 1), on the last
+    axis. With a leading axis of draws (a Monte Carlo run) each draw is summed on its own:
+    the codes are offset by draw * count, so one bincount never mixes two draws, and each
+    group is summed in segment order, exactly as a run of that draw alone sums it."""
+    if values.ndim == 1:
+        return np.bincount(codes, weights=values, minlength=count)
+    draws = values.shape[0]
+    offset = (codes + count * np.arange(draws)[:, None]).ravel()
+    return np.bincount(offset, weights=values.ravel(), minlength=draws * count).reshape(draws, count)
+
+
 def transfer_flows(item: Intervention, fte: np.ndarray, ramp: float):
     """(out, in) of one transfer in a month, from fte(t): each sender i sends
     out_i = fte_i * (1 - (1 - rate * ramp) ^ (1 / 12)) to its targets j, split by their
-    fte (equal where all of them have 0)."""
-    n = len(fte)
+    fte (equal where all of them have 0). `fte` may have a leading axis of draws, and
+    `rate` may then be drawn (a number, or draws x segments)."""
+    shape = np.broadcast_shapes(np.shape(fte), np.shape(item.fields["rate"]))
+    fte = np.broadcast_to(fte, shape)
     out = fte * (1 - (1 - item.fields["rate"] * ramp) ** (1 / 12)) * item.sender_f
     target_fte = fte * item.to_f
     if item.overlap:
         scan = item.scan
-        denominator = np.zeros(n)
-        denominator[scan.members] = scan.others(target_fte)  # the fte of i's targets
+        denominator = np.zeros(shape)
+        denominator[..., scan.members] = scan.others(target_fte)  # the fte of i's targets
     else:
-        denominator = np.bincount(item.group, weights=target_fte, minlength=item.group_count)[item.group]
+        denominator = group_sum(target_fte, item.group, item.group_count)[..., item.group]
     by_fte = item.sender & (denominator > 0)
     equal = item.sender & (denominator == 0)
-    per_fte = np.divide(out, denominator, out=np.zeros(n), where=by_fte)  # out_i / D_i
-    per_target = np.divide(out, item.target_count, out=np.zeros(n), where=equal)  # out_i / count_i
+    per_fte = np.divide(out, denominator, out=np.zeros(shape), where=by_fte)  # out_i / D_i
+    per_target = np.divide(out, item.target_count, out=np.zeros(shape), where=equal)  # out_i / count_i
     if item.overlap:
-        incoming = np.zeros(n)
+        incoming = np.zeros(shape)
         scan = item.scan
         members = scan.members
-        incoming[members] = fte[members] * scan.others(per_fte) + scan.others(per_target)
+        incoming[..., members] = fte[..., members] * scan.others(per_fte) + scan.others(per_target)
         incoming *= item.to_f
     else:
-        a = np.bincount(item.group, weights=per_fte, minlength=item.group_count)[item.group]
-        b = np.bincount(item.group, weights=per_target, minlength=item.group_count)[item.group]
+        a = group_sum(per_fte, item.group, item.group_count)[..., item.group]
+        b = group_sum(per_target, item.group, item.group_count)[..., item.group]
         incoming = (fte * a + b) * item.to_f
     return out, incoming
 
 
-def run(scenario: dict, workforce: Workforce) -> dict:
-    """Run one scenario. Returns {column: array[months, segments]}."""
+def run(scenario: dict, workforce: Workforce, draw: dict | None = None) -> dict:
+    """Run one scenario. Returns {column: array[months, segments]}.
+
+    `draw` (the Monte Carlo self-check) gives one draw's values: `inputs`, every input
+    column after overrides with the draw's factors applied and clamped, and `allowance`;
+    `fields`, {intervention index from 0: {field: value per segment}} replacing fields."""
     months = scenario["months"]
     n = workforce.size
     season = scenario["season"]
-    inputs = apply_overrides(scenario, workforce)
+    inputs = apply_overrides(scenario, workforce) if draw is None else draw["inputs"]
     check_inputs(inputs, workforce, season)
     interventions = [Intervention(path, index, raw, scenario, workforce) for path, index, raw in scenario["interventions"]]
+    for index, fields in (draw or {}).get("fields", {}).items():
+        for name, values in fields.items():
+            if name == "cost_per_month":
+                interventions[index].cost_per_month = values
+            else:
+                interventions[index].fields[name] = values
     start_month = scenario["start_ym"][1]
 
     # Leavers and every transfer out of a segment must stay below a whole year's stock.
@@ -746,17 +822,24 @@ def run(scenario: dict, workforce: Workforce) -> dict:
         if not item.mask.any():
             continue  # matches no segment: no effect at all
         weights = attribution_weights(item.mask, fte_at_start)
-        cost = np.zeros(months)
-        active = item.active_months(months)
-        if len(active):  # an empty range may have a negative stop, which would wrap
-            cost[active.start : active.stop] += item.cost_per_month
+        # One part, unless a Monte Carlo draw gave some segments their own field values:
+        # then one part per set of values, each with the weights of its own segments.
+        for part_weights, fields, cost_per_month in item_parts(item, weights):
+            cost = np.zeros(months)
+            active = item.active_months(months)
+            if len(active):  # an empty range may have a negative stop, which would wrap
+                cost[active.start : active.stop] += cost_per_month
+            if item.kind in PIPELINE_KINDS:
+                landed, in_training, pipeline_cost = pipeline_series(item, months, start_month, fields)
+                joined_column, training_column = pipeline_output[item.kind]
+                out[joined_column] += np.outer(landed, part_weights)
+                if training_column:
+                    out[training_column] += np.outer(in_training, part_weights)
+                cost = cost + pipeline_cost
+            if cost.any():
+                out["intervention_cost"] += np.outer(cost, part_weights)
         if item.kind in PIPELINE_KINDS:
-            landed, in_training, pipeline_cost = pipeline_series(item, months, start_month)
-            joined_column, training_column = pipeline_output[item.kind]
-            out[joined_column] += np.outer(landed, weights)
-            if training_column:
-                out[training_column] += np.outer(in_training, weights)
-            cost = cost + pipeline_cost
+            pass
         elif item.kind == "skill_mix":
             skill_mix_items.append(item)
         elif item.kind == "transfer":
@@ -765,8 +848,6 @@ def run(scenario: dict, workforce: Workforce) -> dict:
                 transfer_items.append(item)
         else:
             rate_items.append(item)
-        if cost.any():
-            out["intervention_cost"] += np.outer(cost, weights)
 
     # skill_mix needs, per segment, whether its org has a `to` segment and its share of
     # the org's `to` establishment.

@@ -358,6 +358,7 @@ impl Store {
             .parse()
             .map_err(|e| DataError::file(format!("run {}", run.run_id), e))?;
         Ok(RunResults {
+            draws: crate::model::DrawRange::DETERMINISTIC,
             scenario: run.scenario.clone(),
             start,
             months,
@@ -520,6 +521,7 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         let months = 2;
         let results = RunResults {
+            draws: crate::model::DrawRange::DETERMINISTIC,
             scenario: "s".into(),
             start: YearMonth {
                 year: 2025,

@@ -425,6 +425,7 @@ mod tests {
         assert_eq!(all_results(store.connection()), before);
         // The converted tables take new runs, and a new key column shows in the view.
         let run = RunResults {
+            draws: crate::model::DrawRange::DETERMINISTIC,
             scenario: "new".into(),
             start: YearMonth::new(2026, 1).unwrap(),
             months: 1,
@@ -462,6 +463,7 @@ mod tests {
     fn a_datasets_keys_do_not_widen_the_tables_later_runs_write() {
         let mut store = Store::open_in_memory().unwrap();
         let run = |keys: Vec<String>| RunResults {
+            draws: crate::model::DrawRange::DETERMINISTIC,
             scenario: "s".into(),
             start: YearMonth::new(2026, 1).unwrap(),
             months: 1,

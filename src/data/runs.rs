@@ -330,6 +330,7 @@ mod tests {
     fn results(keys: &[&str], rows: &[&[&str]]) -> RunResults {
         let months = 2;
         RunResults {
+            draws: crate::model::DrawRange::DETERMINISTIC,
             scenario: "s".into(),
             start: YearMonth {
                 year: 2025,

@@ -360,6 +360,7 @@ impl<'r> Run<'_, 'r> {
         }
 
         Ok(RunResults {
+            draws: crate::model::DrawRange::DETERMINISTIC,
             scenario: self.scenario.name.clone(),
             start: self.scenario.start,
             months,

@@ -6,11 +6,12 @@ pub mod month;
 pub mod results;
 pub mod run;
 pub mod scenario;
+pub mod uncertainty;
 pub mod workforce;
 
 pub use column::Column;
 pub use month::YearMonth;
-pub use results::{Metric, RunResults, METRICS};
+pub use results::{DrawRange, Metric, RunResults, METRICS};
 pub use run::{BatchStatus, RunStatus};
 pub use scenario::{Detail, Filter, Intervention, Override, Scenario};
 pub use workforce::{InputColumn, KeyColumn, Workforce};

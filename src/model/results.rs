@@ -103,9 +103,65 @@ pub struct RunResults {
     pub rows: Vec<Vec<String>>,
     /// `figures[(month * rows + row) * METRICS.len() + metric]`.
     pub figures: Vec<f64>,
+    /// The Monte Carlo draws these results hold: `rows` is `draws.count` copies of the
+    /// groups, draw by draw (one draw, 0, for a deterministic run).
+    pub draws: DrawRange,
+}
+
+/// Consecutive draws of a Monte Carlo run held by one set of results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrawRange {
+    pub first: u64,
+    pub count: usize,
+}
+
+impl DrawRange {
+    /// A deterministic run's results: draw 0 alone.
+    pub const DETERMINISTIC: DrawRange = DrawRange { first: 0, count: 1 };
 }
 
 impl RunResults {
+    /// Rows of one draw: the groups (or segments) at the run's level of detail.
+    pub fn rows_per_draw(&self) -> usize {
+        self.rows.len() / self.draws.count.max(1)
+    }
+
+    /// The draw a row belongs to.
+    pub fn draw_of_row(&self, row: usize) -> u64 {
+        self.draws.first + (row / self.rows_per_draw().max(1)) as u64
+    }
+
+    /// Results of consecutive draws made one, draw by draw: the blocks of a Monte Carlo
+    /// run, in any order, as one set of results (rows of each draw in turn).
+    pub fn join_draws(mut blocks: Vec<RunResults>) -> Option<RunResults> {
+        blocks.sort_by_key(|b| b.draws.first);
+        let first = blocks.first()?;
+        let months = first.months;
+        let rows: Vec<Vec<String>> = blocks.iter().flat_map(|b| b.rows.clone()).collect();
+        let width = METRICS.len();
+        let mut figures = Vec::with_capacity(months * rows.len() * width);
+        for month in 0..months {
+            for block in &blocks {
+                let block_width = block.rows.len() * width;
+                figures.extend_from_slice(
+                    &block.figures[month * block_width..(month + 1) * block_width],
+                );
+            }
+        }
+        Some(RunResults {
+            scenario: first.scenario.clone(),
+            start: first.start,
+            months,
+            key_names: first.key_names.clone(),
+            draws: DrawRange {
+                first: first.draws.first,
+                count: blocks.iter().map(|b| b.draws.count).sum(),
+            },
+            rows,
+            figures,
+        })
+    }
+
     pub fn figure(&self, month: usize, row: usize, metric: Metric) -> f64 {
         self.figures[(month * self.rows.len() + row) * METRICS.len() + metric as usize]
     }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::month::YearMonth;
+use super::uncertainty::{MonteCarlo, UncertainEntry};
 use super::workforce::{InputColumn, Workforce};
 
 /// A `where` filter: every condition must hold; a condition holds when the segment's value of
@@ -93,6 +94,10 @@ pub struct Scenario {
     pub overrides: Vec<Override>,
     pub interventions: Vec<Intervention>,
     pub seasonality: Seasonality,
+    /// `[monte_carlo]`: draws and seed; none for a deterministic run.
+    pub monte_carlo: Option<MonteCarlo>,
+    /// `[[uncertain]]` entries, the parent's first. They act only in a run with draws.
+    pub uncertain: Vec<UncertainEntry>,
 }
 
 /// `[seasonality]`: a factor for each calendar month (January first) on the annual leave

@@ -169,6 +169,22 @@ impl InputColumn {
         }
     }
 
+    /// The nearest allowed value: how a Monte Carlo draw's product of factors is brought
+    /// back into the column's range (docs/model.md, section 7). An open bound `b` gives
+    /// `b - 1e-9` (above) or `b + 1e-9` (below), so a clamped value is always allowed.
+    pub fn clamp(self, value: f64) -> f64 {
+        const OPEN: f64 = 1e-9;
+        let maximum = self.maximum();
+        let (low, high) = match self.bounds() {
+            Bounds::NonNegative => (0.0, maximum),
+            Bounds::Positive => (OPEN, maximum),
+            Bounds::ShareBelowOne => (0.0, 1.0 - OPEN),
+            Bounds::Share => (0.0, 1.0),
+            Bounds::AboveMinusOne => (-1.0 + OPEN, maximum),
+        };
+        value.clamp(low, high)
+    }
+
     /// Why `value` is not allowed in this column, if it is not.
     pub fn check(self, value: f64) -> Option<String> {
         if value.is_nan() && self.is_optional() {

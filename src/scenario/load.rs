@@ -263,15 +263,15 @@ pub fn load_value(value: Value) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// `extends`: the parent's fields, the child's replacing them, with the child's overrides
-/// and interventions appended to the parent's, and the two sweeps and the two
-/// seasonality tables combined.
+/// `extends`: the parent's fields, the child's replacing them, with the child's overrides,
+/// interventions and uncertain entries appended to the parent's, and the two sweeps, the
+/// two seasonality tables and the two monte_carlo tables combined.
 pub fn merge(mut parent: Map<String, Value>, child: Map<String, Value>) -> Map<String, Value> {
     for (key, value) in child {
         let inherited = parent.remove(&key);
         let combined = match (key.as_str(), inherited, value) {
             (
-                "overrides" | "interventions",
+                "overrides" | "interventions" | "uncertain",
                 Some(Value::Array(mut inherited)),
                 Value::Array(own),
             ) => {
@@ -279,7 +279,8 @@ pub fn merge(mut parent: Map<String, Value>, child: Map<String, Value>) -> Map<S
                 Value::Array(inherited)
             }
             // A child's seasonal list replaces the parent's list of the same name only.
-            ("sweep" | "seasonality", Some(Value::Object(mut inherited)), Value::Object(own)) => {
+            // A child's `[monte_carlo]` keys replace the parent's keys of the same name.
+            ("sweep" | "seasonality" | "monte_carlo", Some(Value::Object(mut inherited)), Value::Object(own)) => {
                 inherited.extend(own);
                 Value::Object(inherited)
             }

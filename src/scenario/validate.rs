@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::ScenarioProblem;
 use crate::model::scenario::{FieldValue, InputColumnName, Seasonality};
+use crate::model::uncertainty::{MonteCarlo, Uncertain, UncertainEntry, MAX_DRAWS};
 use crate::model::workforce::format_number;
 use crate::model::{
     same_name, Filter, InputColumn, Intervention, Override, Scenario, Workforce, YearMonth,
@@ -15,7 +16,7 @@ const LAST_YEAR: i32 = 2999;
 /// Longest run, in months (50 years).
 pub const MAX_MONTHS: i64 = 600;
 
-const TOP_LEVEL: [&str; 8] = [
+const TOP_LEVEL: [&str; 10] = [
     "name",
     "description",
     "start",
@@ -23,6 +24,8 @@ const TOP_LEVEL: [&str; 8] = [
     "overrides",
     "interventions",
     "seasonality",
+    "monte_carlo",
+    "uncertain",
     "extends",
 ];
 
@@ -402,6 +405,26 @@ pub fn validate(
         None => Some(Seasonality::default()),
     };
 
+    let monte_carlo = document
+        .get("monte_carlo")
+        .and_then(|v| check_monte_carlo(&mut c, v));
+    let mut uncertain = Vec::new();
+    match document.get("uncertain") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("uncertain[{i}]");
+                if let Some(entry) = check_uncertain(&mut c, &at, item, &interventions, rules) {
+                    uncertain.push(entry);
+                }
+            }
+        }
+        Some(_) => c.report(
+            "uncertain",
+            "uncertain must be a list of [[uncertain]] tables",
+        ),
+    }
+
     match (c.problems.is_empty(), start, months, seasonality) {
         (true, Some(start), Some(months), Some(seasonality)) => {
             let scenario = Scenario {
@@ -412,6 +435,8 @@ pub fn validate(
                 overrides,
                 interventions,
                 seasonality,
+                monte_carlo,
+                uncertain,
             };
             check_joint_limits(&mut c, &scenario, rules);
             if c.problems.is_empty() {
@@ -502,6 +527,219 @@ fn check_joint_limits(c: &mut Checker, scenario: &Scenario, rules: &RuleSet) {
             ),
         );
     }
+}
+
+/// `[monte_carlo]`: `draws` from 1 to 100,000 and an optional `seed` (a whole number from
+/// 0; 1 when absent, so that a run is repeatable unless a planner asks otherwise).
+fn check_monte_carlo(c: &mut Checker, value: &Value) -> Option<MonteCarlo> {
+    let Some(table) = value.as_object() else {
+        c.report("monte_carlo", "a table with draws and seed");
+        return None;
+    };
+    for key in table.keys() {
+        if key != "draws" && key != "seed" {
+            c.report(
+                format!("monte_carlo.{key}"),
+                "unknown field; monte_carlo has draws and seed",
+            );
+        }
+    }
+    let draws = match table.get("draws") {
+        Some(v) => c.integer("monte_carlo.draws", v, Some(1.0), Some(MAX_DRAWS as f64)),
+        None => {
+            c.report(
+                "monte_carlo.draws",
+                format!("required: the number of random draws, 1 to {MAX_DRAWS}"),
+            );
+            None
+        }
+    };
+    let seed = match table.get("seed") {
+        Some(v) => match v.as_u64() {
+            Some(seed) => Some(seed),
+            None => {
+                c.report(
+                    "monte_carlo.seed",
+                    format!("{} is not a whole number from 0", short(v)),
+                );
+                None
+            }
+        },
+        None => Some(1),
+    };
+    Some(MonteCarlo {
+        draws: draws? as u64,
+        seed: seed?,
+    })
+}
+
+/// Intervention fields that set when or how long something happens: drawing them would
+/// move cohorts between months, which the model does not average over.
+const FIXED_FIELDS: [&str; 3] = ["intake_month", "course_months", "ramp_months"];
+
+/// One `[[uncertain]]` entry: `what` (an input column, or `interventions.N.FIELD` with N
+/// from 1), `where` (input columns only), `per` (a key column), `p10 <= p90`.
+fn check_uncertain(
+    c: &mut Checker,
+    at: &str,
+    item: &Value,
+    interventions: &[Intervention],
+    rules: &RuleSet,
+) -> Option<UncertainEntry> {
+    let Some(table) = item.as_object() else {
+        c.report(at, "an uncertain entry is a table with what, p10 and p90");
+        return None;
+    };
+    let before = c.problems.len();
+    for key in table.keys() {
+        if !["what", "where", "per", "p10", "p90"].contains(&key.as_str()) {
+            c.report(
+                format!("{at}.{key}"),
+                "unknown field; an uncertain entry has what, where, per, p10 and p90",
+            );
+        }
+    }
+    let what = match table.get("what") {
+        Some(v) => c.text(&format!("{at}.what"), v),
+        None => {
+            c.report(
+                format!("{at}.what"),
+                "required: an input column, or an intervention field as interventions.N.FIELD",
+            );
+            None
+        }
+    };
+    let target = what
+        .as_deref()
+        .and_then(|w| uncertain_target(c, &format!("{at}.what"), w, interventions, rules));
+    let filter = match (table.get("where"), &target) {
+        (Some(_), Some(Uncertain::Field { .. })) => {
+            c.report(
+                format!("{at}.where"),
+                "a drawn intervention field acts on its intervention's segments; use per to vary it by a key column",
+            );
+            None
+        }
+        (Some(v), _) => c.filter(&format!("{at}.where"), v),
+        (None, _) => Some(Filter::default()),
+    };
+    let per = match table.get("per") {
+        Some(v) => c
+            .text(&format!("{at}.per"), v)
+            .and_then(|name| c.key_column(&format!("{at}.per"), &name))
+            .map(Some),
+        None => Some(None),
+    };
+    let bound = |c: &mut Checker, name: &str| match table.get(name) {
+        Some(v) => c.number(&format!("{at}.{name}"), v, None, None),
+        None => {
+            c.report(
+                format!("{at}.{name}"),
+                "required: p10 and p90 are the 80% interval of the uncertain value",
+            );
+            None
+        }
+    };
+    let p10 = bound(c, "p10");
+    let p90 = bound(c, "p90");
+    if let (Some(p10), Some(p90)) = (p10, p90) {
+        if p10 > p90 {
+            c.report(
+                format!("{at}.p10"),
+                format!("p10 ({p10}) is above p90 ({p90})"),
+            );
+        }
+    }
+    if c.problems.len() > before {
+        return None;
+    }
+    Some(UncertainEntry {
+        what: what?,
+        target: target?,
+        filter: filter?,
+        per: per?,
+        p10: p10?,
+        p90: p90?,
+    })
+}
+
+/// What an entry's `what` names: an input column, or a number field of an intervention.
+fn uncertain_target(
+    c: &mut Checker,
+    at: &str,
+    what: &str,
+    interventions: &[Intervention],
+    rules: &RuleSet,
+) -> Option<Uncertain> {
+    if let Some(column) = InputColumn::ALL
+        .into_iter()
+        .find(|col| same_name(col.name(), what))
+    {
+        return Some(Uncertain::Input(InputColumnName(column)));
+    }
+    let parts: Vec<&str> = what.split('.').collect();
+    let ["interventions", number, field] = parts.as_slice() else {
+        let columns: Vec<&str> = InputColumn::ALL.iter().map(|c| c.name()).collect();
+        c.report(
+            at,
+            format!(
+                "'{what}' is neither an input column ({}) nor an intervention field such as interventions.1.completion",
+                columns.join(", ")
+            ),
+        );
+        return None;
+    };
+    let index = match number.parse::<usize>() {
+        Ok(n) if (1..=interventions.len()).contains(&n) => n - 1,
+        _ => {
+            c.report(
+                at,
+                format!(
+                    "'{what}': the scenario has {} intervention(s), numbered from 1",
+                    interventions.len()
+                ),
+            );
+            return None;
+        }
+    };
+    let intervention = &interventions[index];
+    let field = field.to_string();
+    if FIXED_FIELDS.contains(&field.as_str()) {
+        c.report(
+            at,
+            format!("'{field}' cannot be drawn: it sets when cohorts start or how long they take"),
+        );
+        return None;
+    }
+    let drawable = field == "cost_per_month"
+        || matches!(intervention.field(&field), Some(FieldValue::Number(_)));
+    if !drawable {
+        let kind = rules.kinds.get(&intervention.kind);
+        let numbers: Vec<&str> = kind
+            .map(|k| {
+                k.fields
+                    .iter()
+                    .filter(|f| f.field_type == FieldType::Number)
+                    .map(|f| f.name.as_str())
+                    .filter(|n| !FIXED_FIELDS.contains(n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        c.report(
+            at,
+            format!(
+                "intervention {} ({}) has no number field '{field}' that can be drawn; it has {}, and cost_per_month",
+                index + 1,
+                intervention.kind,
+                numbers.join(", ")
+            ),
+        );
+        return None;
+    }
+    Some(Uncertain::Field {
+        intervention: index,
+        field,
+    })
 }
 
 /// " (and N other segments)" after the first segment named in a message.
