@@ -175,9 +175,20 @@ struct RunArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Level of detail stored: `segment` (every segment), `total`, or key columns such as
-    /// `staff_group` or `org,staff_group`.
-    #[arg(long, default_value = "segment")]
-    detail: String,
+    /// `staff_group` or `org,staff_group` (default: `segment`, or `staff_group` when a
+    /// scenario is a Monte Carlo run).
+    #[arg(long)]
+    detail: Option<String>,
+    /// Monte Carlo: run this many random draws (1 to 100,000), replacing the scenarios'
+    /// `[monte_carlo]` draws.
+    #[arg(long)]
+    draws: Option<u64>,
+    /// The seed of the draws, replacing the scenarios' `[monte_carlo]` seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write each draw's values to this CSV file: `draw,entry,what,per_value,value`.
+    #[arg(long, value_name = "FILE")]
+    draws_out: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -258,6 +269,11 @@ struct ResultsArgs {
     /// Only segments with this key value (repeat for more, all must hold).
     #[arg(long = "where", value_name = "COLUMN=VALUE", value_parser = report::metric::parse_filter)]
     filters: Vec<(String, String)>,
+    /// Statistics over a Monte Carlo run's draws, comma-separated: `central` (draw 0),
+    /// `mean`, `p10`, `p50`, `p90`; all of them for a Monte Carlo run when absent (unless
+    /// `draw` is among --group-by, which gives each draw's figures).
+    #[arg(long, value_delimiter = ',', value_parser = crate::data::query::Stat::parse)]
+    stats: Vec<crate::data::query::Stat>,
     /// `table`, `csv`, `json` or `parquet` (parquet needs --out).
     #[arg(long, default_value = "table", value_parser = ["table", "csv", "json", "parquet"])]
     format: String,
@@ -530,6 +546,7 @@ fn plan(
     sources: &Sources,
     names: &[String],
     detail: &str,
+    monte_carlo: crate::app::plan::DrawOverride,
     time_budget: f64,
     max_result_rows: usize,
 ) -> Result<(RuleSet, Recorder, RunPlan), Failure> {
@@ -541,6 +558,7 @@ fn plan(
     // A budget that is not a positive number of seconds is refused by the plan.
     let time_budget = Duration::try_from_secs_f64(time_budget).unwrap_or(Duration::ZERO);
     let request = RunRequest {
+        monte_carlo,
         dataset,
         scenarios,
         detail: detail.to_string(),
@@ -563,10 +581,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let (rules, recorder, plan) = plan(
         &args.sources,
         &args.scenarios,
-        &args.detail,
+        args.detail.as_deref().unwrap_or_default(),
+        crate::app::plan::DrawOverride {
+            draws: args.draws,
+            seed: args.seed,
+        },
         args.time_budget,
         args.max_result_rows,
     )?;
+    let monte_carlo = plan.scenarios.iter().any(|s| s.monte_carlo.is_some());
     let batch = begin_batch(&recorder, &plan).context("cannot record the runs")?;
 
     let progress = ProgressBar::new(plan.scenarios.len() as u64);
@@ -578,10 +601,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if plan.scenarios.len() < 2 {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let keep_rows = args
-        .out
-        .as_ref()
-        .is_some_and(|p| p.extension().is_none_or(|e| e != "parquet"));
+    // A Monte Carlo run's rows are written from the store: they were stored a block of
+    // draws at a time, never all held at once.
+    let keep_rows = !monte_carlo
+        && args
+            .out
+            .as_ref()
+            .is_some_and(|p| p.extension().is_none_or(|e| e != "parquet"));
     let count = plan.scenarios.len();
     let mut summaries: Vec<Option<(Vec<report::Period>, Duration)>> = vec![None; count];
     let mut kept: Vec<Option<RunResults>> = vec![None; count];
@@ -612,22 +638,29 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     .map_err(|e| Failure::Input(e.into()))?;
     progress.finish_and_clear();
 
+    let done: Vec<i64> = batch
+        .run_ids
+        .iter()
+        .zip(&summaries)
+        .filter(|(_, s)| s.is_some())
+        .map(|(id, _)| *id)
+        .collect();
     if !args.quiet {
         print_summaries(&plan, &summaries, started.elapsed(), &args.sources.db);
+        print_bands(&plan, &batch.run_ids, &summaries, &recorder)?;
+    }
+    if let Some(path) = &args.draws_out {
+        export::write_draws_csv(&recorder.store(), path, &done)?;
+        if !args.quiet {
+            println!("wrote {}", path.display());
+        }
     }
     if let Some(out) = &args.out {
         if keep_rows {
             let runs: Vec<&RunResults> = kept.iter().flatten().collect();
             export::write_csv(out, &runs)?;
         } else {
-            let done: Vec<i64> = batch
-                .run_ids
-                .iter()
-                .zip(&summaries)
-                .filter(|(_, s)| s.is_some())
-                .map(|(id, _)| *id)
-                .collect();
-            export::write_parquet(&recorder.store(), out, &done, &plan.result_keys())?;
+            export::write_stored(&recorder.store(), out, &done, &plan.result_keys(), monte_carlo)?;
         }
         if !args.quiet {
             println!("wrote {}", out.display());
@@ -635,6 +668,82 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     }
     if report.failed > 0 {
         return Err(Failure::Runs(report.failed));
+    }
+    Ok(())
+}
+
+/// For each Monte Carlo run: the central value and the 80% band of the figures a
+/// workforce lead reads first, by financial year, from the stored draws.
+fn print_bands(
+    plan: &RunPlan,
+    run_ids: &[i64],
+    summaries: &[Option<(Vec<report::Period>, Duration)>],
+    recorder: &Recorder,
+) -> Result<(), Failure> {
+    use crate::data::query::{Period as QueryPeriod, ResultsQuery, Stat};
+    for ((scenario, run_id), summary) in plan.scenarios.iter().zip(run_ids).zip(summaries) {
+        let (Some(mc), Some(_)) = (scenario.monte_carlo, summary) else {
+            continue;
+        };
+        let metrics = ["fte", "vacancies", "vacancy_rate", "agency_cost", "intervention_cost"];
+        let stats = [Stat::Central, Stat::P10, Stat::P50, Stat::P90];
+        let query = ResultsQuery {
+            run_ids: vec![*run_id],
+            group_by: Vec::new(),
+            period: QueryPeriod::FinancialYear,
+            metrics: metrics.iter().map(|m| m.to_string()).collect(),
+            filters: Vec::new(),
+            stats: stats.to_vec(),
+        };
+        let table = recorder
+            .store()
+            .results(&query, &[plan.options.detail.label()])
+            .map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))?;
+        println!(
+            "{}: {} random draws (seed {}) and the central run; central value and 80% band (p10 to p90) by financial year",
+            scenario.name, mc.draws, mc.seed
+        );
+        let mut lines: Vec<Vec<String>> = vec![std::iter::once(String::new())
+            .chain(table.rows.iter().map(|r| r.period.clone()))
+            .collect()];
+        for (m, metric) in metrics.iter().enumerate() {
+            let rate = metric.ends_with("_rate");
+            let show = |x: f64| {
+                if rate {
+                    format!("{:.1}%", x * 100.0)
+                } else {
+                    table::number(x, 0)
+                }
+            };
+            for (s, stat) in stats.iter().enumerate() {
+                let mut line = vec![format!("  {metric} {}", stat.name())];
+                line.extend(
+                    table
+                        .rows
+                        .iter()
+                        .map(|r| show(r.values[m * stats.len() + s])),
+                );
+                lines.push(line);
+            }
+        }
+        let widths: Vec<usize> = (0..lines[0].len())
+            .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
+            .collect();
+        for line in lines {
+            let cells: Vec<String> = line
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(c, (cell, w))| {
+                    if c == 0 {
+                        format!("{cell:w$}")
+                    } else {
+                        format!("{cell:>w$}")
+                    }
+                })
+                .collect();
+            println!("{}", cells.join("  "));
+        }
     }
     Ok(())
 }
@@ -652,6 +761,10 @@ fn print_summaries(
         let Some((years, took)) = summary else {
             continue;
         };
+        if s.monte_carlo.is_some() {
+            // Its bands are printed from the stored draws.
+            continue;
+        }
         if ran <= DETAILED {
             println!(
                 "{}: {}\n  {} months from {}, ran in {:.0} ms\n{}",
@@ -707,6 +820,7 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
         &args.sources,
         &args.scenarios,
         "segment",
+        Default::default(),
         crate::rules::sandbox::DEFAULT_TIME_BUDGET.as_secs_f64(),
         usize::MAX, // nothing is stored
     )?;
@@ -807,6 +921,8 @@ fn results(args: ResultsArgs) -> Result<(), Failure> {
             },
             metrics: args.metrics.clone(),
             filters: args.filters.clone(),
+            stats: crate::data::query::choose_stats(&runs, &args.stats, &args.group_by)
+                .map_err(|p| Failure::Input(anyhow::anyhow!("--stats: {}", p.message)))?,
         };
         let details: Vec<String> = runs.iter().map(|r| r.detail.clone()).collect();
         let reader =
@@ -821,13 +937,7 @@ fn results(args: ResultsArgs) -> Result<(), Failure> {
         let columns = reader.columns().to_vec();
         (reader, columns, complete)
     };
-    let reader_metrics = columns
-        .iter()
-        .filter(|c| {
-            crate::model::results::METRICS.contains(&c.as_str())
-                || crate::model::results::DERIVED.contains(&c.as_str())
-        })
-        .count();
+    let reader_metrics = reader.value_columns();
     if args.format == "parquet" {
         let out = args.out.as_ref().ok_or_else(|| {
             Failure::Input(anyhow::anyhow!(
@@ -884,8 +994,9 @@ fn results(args: ResultsArgs) -> Result<(), Failure> {
                             .chain(row.values.iter().zip(&columns[2 + keys..]).map(
                                 |(v, column)| {
                                     // Rates are shares; figures are FTE, hours or pounds.
-                                    let rate =
-                                        crate::model::results::DERIVED.contains(&column.as_str());
+                                    let rate = crate::model::results::DERIVED
+                                        .iter()
+                                        .any(|d| column.starts_with(d));
                                     table::number(*v, if rate { 4 } else { 2 })
                                 },
                             ))
@@ -903,7 +1014,7 @@ fn results(args: ResultsArgs) -> Result<(), Failure> {
                     .zip(&widths)
                     .enumerate()
                     .map(|(c, (cell, w))| {
-                        if c < 2 + args.group_by.len() {
+                        if c < 2 + keys {
                             format!("{cell:w$}")
                         } else {
                             format!("{cell:>w$}")

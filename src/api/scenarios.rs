@@ -40,6 +40,13 @@ pub struct ScenarioDocument {
     pub interventions: Option<Vec<BTreeMap<String, Value>>>,
     /// Seasonal factors on annual leave and sickness; all 1 when absent.
     pub seasonality: Option<SeasonalityDocument>,
+    /// Monte Carlo: the number of random draws and the seed (model spec section 7).
+    pub monte_carlo: Option<MonteCarloDocument>,
+    /// Uncertain inputs, each an 80% interval: `what` (an input column, whose drawn
+    /// factor multiplies it, or an intervention field such as
+    /// `interventions.1.completion`, whose drawn value replaces it), `where`, `per` (a key
+    /// column: one draw for each of its values), `p10` and `p90`.
+    pub uncertain: Option<Vec<UncertainDocument>>,
     /// Field paths (for example `interventions.0.starts_per_year`) mapped to lists of
     /// values: the scenario runs once for every combination.
     pub sweep: Option<BTreeMap<String, Vec<Value>>>,
@@ -76,9 +83,38 @@ impl Example for ScenarioDocument {
             overrides: None,
             interventions: Some(vec![intervention]),
             seasonality: None,
+            monte_carlo: None,
+            uncertain: None,
             sweep: None,
         }
     }
+}
+
+/// `[monte_carlo]`.
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct MonteCarloDocument {
+    /// Random draws, 1 to 100,000 (draw 0, the central run, comes on top).
+    pub draws: Option<i64>,
+    /// The seed: the same seed gives the same draws and figures. 1 when absent.
+    pub seed: Option<i64>,
+}
+
+/// An `[[uncertain]]` entry.
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
+pub struct UncertainDocument {
+    /// An input column (`leaver_rate`) or an intervention field (`interventions.1.completion`).
+    pub what: Option<String>,
+    /// Key column to value (or list of values), for an input column; every segment when absent.
+    #[oai(rename = "where")]
+    pub filter: Option<BTreeMap<String, Value>>,
+    /// A key column: one independent draw for each of its values.
+    pub per: Option<String>,
+    /// The 10th percentile of the uncertain factor or value.
+    pub p10: Option<f64>,
+    /// The 90th percentile.
+    pub p90: Option<f64>,
 }
 
 /// Input columns set for matched segments.
@@ -276,6 +312,7 @@ async fn save(
         let source = resolve(&state_for_check, &scenario_name, checked)?;
         let workforce = state_for_check.workforce(crate::data::datasets::DEFAULT_DATASET)?;
         let request = RunRequest {
+            monte_carlo: Default::default(),
             dataset: crate::data::datasets::DEFAULT_DATASET.into(),
             scenarios: vec![source],
             detail: "segment".into(),

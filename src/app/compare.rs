@@ -79,6 +79,7 @@ pub fn compare(
     for (index, side) in sides.iter().enumerate() {
         if let Side::Scenario(source) = side {
             let request = RunRequest {
+                monte_carlo: Default::default(),
                 dataset: String::new(),
                 scenarios: vec![source.clone()],
                 detail: "total".into(),

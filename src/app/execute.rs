@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::plan::RunPlan;
 use crate::data::{DataError, Recorder, RunRecord};
-use crate::engine::batch::run_batch_until;
+use crate::engine::batch::{run_batch_streaming, Progress};
 use crate::engine::run_scenario;
 use crate::model::RunResults;
 use crate::rules::RuleSet;
@@ -78,14 +78,31 @@ pub fn run_batch(
     let mut store_error: Option<DataError> = None;
     let store_failed = AtomicBool::new(false);
     let stop = || store_failed.load(Ordering::Relaxed) || cancelled();
-    let ran = run_batch_until(
+    let ran = run_batch_streaming(
         rules,
         &plan.workforce,
         &plan.scenarios,
         &plan.options,
         threads,
         &stop,
-        |outcome| {
+        |progress| {
+            let outcome = match progress {
+                Progress::Finished(outcome) => outcome,
+                Progress::Draws { index, values } => {
+                    if let Err(e) = writer.draws(batch.run_ids[index], &values) {
+                        store_failed.store(true, Ordering::Relaxed);
+                        store_error.get_or_insert(e);
+                    }
+                    return;
+                }
+                Progress::Block { index, results } => {
+                    if let Err(e) = writer.block(batch.run_ids[index], results) {
+                        store_failed.store(true, Ordering::Relaxed);
+                        store_error.get_or_insert(e);
+                    }
+                    return;
+                }
+            };
             let run_id = batch.run_ids[outcome.index];
             let (stored, result) = match outcome.result {
                 Ok(results) => {

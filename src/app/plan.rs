@@ -24,8 +24,11 @@ pub struct RunRequest {
     pub dataset: String,
     /// Scenario documents with `extends` resolved (sweeps not yet expanded).
     pub scenarios: Vec<ScenarioSource>,
-    /// `segment`, `total` or key columns separated by commas.
+    /// `segment`, `total` or key columns separated by commas; empty for the default,
+    /// [`default_detail`].
     pub detail: String,
+    /// `--draws` and `--seed`: replace the scenarios' `[monte_carlo]` values.
+    pub monte_carlo: DrawOverride,
     /// Wall-clock budget of each scenario's rules.
     pub time_budget: Duration,
     /// Most scenario runs the request may expand to through sweeps.
@@ -34,6 +37,57 @@ pub struct RunRequest {
     /// request can take (a 1,000-run sweep of 600 months at segment detail would write
     /// about 13 GB).
     pub max_result_rows: usize,
+}
+
+/// Draws and seed given with a run request, replacing every scenario's `[monte_carlo]`
+/// values (a scenario without that table gets one, if `draws` is given).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrawOverride {
+    pub draws: Option<u64>,
+    pub seed: Option<u64>,
+}
+
+impl DrawOverride {
+    /// Applies the override to a checked scenario.
+    fn apply(&self, scenario: &mut crate::model::Scenario) -> Result<(), String> {
+        use crate::model::uncertainty::{MonteCarlo, MAX_DRAWS};
+        if let Some(draws) = self.draws {
+            if !(1..=MAX_DRAWS).contains(&draws) {
+                return Err(format!(
+                    "{draws} draws: a Monte Carlo run makes 1 to {MAX_DRAWS} draws"
+                ));
+            }
+        }
+        scenario.monte_carlo = match (scenario.monte_carlo, self.draws) {
+            (Some(mc), _) => Some(MonteCarlo {
+                draws: self.draws.unwrap_or(mc.draws),
+                seed: self.seed.unwrap_or(mc.seed),
+            }),
+            (None, Some(draws)) => Some(MonteCarlo {
+                draws,
+                seed: self.seed.unwrap_or(1),
+            }),
+            (None, None) if self.seed.is_some() => {
+                return Err(format!(
+                    "scenario {} has no [monte_carlo] table: give the number of draws with the seed",
+                    scenario.name
+                ))
+            }
+            (None, None) => None,
+        };
+        Ok(())
+    }
+}
+
+/// The level of detail when a request gives none: every segment, or for a Monte Carlo
+/// run, whose draws multiply the rows, each staff group (the bands a workforce lead
+/// reads), `total` where the data has no staff group.
+pub fn default_detail(monte_carlo: bool) -> &'static str {
+    if monte_carlo {
+        "staff_group"
+    } else {
+        "segment"
+    }
 }
 
 /// The default bound on the result rows of one request: 20 million rows, about 2.5 GB
@@ -88,7 +142,19 @@ impl RunPlan {
         request: RunRequest,
     ) -> Result<RunPlan, PlanError> {
         let mut problems = Vec::new();
-        let detail = Detail::parse(&request.detail, &workforce.key_names)
+        let (mut scenarios, scenario_problems) = check_all(&request.scenarios, rules, &workforce);
+        for s in &mut scenarios {
+            if let Err(message) = request.monte_carlo.apply(s) {
+                problems.push(request_problem("draws", message));
+            }
+        }
+        let any_monte_carlo = scenarios.iter().any(|s| s.monte_carlo.is_some());
+        let detail_text = if request.detail.trim().is_empty() {
+            default_detail(any_monte_carlo)
+        } else {
+            request.detail.as_str()
+        };
+        let detail = Detail::parse(detail_text, &workforce.key_names)
             .map_err(|message| problems.push(request_problem("detail", message)))
             .ok();
         if request.time_budget.is_zero() {
@@ -97,7 +163,6 @@ impl RunPlan {
                 "the time budget must be a positive number of seconds".into(),
             ));
         }
-        let (scenarios, scenario_problems) = check_all(&request.scenarios, rules, &workforce);
         problems.extend(scenario_problems);
         if scenarios.len() > request.max_runs {
             return Err(PlanError::TooManyRuns {
@@ -119,7 +184,10 @@ impl RunPlan {
         }
         if let Some(detail) = detail.as_ref().filter(|_| problems.is_empty()) {
             let rows_per_month = rows_per_month(&workforce, detail);
-            let rows: usize = scenarios.iter().map(|s| s.months * rows_per_month).sum();
+            let rows: usize = scenarios
+                .iter()
+                .map(|s| s.months * rows_per_month * draw_count(s))
+                .sum();
             if rows > request.max_result_rows {
                 return Err(PlanError::TooManyRows {
                     rows,
@@ -155,6 +223,8 @@ impl RunPlan {
             start_month: scenario.start.to_string(),
             months: scenario.months,
             dataset: self.dataset.clone(),
+            draws: scenario.monte_carlo.map_or(0, |m| m.draws),
+            seed: scenario.monte_carlo.map_or(0, |m| m.seed),
         }
     }
 
@@ -170,14 +240,17 @@ impl RunPlan {
     pub fn segment_months(&self) -> usize {
         self.scenarios
             .iter()
-            .map(|s| s.months * self.workforce.len())
+            .map(|s| s.months * self.workforce.len() * draw_count(s))
             .sum()
     }
 
     /// Result rows (row by month) the plan's runs will store.
     pub fn result_rows(&self) -> usize {
         let per_month = rows_per_month(&self.workforce, &self.options.detail);
-        self.scenarios.iter().map(|s| s.months * per_month).sum()
+        self.scenarios
+            .iter()
+            .map(|s| s.months * per_month * draw_count(s))
+            .sum()
     }
 
     /// The key columns of the stored results: every key at segment detail, the grouping
@@ -198,6 +271,11 @@ pub fn scenario_hash(scenario: &Scenario) -> String {
 }
 
 /// Rows a run stores each month: a row per segment, or per distinct group of keys.
+/// Draws a scenario's run makes: draw 0, and the random draws of a Monte Carlo run.
+fn draw_count(scenario: &crate::model::Scenario) -> usize {
+    scenario.monte_carlo.map_or(1, |m| m.draws as usize + 1)
+}
+
 fn rows_per_month(workforce: &Workforce, detail: &Detail) -> usize {
     match detail {
         Detail::Segment => workforce.len(),

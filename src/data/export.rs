@@ -46,26 +46,58 @@ pub fn write_csv_to(output: impl std::io::Write, runs: &[&RunResults]) -> Result
     Ok(())
 }
 
-/// Writes stored runs to a Parquet file through DuckDB.
-pub fn write_parquet(
+/// Writes stored runs to a Parquet file (or a CSV file, by its extension) through DuckDB,
+/// in the spec's column order; `with_draw` adds each row's draw after the scenario (a
+/// Monte Carlo run's rows).
+pub fn write_stored(
     store: &Store,
     path: &Path,
     run_ids: &[i64],
     key_names: &[String],
+    with_draw: bool,
 ) -> Result<(), DataError> {
     let placeholders = if run_ids.is_empty() {
         "NULL".to_string()
     } else {
         vec!["?"; run_ids.len()].join(", ")
     };
-    let mut columns = vec!["scenario".to_string(), "month".into()];
+    let mut columns = vec!["scenario".to_string()];
+    if with_draw {
+        columns.push("draw".into());
+    }
+    columns.push("month".into());
     columns.extend(key_names.iter().map(|k| quote(k)));
     columns.extend(METRICS.iter().map(|m| m.to_string()));
     // `COPY` takes its file name only as a literal; the run ids are bound.
     let sql = format!(
-        "COPY (SELECT {} FROM {} AS results WHERE run_id IN ({placeholders}) ORDER BY run_id, month, row) TO {} (FORMAT PARQUET)",
+        "COPY (SELECT {} FROM {} AS results WHERE run_id IN ({placeholders}) ORDER BY run_id, draw, month, row) TO {} ({})",
         columns.join(", "),
         results_relation(key_names),
+        sql_text(&path.display().to_string()),
+        if path.extension().is_some_and(|e| e == "csv") {
+            "FORMAT CSV, HEADER"
+        } else {
+            "FORMAT PARQUET"
+        }
+    );
+    store
+        .connection()
+        .execute(&sql, duckdb::params_from_iter(run_ids))?;
+    Ok(())
+}
+
+/// Writes stored runs' drawn values to a CSV file: `draw,entry,what,per_value,value`
+/// (docs/model.md, section 7), draw by draw.
+pub fn write_draws_csv(store: &Store, path: &Path, run_ids: &[i64]) -> Result<(), DataError> {
+    let placeholders = if run_ids.is_empty() {
+        "NULL".to_string()
+    } else {
+        vec!["?"; run_ids.len()].join(", ")
+    };
+    let sql = format!(
+        "COPY (SELECT draw, entry, what, per_value, value FROM draws
+               WHERE run_id IN ({placeholders}) ORDER BY run_id, draw, entry, rowid)
+         TO {} (FORMAT CSV, HEADER)",
         sql_text(&path.display().to_string())
     );
     store

@@ -38,6 +38,9 @@ pub struct RunRow {
     pub dataset: String,
     /// SHA-256 of the checked scenario the run ran.
     pub scenario_hash: String,
+    /// Random draws of a Monte Carlo run (0 for a deterministic run) and their seed.
+    pub draws: i64,
+    pub seed: u64,
 }
 
 /// How results are cut.
@@ -58,7 +61,92 @@ pub struct ResultsQuery {
     pub metrics: Vec<String>,
     /// `(key column, value)`: only segments (or groups) with that value.
     pub filters: Vec<(String, String)>,
+    /// Summaries over a Monte Carlo run's draws, each metric giving a column for each
+    /// (`vacancies_p10`); none for the figures themselves (one draw per row: a
+    /// deterministic run, or `draw` among the group-by keys).
+    pub stats: Vec<Stat>,
 }
+
+/// A summary of a figure over a Monte Carlo run's draws (docs/model.md, section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stat {
+    /// Draw 0: every uncertain input at its mean.
+    Central,
+    /// Over draws 1 to N.
+    Mean,
+    P10,
+    P50,
+    P90,
+}
+
+impl Stat {
+    pub const ALL: [Stat; 5] = [Stat::Central, Stat::Mean, Stat::P10, Stat::P50, Stat::P90];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stat::Central => "central",
+            Stat::Mean => "mean",
+            Stat::P10 => "p10",
+            Stat::P50 => "p50",
+            Stat::P90 => "p90",
+        }
+    }
+
+    /// Reads `central`, `mean`, `p10`, `p50` or `p90`.
+    pub fn parse(text: &str) -> Result<Stat, String> {
+        Stat::ALL
+            .into_iter()
+            .find(|s| s.name() == text.trim())
+            .ok_or_else(|| {
+                format!("unknown statistic '{text}': choose from central, mean, p10, p50, p90")
+            })
+    }
+
+    /// The SQL of the statistic of a column over the rows of one draw each.
+    fn sql(self, column: &str) -> String {
+        match self {
+            Stat::Central => format!("any_value({column}) FILTER (WHERE draw = 0)"),
+            Stat::Mean => format!("AVG({column}) FILTER (WHERE draw > 0)"),
+            // DuckDB's `quantile_cont` interpolates between the values at positions
+            // `(n - 1) p`, as NumPy's default (Hyndman and Fan's type 7) does.
+            Stat::P10 => format!("quantile_cont({column}, 0.1) FILTER (WHERE draw > 0)"),
+            Stat::P50 => format!("quantile_cont({column}, 0.5) FILTER (WHERE draw > 0)"),
+            Stat::P90 => format!("quantile_cont({column}, 0.9) FILTER (WHERE draw > 0)"),
+        }
+    }
+}
+
+/// The statistics a query of these runs gives: those asked for, or for Monte Carlo runs
+/// not cut by draw, all of them (a sum over the draws would mean nothing). A run without
+/// random draws has only its central figures.
+pub fn choose_stats(
+    runs: &[RunRow],
+    asked: &[Stat],
+    group_by: &[String],
+) -> Result<Vec<Stat>, QueryProblem> {
+    let problem = |message: String| QueryProblem {
+        parameter: "stats".into(),
+        message,
+    };
+    let by_draw = group_by.iter().any(|k| same_name(k, DRAW));
+    if let Some(run) = runs.iter().find(|r| r.draws == 0) {
+        if asked.iter().any(|s| *s != Stat::Central) {
+            return Err(problem(format!(
+                "run {} ({}) has no random draws: only central applies",
+                run.run_id, run.scenario
+            )));
+        }
+    }
+    let monte_carlo = runs.iter().any(|r| r.draws > 0);
+    Ok(if asked.is_empty() && monte_carlo && !by_draw {
+        Stat::ALL.to_vec()
+    } else {
+        asked.to_vec()
+    })
+}
+
+/// The name of a draw's number among results' columns, which a query may group by.
+pub const DRAW: &str = "draw";
 
 /// Results as a table.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +208,7 @@ impl Store {
     fn query_runs(&self, clause: &str, value: i64) -> Result<Vec<RunRow>, DataError> {
         let mut statement = self.connection().prepare(&format!(
             "SELECT run_id, batch_id, scenario, status, error, detail, data_hash, start_month, months,
-                    CAST(started_at AS VARCHAR), duration_ms, dataset, scenario_hash
+                    CAST(started_at AS VARCHAR), duration_ms, dataset, scenario_hash, draws, seed
              FROM runs {clause}"
         ))?;
         let rows = statement.query_map([value], |r| {
@@ -141,6 +229,8 @@ impl Store {
                 duration_ms: r.get(10)?,
                 dataset: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
                 scenario_hash: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                draws: r.get::<_, Option<i64>>(13)?.unwrap_or_default(),
+                seed: r.get::<_, Option<u64>>(14)?.unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -155,7 +245,8 @@ impl Store {
         let stored_keys = self.result_tables.key_names();
         // Keys each run can be cut by: all keys at segment detail, its grouping keys otherwise.
         let allowed = |key: &str| {
-            stored_keys.iter().any(|k| same_name(k, key))
+            same_name(key, DRAW)
+                || stored_keys.iter().any(|k| same_name(k, key))
                 && details
                     .iter()
                     .all(|d| d == "segment" || d.split(',').any(|k| same_name(k, key)))
@@ -208,7 +299,19 @@ impl Store {
             }
         }
 
-        let keys: Vec<String> = query.group_by.iter().map(|k| quote(k)).collect();
+        let by_draw = query.group_by.iter().any(|k| same_name(k, DRAW));
+        if by_draw && !query.stats.is_empty() {
+            return Err(problem(
+                "stats",
+                "statistics summarise over the draws: leave draw out of group_by to have them".into(),
+            ));
+        }
+        let keys: Vec<String> = query
+            .group_by
+            .iter()
+            .filter(|k| !same_name(k, DRAW))
+            .map(|k| quote(k))
+            .collect();
         let key_list = |prefix: &str| {
             keys.iter()
                 .map(|k| format!("{prefix}{k}"))
@@ -255,32 +358,79 @@ impl Store {
                     }
                 }
             })
+            .zip(&metrics)
+            .map(|(sql, m)| format!("{sql} AS {}", quote(m)))
             .collect();
         // The keys the query reads, each once whatever its case.
         let mut read_keys: Vec<String> = Vec::new();
         for key in query
             .group_by
             .iter()
+            .filter(|k| !same_name(k, DRAW))
             .chain(query.filters.iter().map(|(k, _)| k))
         {
             if !read_keys.iter().any(|k| same_name(k, key)) {
                 read_keys.push(key.clone());
             }
         }
+        // Each draw's figures are summed and its rates worked out on their own; the
+        // statistics are then taken over the draws, so that a rate's percentiles are
+        // percentiles of the rate in each draw.
+        let metric_columns: String = metrics.iter().map(|m| format!(", {}", quote(m))).collect();
+        let summary = if by_draw {
+            format!(
+                "SELECT scenario, period{keys}, {draw}{metric_columns} FROM per_draw
+                 ORDER BY scenario, period{keys}, {draw}",
+                keys = key_list(", "),
+                draw = quote(DRAW),
+            )
+        } else if query.stats.is_empty() {
+            format!(
+                "SELECT scenario, period{keys}{metric_columns} FROM per_draw
+                 ORDER BY scenario, period{keys}",
+                keys = key_list(", "),
+            )
+        } else {
+            let columns: String = metrics
+                .iter()
+                .flat_map(|m| {
+                    query.stats.iter().map(move |s| {
+                        format!(", {} AS {}", s.sql(&quote(m)), quote(&format!("{m}_{}", s.name())))
+                    })
+                })
+                .collect();
+            format!(
+                "SELECT scenario, period{keys}{columns} FROM per_draw
+                 GROUP BY scenario, period{keys} ORDER BY scenario, period{keys}",
+                keys = key_list(", "),
+            )
+        };
         let sql = format!(
             "WITH monthly AS (
-                SELECT scenario, {period} AS period, month{keys} {sums}
+                SELECT scenario, draw, {period} AS period, month{keys} {sums}
                 FROM {relation} AS results WHERE {conditions}
-                GROUP BY scenario, month{keys})
-             SELECT scenario, period{keys} {outer}
-             FROM monthly GROUP BY scenario, period{keys}
-             ORDER BY scenario, period{keys}",
+                GROUP BY scenario, draw, month{keys}),
+             per_draw AS (
+                SELECT scenario, draw, period{keys} {outer}
+                FROM monthly GROUP BY scenario, draw, period{keys})
+             {summary}",
             keys = key_list(", "),
             relation = results_relation(&read_keys),
             conditions = conditions.join(" AND "),
         );
         let mut columns = vec!["scenario".to_string(), "period".to_string()];
-        columns.extend(query.group_by.iter().cloned());
+        columns.extend(query.group_by.iter().filter(|k| !same_name(k, DRAW)).cloned());
+        if by_draw {
+            columns.push(DRAW.to_string());
+        }
+        let metrics: Vec<String> = if query.stats.is_empty() {
+            metrics
+        } else {
+            metrics
+                .iter()
+                .flat_map(|m| query.stats.iter().map(move |s| format!("{m}_{}", s.name())))
+                .collect()
+        };
         columns.extend(metrics.iter().cloned());
         Ok(ResultsSql {
             sql,
@@ -389,6 +539,11 @@ impl ResultsReader {
     /// `scenario`, `period`, the group-by keys, then the metrics.
     pub fn columns(&self) -> &[String] {
         &self.sql.columns
+    }
+
+    /// How many of the columns are numbers (the metrics, or their statistics).
+    pub fn value_columns(&self) -> usize {
+        self.sql.metrics.len()
     }
 
     /// Reads the rows in order, a batch at a time as DuckDB produces them (2,048 rows),
@@ -544,6 +699,8 @@ mod tests {
             start_month: "2025-04".into(),
             months,
             dataset: "default".into(),
+            draws: 0,
+            seed: 0,
         };
         let ids = store
             .record_finished_runs(&[(record, Ok(&results), Duration::from_millis(1))])

@@ -230,7 +230,9 @@ impl Recorder {
 /// or a second, whichever comes first.
 pub struct BatchWriter<'a> {
     recorder: &'a Recorder,
-    pending: Vec<(i64, RunResults, Duration)>,
+    /// Results to store, with the run's duration when they finish it (a block of a Monte
+    /// Carlo run's draws has none).
+    pending: Vec<(i64, RunResults, Option<Duration>)>,
     rows: usize,
     since: Instant,
 }
@@ -247,6 +249,21 @@ impl BatchWriter<'_> {
         results: RunResults,
         elapsed: Duration,
     ) -> Result<(), DataError> {
+        self.add(run_id, results, Some(elapsed))
+    }
+
+    /// Adds a block of a Monte Carlo run's draws, stored with the next group; the run is
+    /// finished by [`succeeded`](Self::succeeded) once its last block is in.
+    pub fn block(&mut self, run_id: i64, results: RunResults) -> Result<(), DataError> {
+        self.add(run_id, results, None)
+    }
+
+    fn add(
+        &mut self,
+        run_id: i64,
+        results: RunResults,
+        elapsed: Option<Duration>,
+    ) -> Result<(), DataError> {
         self.rows += results.months * results.rows.len();
         self.pending.push((run_id, results, elapsed));
         if self.pending.len() >= Self::MAX_RUNS
@@ -260,7 +277,18 @@ impl BatchWriter<'_> {
 
     /// Records a run that failed, at once.
     pub fn failed(&mut self, run_id: i64, error: &str, elapsed: Duration) -> Result<(), DataError> {
+        // Blocks of the run still waiting are not stored.
+        self.pending.retain(|(id, _, _)| *id != run_id);
         self.recorder.store().fail_run(run_id, error, elapsed)
+    }
+
+    /// Stores a Monte Carlo run's drawn values at once.
+    pub fn draws(
+        &mut self,
+        run_id: i64,
+        values: &[crate::engine::monte_carlo::DrawnValue],
+    ) -> Result<(), DataError> {
+        self.recorder.store().record_draws(run_id, values)
     }
 
     /// Stores every run waiting. On error the group is dropped: its runs stay `running`
@@ -273,7 +301,7 @@ impl BatchWriter<'_> {
         if runs.is_empty() {
             return Ok(());
         }
-        let finished: Vec<(i64, &RunResults, Duration)> =
+        let finished: Vec<(i64, &RunResults, Option<Duration>)> =
             runs.iter().map(|(id, r, e)| (*id, r, *e)).collect();
         let clock = Instant::now();
         self.recorder.store().finish_runs(&finished)?;

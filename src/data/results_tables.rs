@@ -41,13 +41,13 @@ use crate::model::results::METRICS;
 use crate::model::RunResults;
 
 /// Columns of `result_rows`, in table order.
-const ROW_COLUMNS: [&str; 4] = ["run_id", "row", "scenario", "keys"];
+const ROW_COLUMNS: [&str; 5] = ["run_id", "row", "scenario", "keys", "draw"];
 /// The tables as wfplan writes them today.
 fn create_tables_sql() -> String {
     let metrics: String = METRICS.iter().map(|m| format!(", {m} DOUBLE")).collect();
     format!(
         "CREATE TABLE IF NOT EXISTS result_rows
-             (run_id BIGINT, row INTEGER, scenario VARCHAR, keys MAP(VARCHAR, VARCHAR));
+             (run_id BIGINT, row INTEGER, scenario VARCHAR, keys MAP(VARCHAR, VARCHAR), draw INTEGER);
          CREATE TABLE IF NOT EXISTS result_figures (run_id BIGINT, row INTEGER, month DATE{metrics});
          CREATE TABLE IF NOT EXISTS result_key_names (name VARCHAR PRIMARY KEY);"
     )
@@ -76,9 +76,9 @@ pub(super) fn results_relation(keys: &[String]) -> String {
     let key_list: String = keys.iter().map(|k| format!(", r.{}", quote(k))).collect();
     let metrics: String = METRICS.iter().map(|m| format!(", f.{m}")).collect();
     format!(
-        "(SELECT f.run_id, r.scenario, strftime(f.month, '%Y-%m') AS month, f.row{key_list}{metrics}
+        "(SELECT f.run_id, r.scenario, r.draw, strftime(f.month, '%Y-%m') AS month, f.row{key_list}{metrics}
           FROM result_figures f
-          JOIN (SELECT run_id, row, scenario{key_columns} FROM result_rows) r
+          JOIN (SELECT run_id, row, scenario, draw{key_columns} FROM result_rows) r
             ON r.run_id = f.run_id AND r.row = f.row)"
     )
 }
@@ -100,6 +100,10 @@ impl ResultTables {
     pub(super) fn open(connection: &mut Connection) -> Result<ResultTables, DataError> {
         convert_earlier_layouts(connection)?;
         connection.execute_batch(&create_tables_sql())?;
+        // Results stored before Monte Carlo runs are every one draw 0.
+        connection.execute_batch(
+            "ALTER TABLE result_rows ADD COLUMN IF NOT EXISTS draw INTEGER DEFAULT 0;",
+        )?;
         // Metrics this wfplan has that the database's results lack (a database written
         // before they were added): empty for the runs stored then.
         let figure_columns = table_columns(connection, "result_figures")?;
@@ -288,9 +292,17 @@ fn convert_earlier_layouts(connection: &mut Connection) -> Result<(), DataError>
     Ok(())
 }
 
+/// The number a row is stored under: its place in the run, counting the rows of the draws
+/// before it, so that the blocks of a Monte Carlo run, stored one by one, number their
+/// rows apart.
+fn row_number(results: &RunResults, row: usize) -> i32 {
+    (results.draws.first as usize * results.rows_per_draw() + row) as i32
+}
+
 /// A run's rows (keys once per row) as a record batch with `result_rows`' columns.
 fn rows_batch(run_id: i64, results: &RunResults) -> RecordBatch {
     let rows = results.rows.len();
+    let first_row = row_number(results, 0);
     let names: Vec<String> = results.key_names.iter().map(|k| key_name(k)).collect();
     let mut keys = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
     for row in &results.rows {
@@ -302,9 +314,14 @@ fn rows_batch(run_id: i64, results: &RunResults) -> RecordBatch {
     }
     let arrays: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(vec![run_id; rows])),
-        Arc::new(Int32Array::from_iter_values(0..rows as i32)),
+        Arc::new(Int32Array::from_iter_values(
+            (0..rows as i32).map(|r| r + first_row),
+        )),
         Arc::new(StringArray::from(vec![results.scenario.as_str(); rows])),
         Arc::new(keys.finish()),
+        Arc::new(Int32Array::from_iter_values(
+            (0..rows).map(|r| results.draw_of_row(r) as i32),
+        )),
     ];
     let columns: Vec<String> = ROW_COLUMNS.iter().map(|c| c.to_string()).collect();
     record_batch(&columns, arrays)
@@ -321,9 +338,12 @@ fn figures_batch(run_id: i64, results: &RunResults, columns: &[String]) -> Recor
         .map(|column| -> ArrayRef {
             match column.as_str() {
                 "run_id" => Arc::new(Int64Array::from(vec![run_id; count])),
-                "row" => Arc::new(Int32Array::from_iter_values(
-                    (0..results.months).flat_map(|_| 0..rows as i32),
-                )),
+                "row" => {
+                    let first = row_number(results, 0);
+                    Arc::new(Int32Array::from_iter_values(
+                        (0..results.months).flat_map(|_| first..first + rows as i32),
+                    ))
+                }
                 "month" => Arc::new(Date32Array::from_iter_values((0..results.months).flat_map(
                     |m| std::iter::repeat_n(results.start.plus(m as i64).days_since_epoch(), rows),
                 ))),
@@ -360,6 +380,8 @@ mod tests {
             start_month: "2026-01".into(),
             months: 1,
             dataset: "default".into(),
+            draws: 0,
+            seed: 0,
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use duckdb::arrow::array::{
-    new_null_array, ArrayRef, Float64Array, Int32Array, Int64Array, StringArray,
+    new_null_array, ArrayRef, Float64Array, Int32Array, Int64Array, StringArray, UInt64Array,
     TimestampMicrosecondArray,
 };
 use duckdb::arrow::datatypes::DataType;
@@ -35,6 +35,9 @@ pub struct RunRecord {
     /// The dataset run on: `default` (the workforce table), an uploaded dataset's id, or
     /// the path given to `--data`.
     pub dataset: String,
+    /// Random draws of a Monte Carlo run (0 for a deterministic run) and their seed.
+    pub draws: u64,
+    pub seed: u64,
 }
 
 /// A finished run to record: its record, its results or why it failed, how long it took.
@@ -108,7 +111,7 @@ impl Store {
     /// commit for many runs, which is what makes large sweeps fast to store.
     pub fn finish_runs(
         &mut self,
-        finished: &[(i64, &RunResults, Duration)],
+        finished: &[(i64, &RunResults, Option<Duration>)],
     ) -> Result<(), DataError> {
         for (_, results, _) in finished {
             self.result_tables
@@ -117,7 +120,10 @@ impl Store {
         let transaction = self.connection.transaction()?;
         let runs: Vec<(i64, &RunResults)> = finished.iter().map(|(id, r, _)| (*id, *r)).collect();
         self.result_tables.append(&transaction, &runs)?;
-        let durations: Vec<(i64, Duration)> = finished.iter().map(|(id, _, d)| (*id, *d)).collect();
+        let durations: Vec<(i64, Duration)> = finished
+            .iter()
+            .filter_map(|(id, _, d)| d.map(|d| (*id, d)))
+            .collect();
         set_durations(&transaction, &durations, RunStatus::Succeeded)?;
         transaction.commit()?;
         Ok(())
@@ -125,6 +131,14 @@ impl Store {
 
     /// Marks a run failed with its error.
     pub fn fail_run(&self, run_id: i64, error: &str, elapsed: Duration) -> Result<(), DataError> {
+        // A Monte Carlo run stores its blocks of draws as they finish: a failed one
+        // keeps none of them.
+        for table in ["result_figures", "result_rows", "draws"] {
+            self.connection().execute(
+                &format!("DELETE FROM {table} WHERE run_id = ?"),
+                [run_id],
+            )?;
+        }
         self.connection().execute(
             "UPDATE runs SET status = ?, error = ?, duration_ms = ? WHERE run_id = ?",
             params![
@@ -146,6 +160,16 @@ impl Store {
         status: RunStatus,
         error: Option<&str>,
     ) -> Result<usize, DataError> {
+        // Blocks of Monte Carlo runs stopped part way are not kept.
+        for table in ["result_figures", "result_rows", "draws"] {
+            self.connection().execute(
+                &format!(
+                    "DELETE FROM {table} WHERE run_id IN
+                     (SELECT run_id FROM runs WHERE batch_id = ? AND status = ?)"
+                ),
+                params![batch_id, RunStatus::Running.as_str()],
+            )?;
+        }
         Ok(self.connection().execute(
             "UPDATE runs SET status = ?, error = ? WHERE batch_id = ? AND status = ?",
             params![
@@ -155,6 +179,41 @@ impl Store {
                 RunStatus::Running.as_str()
             ],
         )?)
+    }
+
+    /// Stores a Monte Carlo run's drawn values (docs/model.md, section 7).
+    pub fn record_draws(
+        &self,
+        run_id: i64,
+        values: &[crate::engine::monte_carlo::DrawnValue],
+    ) -> Result<(), DataError> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let columns: Vec<String> = ["run_id", "draw", "entry", "what", "per_value", "value"]
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![run_id; values.len()])),
+            Arc::new(Int64Array::from_iter_values(
+                values.iter().map(|v| v.draw as i64),
+            )),
+            Arc::new(Int32Array::from_iter_values(
+                values.iter().map(|v| v.entry as i32),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                values.iter().map(|v| v.what.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                values.iter().map(|v| v.per_value.as_str()),
+            )),
+            Arc::new(Float64Array::from_iter_values(values.iter().map(|v| v.value))),
+        ];
+        let mut appender = self.connection().appender("draws")?;
+        appender.append_record_batch(record_batch(&columns, arrays))?;
+        appender.flush()?;
+        Ok(())
     }
 
     /// Status and error of a run.
@@ -313,6 +372,12 @@ fn runs_batch(columns: &[String], rows: &[RunRow]) -> RecordBatch {
                         .map(|r| r.elapsed.map(|e| e.as_secs_f64() * 1000.0)),
                 )),
                 "error" => Arc::new(StringArray::from_iter(rows.iter().map(|r| r.error))),
+                "draws" => Arc::new(Int64Array::from_iter_values(
+                    rows.iter().map(|r| r.record.draws as i64),
+                )),
+                "seed" => Arc::new(UInt64Array::from_iter_values(
+                    rows.iter().map(|r| r.record.seed),
+                )),
                 _ => new_null_array(&DataType::Utf8, rows.len()),
             }
         })
@@ -359,6 +424,8 @@ mod tests {
             start_month: "2025-04".into(),
             months: 2,
             dataset: "default".into(),
+            draws: 0,
+            seed: 0,
         }
     }
 

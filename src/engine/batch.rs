@@ -3,13 +3,15 @@
 //!
 //! One scenario's failure is its own: the others run to the end.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use super::monte_carlo::{self, DrawnValue};
 use super::{run_scenario, RunError, RunOptions};
-use crate::model::{RunResults, Scenario, Workforce};
+use crate::model::uncertainty::MonteCarlo;
+use crate::model::{DrawRange, RunResults, Scenario, Workforce};
 use crate::rules::RuleSet;
 
 /// The outcome of one scenario of a batch.
@@ -45,7 +47,8 @@ pub fn run_batch(
 
 /// As [`run_batch`], but a scenario not yet started when `stop` turns true is not run
 /// and has no outcome: for a batch that can be cancelled, or must stop because its
-/// results can no longer be stored. Scenarios under way finish.
+/// results can no longer be stored. Scenarios under way finish. A Monte Carlo scenario's
+/// blocks of draws are joined into its outcome's results.
 pub fn run_batch_until(
     rules: &RuleSet,
     workforce: &Workforce,
@@ -55,12 +58,62 @@ pub fn run_batch_until(
     stop: &(dyn Fn() -> bool + Sync),
     mut on_outcome: impl FnMut(Outcome),
 ) -> Result<(), rayon::ThreadPoolBuildError> {
+    let mut blocks: Vec<Vec<RunResults>> = scenarios.iter().map(|_| Vec::new()).collect();
+    run_batch_streaming(
+        rules,
+        workforce,
+        scenarios,
+        options,
+        threads,
+        stop,
+        |progress| match progress {
+            Progress::Draws { .. } => {}
+            Progress::Block { index, results } => blocks[index].push(results),
+            Progress::Finished(mut outcome) => {
+                let taken = std::mem::take(&mut blocks[outcome.index]);
+                if let (Ok(_), Some(joined)) = (&outcome.result, RunResults::join_draws(taken)) {
+                    outcome.result = Ok(joined);
+                }
+                on_outcome(outcome)
+            }
+        },
+    )
+}
+
+/// What a streaming batch hands its caller.
+#[derive(Debug)]
+pub enum Progress {
+    /// A Monte Carlo scenario's drawn values, before its first block.
+    Draws {
+        index: usize,
+        values: Vec<DrawnValue>,
+    },
+    /// A block of a Monte Carlo scenario's draws, as it finishes (in any order).
+    Block { index: usize, results: RunResults },
+    /// A scenario has finished. A Monte Carlo scenario's results came in its blocks: its
+    /// outcome's results hold no rows, only the count of draws.
+    Finished(Outcome),
+}
+
+/// As [`run_batch_until`], but a Monte Carlo scenario's draws are handed over a block at a
+/// time as they finish, so that a run of many draws is stored as it goes rather than held
+/// in memory. At most a few blocks wait for the caller at any time.
+pub fn run_batch_streaming(
+    rules: &RuleSet,
+    workforce: &Workforce,
+    scenarios: &[Scenario],
+    options: &RunOptions,
+    threads: Option<usize>,
+    stop: &(dyn Fn() -> bool + Sync),
+    mut on_progress: impl FnMut(Progress),
+) -> Result<(), rayon::ThreadPoolBuildError> {
     let mut pool = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("wfplan-worker-{i}"));
     if let Some(n) = threads {
         pool = pool.num_threads(n);
     }
     let pool = pool.build()?;
-    let (sender, receiver) = mpsc::channel();
+    // Bounded, so that blocks made faster than they are stored wait rather than pile up.
+    let (sender, receiver) = mpsc::sync_channel(2 * pool.current_num_threads().max(1));
     std::thread::scope(|s| {
         s.spawn(move || {
             pool.install(|| {
@@ -71,23 +124,75 @@ pub fn run_batch_until(
                             return;
                         }
                         let started = Instant::now();
-                        let result = run_scenario(rules, workforce, scenario, options);
+                        let result = match scenario.monte_carlo {
+                            None => run_scenario(rules, workforce, scenario, options),
+                            Some(monte_carlo) => run_streamed(
+                                rules,
+                                workforce,
+                                scenario,
+                                monte_carlo,
+                                options,
+                                index,
+                                sender,
+                            ),
+                        };
                         // The receiver only goes away if the caller panicked; nothing to do then.
-                        let _ = sender.send(Outcome {
+                        let _ = sender.send(Progress::Finished(Outcome {
                             index,
                             scenario: scenario.name.clone(),
                             elapsed: started.elapsed(),
                             result,
-                        });
+                        }));
                     },
                 );
             });
         });
-        for outcome in receiver {
-            on_outcome(outcome);
+        for progress in receiver {
+            on_progress(progress);
         }
     });
     Ok(())
+}
+
+/// A Monte Carlo scenario's draws and blocks sent as they are made; the results returned
+/// hold only the number of draws.
+fn run_streamed(
+    rules: &RuleSet,
+    workforce: &Workforce,
+    scenario: &Scenario,
+    monte_carlo: MonteCarlo,
+    options: &RunOptions,
+    index: usize,
+    sender: &mpsc::SyncSender<Progress>,
+) -> Result<RunResults, RunError> {
+    let draws = 0..monte_carlo.draws + 1;
+    let values = monte_carlo::drawn_values(rules, workforce, scenario, monte_carlo, draws.clone())?;
+    let _ = sender.send(Progress::Draws { index, values });
+    let sender = Mutex::new(sender.clone());
+    monte_carlo::run_draws(
+        rules,
+        workforce,
+        scenario,
+        monte_carlo,
+        options,
+        draws.clone(),
+        &|results| {
+            let sender = sender.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let _ = sender.send(Progress::Block { index, results });
+        },
+    )?;
+    Ok(RunResults {
+        scenario: scenario.name.clone(),
+        start: scenario.start,
+        months: scenario.months,
+        key_names: Vec::new(),
+        rows: Vec::new(),
+        figures: Vec::new(),
+        draws: DrawRange {
+            first: 0,
+            count: draws.end as usize,
+        },
+    })
 }
 
 /// Runs `scenarios` in parallel and returns every outcome in batch order.

@@ -6,6 +6,7 @@
 //! rayon workers never hold a database connection.
 
 pub mod batch;
+pub mod monte_carlo;
 pub mod trace;
 
 use std::ops::Range;
@@ -60,8 +61,12 @@ struct Prepared<'r> {
     kind: &'r KindRule,
     /// The intervention's name, for traces.
     name: String,
+    /// Its place in the scenario's list (from 0), by which uncertain entries name it.
+    index: usize,
     timing: Timing,
     cost_per_month: f64,
+    /// A Monte Carlo draw's `cost_per_month`, segment by segment, when it is drawn.
+    cost_column: Option<Column>,
     matched: Column,
     weight: Column,
     fields: Vec<(String, Dynamic)>,
@@ -74,8 +79,10 @@ impl Prepared<'_> {
         Prepared {
             kind: self.kind,
             name: self.name.clone(),
+            index: self.index,
             timing: self.timing,
             cost_per_month: self.cost_per_month,
+            cost_column: self.cost_column.as_ref().map(slice),
             matched: slice(&self.matched),
             weight: slice(&self.weight),
             fields: self
@@ -154,6 +161,9 @@ pub fn run_scenario(
     scenario: &Scenario,
     options: &RunOptions,
 ) -> Result<RunResults, RunError> {
+    if let Some(monte_carlo) = scenario.monte_carlo {
+        return monte_carlo::run_all_draws(rules, workforce, scenario, monte_carlo, options);
+    }
     let deadline = Instant::now() + options.time_budget;
     let _deadline = crate::rules::sandbox::DeadlineGuard::until(deadline);
     let workforce = Arc::new(scenario_workforce(workforce, scenario)?);
@@ -200,11 +210,14 @@ fn all_finite(results: RunResults, flows_file: &str) -> Result<RunResults, RunEr
         .zip(&results.rows[row])
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let keys = if keys.is_empty() {
+    let mut keys = if keys.is_empty() {
         "the total".to_string()
     } else {
         keys.join(", ")
     };
+    if results.draws != crate::model::DrawRange::DETERMINISTIC {
+        keys = format!("{keys} in draw {}", results.draw_of_row(row));
+    }
     Err(RunError::Scenario(format!(
         "{}: {} is {} in {} for {keys}: an input or intervention drives the figures out of range",
         flows_file,
@@ -578,7 +591,8 @@ fn prepare_all<'r>(
     let mut prepared: Vec<Prepared> = scenario
         .interventions
         .iter()
-        .map(|i| prepare(rules, workforce, scenario, i))
+        .enumerate()
+        .map(|(index, i)| prepare(rules, workforce, scenario, index, i))
         .collect::<Result<_, _>>()?;
     prepared.sort_by_key(|p| p.kind.stage);
     Ok(prepared)
@@ -588,6 +602,7 @@ fn prepare<'r>(
     rules: &'r RuleSet,
     workforce: &Workforce,
     scenario: &Scenario,
+    index: usize,
     intervention: &Intervention,
 ) -> Result<Prepared<'r>, RunError> {
     let kind = rules.kinds.get(&intervention.kind).ok_or_else(|| {
@@ -622,6 +637,7 @@ fn prepare<'r>(
     Ok(Prepared {
         kind,
         name: intervention.name.clone(),
+        index,
         timing: Timing {
             first: intervention.start.months_since(scenario.start),
             last: intervention
@@ -632,6 +648,7 @@ fn prepare<'r>(
             first_calendar_month: scenario.start.month as i64,
         },
         cost_per_month: intervention.cost_per_month,
+        cost_column: None,
         matched: mask(matched),
         weight: Column::new(weight),
         fields,
@@ -676,14 +693,25 @@ fn run_intervention(
     rules.run(&p.kind.script, scope)?;
     // `cost_per_month` is common to every kind, so the engine charges it rather than
     // every kind's script repeating it.
-    if active && p.cost_per_month != 0.0 {
+    if active && (p.cost_per_month != 0.0 || p.cost_column.is_some()) {
         let cost = read_column(
             scope,
             "intervention_cost",
             p.weight.len(),
             &p.kind.script.file,
         )?;
-        let charged = cost.zip(&p.weight, |c, w| c + p.cost_per_month * w);
+        let charged = match &p.cost_column {
+            // A drawn cost: the same sum, segment by segment.
+            Some(per_month) => Column::new(
+                cost.values()
+                    .iter()
+                    .zip(per_month.values())
+                    .zip(p.weight.values())
+                    .map(|((c, m), w)| c + m * w)
+                    .collect(),
+            ),
+            None => cost.zip(&p.weight, |c, w| c + p.cost_per_month * w),
+        };
         scope.set_value("intervention_cost", charged);
     }
     Ok(())
@@ -844,6 +872,19 @@ impl Grouping {
             rows,
             row_of,
         })
+    }
+
+    /// The grouping of `copies` replicas of the segments one after another (a Monte Carlo
+    /// block's draws): each replica's rows its own, draw by draw.
+    fn tiled(&self, copies: usize) -> Grouping {
+        let rows = self.rows.len();
+        Grouping {
+            key_names: self.key_names.clone(),
+            rows: (0..copies).flat_map(|_| self.rows.clone()).collect(),
+            row_of: (0..copies)
+                .flat_map(|copy| self.row_of.iter().map(move |&r| r + copy * rows))
+                .collect(),
+        }
     }
 
     /// Is every segment its own row, in order?

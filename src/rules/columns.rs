@@ -389,6 +389,9 @@ impl Drop for PartGuard {
     }
 }
 
+/// The identity of the draw as a key (see [`Groups::tiled`]): no key column's address.
+pub const DRAW_KEY: usize = usize::MAX;
+
 /// The address that identifies a key column across the parts of a run.
 pub fn key_identity(key: &KeyColumn) -> usize {
     Arc::as_ptr(&key.dictionary) as usize
@@ -546,6 +549,17 @@ impl Groups {
             members: Arc::new(members),
             starts: Arc::new(starts),
         }
+    }
+
+    /// The groups of `copies` replicas of the segments one after another (a Monte Carlo
+    /// block's draws), each replica's groups its own: no group spans two draws. The draw
+    /// is one more key the groups are made from, [`DRAW_KEY`], whole in a block's part.
+    pub fn tiled(&self, copies: usize) -> Groups {
+        let codes = (0..copies)
+            .flat_map(|copy| self.codes.iter().map(move |&g| g + (copy * self.count) as u32))
+            .collect();
+        let keys: Vec<usize> = self.keys.iter().copied().chain([DRAW_KEY]).collect();
+        Groups::new(codes, self.count * copies, keys.into())
     }
 
     /// The groups of the segments in `range`, numbered as in the whole workforce.

@@ -25,6 +25,7 @@ fn source(toml: &str) -> ScenarioSource {
 }
 
 fn request(detail: &str, scenarios: Vec<ScenarioSource>) -> RunRequest {
+    monte_carlo: Default::default(),
     RunRequest {
         dataset: "test".into(),
         scenarios,

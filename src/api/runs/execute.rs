@@ -12,6 +12,7 @@ use crate::api::scenarios::{object_to_document, resolve, resolve_saved};
 use crate::api::state::{lock, AppState, Job};
 use crate::api::text::Text;
 use crate::app::execute::{begin_batch, run_batch, run_small};
+use crate::app::plan::DrawOverride;
 use crate::app::{RunPlan, RunRequest as PlanRequest};
 use crate::data::datasets::DEFAULT_DATASET;
 use crate::model::RunStatus;
@@ -63,13 +64,22 @@ pub(super) fn plan(state: &AppState, request: RunRequest) -> Result<Planned, Api
             ))
         }
     };
+    let whole = |name: &str, value: Option<i64>| match value {
+        Some(v) if v < 0 => Err(ApiError::field(name, format!("{v} is below 0"))),
+        v => Ok(v.map(|v| v as u64)),
+    };
+    let monte_carlo = DrawOverride {
+        draws: whole("draws", request.draws)?,
+        seed: whole("seed", request.seed)?,
+    };
     let plan = RunPlan::new(
         &state.rules,
         workforce,
         PlanRequest {
             dataset,
             scenarios: vec![source],
-            detail: request.detail.unwrap_or_else(|| "segment".into()),
+            monte_carlo,
+            detail: request.detail.unwrap_or_default(),
             time_budget: state.limits.time_budget,
             max_runs: state.limits.max_runs_per_request,
             max_result_rows: state.limits.max_result_rows,
@@ -77,6 +87,8 @@ pub(super) fn plan(state: &AppState, request: RunRequest) -> Result<Planned, Api
     )?;
     Ok(Planned {
         in_background: request.background.unwrap_or(false)
+            // A Monte Carlo run's draws are stored block by block as they finish.
+            || plan.scenarios.iter().any(|s| s.monte_carlo.is_some())
             || plan.scenarios.len() > 1
             || plan.segment_months() > state.limits.max_sync_segment_months,
         plan,

@@ -27,7 +27,7 @@ use super::{blocking, ApiTags};
 use crate::app::compare::Side;
 use crate::data::datasets::DEFAULT_DATASET;
 use crate::data::export::ResultsEncoding;
-use crate::data::query::{Period as QueryPeriod, ResultsQuery, RunRow, DERIVED};
+use crate::data::query::{choose_stats, Period as QueryPeriod, ResultsQuery, RunRow, Stat, DERIVED};
 use crate::model::results::METRICS;
 use crate::model::{BatchStatus, RunStatus};
 use crate::report::{self, Period, VacancyValue};
@@ -47,7 +47,13 @@ pub struct RunRequest {
     /// `org,staff_group`, or `total`.
     pub detail: Option<String>,
     /// Run in the background even if small: the answer is 202 with the run's address.
+    /// Monte Carlo runs always run in the background.
     pub background: Option<bool>,
+    /// Monte Carlo draws, replacing the scenario's `monte_carlo.draws` (1 to 100,000); a
+    /// scenario without `monte_carlo` runs that many draws.
+    pub draws: Option<i64>,
+    /// The seed of the draws, replacing the scenario's `monte_carlo.seed`.
+    pub seed: Option<i64>,
 }
 
 impl Example for RunRequest {
@@ -58,6 +64,8 @@ impl Example for RunRequest {
             dataset: Some(DEFAULT_DATASET.into()),
             detail: Some("segment".into()),
             background: Some(false),
+            draws: None,
+            seed: None,
         }
     }
 }
@@ -473,6 +481,11 @@ impl RunsApi {
         filter: Query<Option<Vec<String>>>,
         /// `json` (the default), `csv` or `parquet`.
         format: Query<Option<String>>,
+        /// Statistics over a Monte Carlo run's draws, comma-separated: `central` (draw 0),
+        /// `mean`, `p10`, `p50`, `p90`, each giving a column per metric
+        /// (`vacancies_p10`). All of them for a Monte Carlo run when absent, unless
+        /// `group_by` has `draw`, which gives each draw's figures.
+        stats: Query<Option<String>>,
     ) -> Result<ResultsResponse, ApiError> {
         let list = |text: Option<String>| -> Vec<String> {
             text.unwrap_or_default()
@@ -507,6 +520,11 @@ impl RunsApi {
         }
         let group_by = list(group_by.0);
         let metrics = list(metrics.0);
+        let stats: Vec<Stat> = list(stats.0)
+            .iter()
+            .map(|s| Stat::parse(s))
+            .collect::<Result<_, _>>()
+            .map_err(|message| ApiError::field("stats", message))?;
         let state = state.0.clone();
         // Answers are sent as they are read: a bounded number at once, each holding a
         // few batches (`stream`).
@@ -534,12 +552,16 @@ impl RunsApi {
                 .iter()
                 .filter(|r| r.status == RunStatus::Succeeded)
                 .collect();
+            let done_rows: Vec<RunRow> = done.iter().map(|r| (*r).clone()).collect();
+            let stats = choose_stats(&done_rows, &stats, &group_by)
+                .map_err(|p| ApiError::field("stats", p.message))?;
             let query = ResultsQuery {
                 run_ids: done.iter().map(|r| r.run_id).collect(),
                 group_by,
                 period,
                 metrics,
                 filters,
+                stats,
             };
             let details: Vec<String> = done.iter().map(|r| r.detail.clone()).collect();
             let reader = state.store().results_reader(&query, &details)?;
