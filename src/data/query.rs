@@ -715,6 +715,7 @@ mod tests {
             period: Period::Month,
             metrics: vec!["fte".into()],
             filters: vec![("org".into(), filter.into())],
+            stats: Vec::new(),
         }
     }
 

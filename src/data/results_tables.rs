@@ -278,7 +278,8 @@ fn convert_earlier_layouts(connection: &mut Connection) -> Result<(), DataError>
     transaction.execute_batch(&format!(
         "CREATE TABLE result_rows AS
              SELECT CAST(run_id AS BIGINT) AS run_id, CAST(row AS INTEGER) AS row,
-                    CAST(scenario AS VARCHAR) AS scenario, {} AS keys
+                    CAST(scenario AS VARCHAR) AS scenario, {} AS keys,
+                    CAST(0 AS INTEGER) AS draw
              FROM result_rows_earlier;
          DROP TABLE result_rows_earlier;
          {}",
@@ -444,7 +445,16 @@ mod tests {
                 .as_deref(),
             Some("VIEW")
         );
-        assert_eq!(all_results(store.connection()), before);
+        // As they were, each row now draw 0 of its run.
+        let with_draw: Vec<String> = before
+            .iter()
+            .map(|row| {
+                let (run, rest) = row.split_once('|').unwrap();
+                let (scenario, rest) = rest.split_once('|').unwrap();
+                format!("{run}|{scenario}|Int(0)|{rest}")
+            })
+            .collect();
+        assert_eq!(all_results(store.connection()), with_draw);
         // The converted tables take new runs, and a new key column shows in the view.
         let run = RunResults {
             draws: crate::model::DrawRange::DETERMINISTIC,
@@ -516,7 +526,7 @@ mod tests {
         // The view has every key once (names compared ignoring case, as DuckDB does).
         assert_eq!(
             table_columns(connection, "results").unwrap().len(),
-            4 + 61 + METRICS.len()
+            5 + 61 + METRICS.len()
         );
         let orgs: Vec<Option<String>> = connection
             .prepare("SELECT org FROM results ORDER BY run_id")

@@ -131,14 +131,7 @@ impl Store {
 
     /// Marks a run failed with its error.
     pub fn fail_run(&self, run_id: i64, error: &str, elapsed: Duration) -> Result<(), DataError> {
-        // A Monte Carlo run stores its blocks of draws as they finish: a failed one
-        // keeps none of them.
-        for table in ["result_figures", "result_rows", "draws"] {
-            self.connection().execute(
-                &format!("DELETE FROM {table} WHERE run_id = ?"),
-                [run_id],
-            )?;
-        }
+        self.forget_results("run_id = ?", params![run_id]);
         self.connection().execute(
             "UPDATE runs SET status = ?, error = ?, duration_ms = ? WHERE run_id = ?",
             params![
@@ -160,16 +153,10 @@ impl Store {
         status: RunStatus,
         error: Option<&str>,
     ) -> Result<usize, DataError> {
-        // Blocks of Monte Carlo runs stopped part way are not kept.
-        for table in ["result_figures", "result_rows", "draws"] {
-            self.connection().execute(
-                &format!(
-                    "DELETE FROM {table} WHERE run_id IN
-                     (SELECT run_id FROM runs WHERE batch_id = ? AND status = ?)"
-                ),
-                params![batch_id, RunStatus::Running.as_str()],
-            )?;
-        }
+        self.forget_results(
+            "run_id IN (SELECT run_id FROM runs WHERE batch_id = ? AND status = ?)",
+            params![batch_id, RunStatus::Running.as_str()],
+        );
         Ok(self.connection().execute(
             "UPDATE runs SET status = ?, error = ? WHERE batch_id = ? AND status = ?",
             params![
@@ -179,6 +166,20 @@ impl Store {
                 RunStatus::Running.as_str()
             ],
         )?)
+    }
+
+    /// Removes the results and draws of runs that will not succeed: a Monte Carlo run
+    /// stores its blocks of draws as they finish, and one that fails or is stopped keeps
+    /// none of them. Only succeeded runs' results are ever read, so a removal that fails
+    /// (the store is failing already) is logged rather than returned: the run's status is
+    /// what must be written.
+    fn forget_results(&self, runs: &str, params: impl duckdb::Params + Copy) {
+        for table in ["result_figures", "result_rows", "draws"] {
+            let sql = format!("DELETE FROM {table} WHERE {runs}");
+            if let Err(e) = self.connection().execute(&sql, params) {
+                tracing::warn!("cannot remove the results of unfinished runs from {table}: {e}");
+            }
+        }
     }
 
     /// Stores a Monte Carlo run's drawn values (docs/model.md, section 7).
@@ -205,8 +206,11 @@ impl Store {
             Arc::new(StringArray::from_iter_values(
                 values.iter().map(|v| v.what.as_str()),
             )),
-            Arc::new(StringArray::from_iter_values(
-                values.iter().map(|v| v.per_value.as_str()),
+            // NULL where the entry has no `per` (written as an empty field in CSV).
+            Arc::new(StringArray::from_iter(
+                values
+                    .iter()
+                    .map(|v| Some(v.per_value.as_str()).filter(|p| !p.is_empty())),
             )),
             Arc::new(Float64Array::from_iter_values(values.iter().map(|v| v.value))),
         ];

@@ -1039,6 +1039,8 @@ async fn runs_and_scenarios_survive_a_restart_and_interrupted_runs_read_as_faile
             start_month: "2025-04".into(),
             months: 12,
             dataset: "default".into(),
+            draws: 0,
+            seed: 0,
         }])
         .unwrap()[0];
     drop(client);

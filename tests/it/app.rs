@@ -25,8 +25,8 @@ fn source(toml: &str) -> ScenarioSource {
 }
 
 fn request(detail: &str, scenarios: Vec<ScenarioSource>) -> RunRequest {
-    monte_carlo: Default::default(),
     RunRequest {
+        monte_carlo: Default::default(),
         dataset: "test".into(),
         scenarios,
         detail: detail.into(),

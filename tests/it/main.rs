@@ -10,6 +10,7 @@ mod common;
 mod data_defects;
 mod golden;
 mod kinds;
+mod monte_carlo;
 mod native;
 mod peer;
 mod properties;
