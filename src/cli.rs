@@ -879,6 +879,9 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         Ok(comparisons) => {
             for c in &comparisons {
                 println!("{}", table::comparison(c));
+                if let Some(u) = &c.uncertainty {
+                    println!("{}", table::uncertain_comparison(u));
+                }
             }
             Ok(())
         }

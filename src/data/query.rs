@@ -485,35 +485,48 @@ impl Store {
         Ok(write_parquet(self.connection(), &sql, path)?)
     }
 
-    /// A run's figures summed over all its rows, month by month, as results at `total`
-    /// detail: what comparisons of stored runs need.
+    /// A run's figures summed over all its rows, month by month (and draw by draw for a
+    /// Monte Carlo run), as results at `total` detail: what comparisons of stored runs
+    /// need.
     pub fn run_totals(&self, run: &RunRow) -> Result<RunResults, DataError> {
         let sums: Vec<String> = METRICS.iter().map(|m| format!("SUM({m})")).collect();
         let mut statement = self.connection().prepare(&format!(
-            "SELECT month, {} FROM {} AS results WHERE run_id = ? GROUP BY month ORDER BY month",
+            "SELECT month, draw, {} FROM {} AS results WHERE run_id = ?
+             GROUP BY month, draw ORDER BY month, draw",
             sums.join(", "),
             results_relation(&[])
         ))?;
         let mut figures = Vec::new();
-        let mut months = 0;
+        let mut months: Vec<String> = Vec::new();
+        let mut draws = 0usize;
         let mut rows = statement.query([run.run_id])?;
         while let Some(row) = rows.next()? {
-            months += 1;
+            let month: String = row.get(0)?;
+            if months.last() != Some(&month) {
+                months.push(month);
+            }
+            let draw: i64 = row.get(1)?;
+            draws = draws.max(draw as usize + 1);
             for i in 0..METRICS.len() {
-                figures.push(row.get::<_, Option<f64>>(1 + i)?.unwrap_or(0.0));
+                figures.push(row.get::<_, Option<f64>>(2 + i)?.unwrap_or(0.0));
             }
         }
+        let months = months.len();
+        let draws = draws.max(1);
         let start: YearMonth = run
             .start_month
             .parse()
             .map_err(|e| DataError::file(format!("run {}", run.run_id), e))?;
         Ok(RunResults {
-            draws: crate::model::DrawRange::DETERMINISTIC,
+            draws: crate::model::DrawRange {
+                first: 0,
+                count: draws,
+            },
             scenario: run.scenario.clone(),
             start,
             months,
             key_names: Vec::new(),
-            rows: vec![Vec::new()],
+            rows: vec![Vec::new(); draws],
             figures,
         })
     }

@@ -131,6 +131,29 @@ impl RunResults {
         self.draws.first + (row / self.rows_per_draw().max(1)) as u64
     }
 
+    /// The results of one draw (counted from the first these results hold).
+    pub fn draw(&self, index: usize) -> RunResults {
+        let per_draw = self.rows_per_draw();
+        let width = METRICS.len();
+        let mut figures = Vec::with_capacity(self.months * per_draw * width);
+        for month in 0..self.months {
+            let at = (month * self.rows.len() + index * per_draw) * width;
+            figures.extend_from_slice(&self.figures[at..at + per_draw * width]);
+        }
+        RunResults {
+            scenario: self.scenario.clone(),
+            start: self.start,
+            months: self.months,
+            key_names: self.key_names.clone(),
+            rows: self.rows[index * per_draw..(index + 1) * per_draw].to_vec(),
+            figures,
+            draws: DrawRange {
+                first: self.draws.first + index as u64,
+                count: 1,
+            },
+        }
+    }
+
     /// Results of consecutive draws made one, draw by draw: the blocks of a Monte Carlo
     /// run, in any order, as one set of results (rows of each draw in turn).
     pub fn join_draws(mut blocks: Vec<RunResults>) -> Option<RunResults> {

@@ -5,6 +5,7 @@
 pub mod attribution;
 pub mod metric;
 pub mod table;
+pub mod uncertainty;
 
 use crate::model::results::{is_stock, Metric, METRICS};
 use crate::model::{InputColumn, RunResults, Workforce};
@@ -221,6 +222,9 @@ pub struct Comparison {
     pub years: Vec<Difference>,
     pub whole_run: Difference,
     pub break_even: BreakEven,
+    /// For Monte Carlo runs: the change draw by draw, summarised over the draws. The
+    /// figures above are then the central run's (draw 0).
+    pub uncertainty: Option<uncertainty::UncertainComparison>,
 }
 
 /// Compares a scenario with a baseline run over the same months. `workforce` gives the pay
@@ -232,6 +236,11 @@ pub fn compare(
     workforce: &Workforce,
     vacancy_value: VacancyValue,
 ) -> Result<Comparison, String> {
+    if baseline.draws.count > 1 || scenario.draws.count > 1 {
+        let mut central = compare(&baseline.draw(0), &scenario.draw(0), workforce, vacancy_value)?;
+        central.uncertainty = Some(uncertainty::compare_draws(baseline, scenario)?);
+        return Ok(central);
+    }
     if baseline.start != scenario.start || baseline.months != scenario.months {
         return Err(format!(
             "'{}' runs {} months from {} but the baseline '{}' runs {} months from {}: compare runs over the same months",
@@ -295,5 +304,6 @@ pub fn compare(
         years,
         whole_run: whole,
         break_even,
+        uncertainty: None,
     })
 }

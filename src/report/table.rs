@@ -324,3 +324,63 @@ mod tests {
         assert_eq!(number(f64::INFINITY, 1), "never");
     }
 }
+
+/// An option against the baseline under the same draws: for the figures a workforce lead
+/// reads first, the change in the central run, its 80% band over the draws, and the share
+/// of draws in which the option does better.
+pub fn uncertain_comparison(u: &super::uncertainty::UncertainComparison) -> String {
+    let periods: Vec<String> = {
+        let mut seen: Vec<String> = Vec::new();
+        for c in &u.changes {
+            if !seen.contains(&c.period) {
+                seen.push(c.period.clone());
+            }
+        }
+        seen
+    };
+    let mut grid = Grid::new(periods.iter().cloned());
+    let headline = [
+        ("staff in post (FTE)", "fte", 1),
+        ("vacancies (FTE)", "vacancies", 1),
+        ("vacancy rate", "vacancy_rate", 4),
+        ("agency cost (GBP)", "agency_cost", 0),
+        ("unmet care hours", "unmet_hours", 0),
+    ];
+    for (label, metric, decimals) in headline {
+        let of = |period: &String| {
+            u.changes
+                .iter()
+                .find(|c| &c.period == period && c.metric == metric)
+                .expect("every figure in every period")
+        };
+        let show = |x: f64| {
+            if decimals == 4 {
+                format!("{:.2} pts", x * 100.0)
+            } else {
+                number(x, decimals)
+            }
+        };
+        grid.row(label, periods.iter().map(|p| show(of(p).change.central)).collect());
+        grid.row(
+            "  80% band",
+            periods
+                .iter()
+                .map(|p| format!("{} to {}", show(of(p).change.p10), show(of(p).change.p90)))
+                .collect(),
+        );
+        grid.row(
+            "  share of draws better",
+            periods
+                .iter()
+                .map(|p| of(p).probability_better.map_or("-".into(), percent))
+                .collect(),
+        );
+    }
+    format!(
+        "{} against {} under the same {} draws (change in the central run, its 80% band, and how often the option does better)\n{}",
+        u.scenario,
+        u.baseline,
+        u.draws,
+        grid.render()
+    )
+}

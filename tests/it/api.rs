@@ -1544,3 +1544,108 @@ async fn analyses_larger_than_a_request_may_take_are_refused_naming_the_limit() 
         r.text()
     );
 }
+
+#[tokio::test]
+async fn monte_carlo_runs_give_bands_and_compare_under_the_same_draws() {
+    let s = server();
+    let document = |name: &str, extra: Value| {
+        let mut doc = json!({
+            "name": name, "start": "2025-04", "months": 24,
+            "monte_carlo": { "draws": 50, "seed": 3 },
+            "uncertain": [
+                { "what": "leaver_rate", "per": "org", "p10": 0.8, "p90": 1.2 },
+                { "what": "sickness_rate", "where": { "staff_group": "physiotherapy" }, "p10": 0.9, "p90": 1.3 }
+            ]
+        });
+        if let (Some(doc), Some(extra)) = (doc.as_object_mut(), extra.as_object()) {
+            doc.extend(extra.clone());
+        }
+        doc
+    };
+    let r = post_json(
+        &s.client,
+        "/runs",
+        json!({ "scenario_document": document("mc", json!({})) }),
+    )
+    .await;
+    assert_eq!(r.status, 202, "a Monte Carlo run runs in the background: {}", r.text());
+    let id = r.json["id"].as_i64().unwrap();
+    let done = wait_for(&s.client, id, |v| v["status"] != "running").await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let r = send(
+        s.client
+            .get(format!("/runs/{id}/results"))
+            .query("group_by", &"staff_group")
+            .query("metrics", &"vacancies,vacancy_rate")
+            .query("stats", &"central,p10,p90"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rows = r.json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2 * 16, "two financial years by 16 staff groups");
+    for row in rows {
+        let f = &row["figures"];
+        let (p10, p90) = (f["vacancies_p10"].as_f64().unwrap(), f["vacancies_p90"].as_f64().unwrap());
+        assert!(p10 <= p90, "{row}");
+        assert!(f["vacancy_rate_central"].is_number(), "{row}");
+    }
+    // Each draw's figures, by draw.
+    let r = send(
+        s.client
+            .get(format!("/runs/{id}/results"))
+            .query("group_by", &"draw")
+            .query("metrics", &"fte"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["rows"].as_array().unwrap().len(), 2 * 51);
+    let r = send(
+        s.client
+            .get(format!("/runs/{id}/results"))
+            .query("stats", &"p99"),
+    )
+    .await;
+    assert_eq!((r.status, r.error_code().as_str()), (422, "invalid_request"), "{}", r.text());
+
+    // An option under the same draws: the baseline's entries come first in both.
+    let option = document(
+        "retain",
+        json!({ "interventions": [{ "kind": "retention", "reduction": 0.2 }] }),
+    );
+    for doc in [document("mc", json!({})), option] {
+        let r = post_json(&s.client, "/scenarios", doc).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let r = post_json(
+        &s.client,
+        "/compare",
+        json!({ "baseline": { "scenario": "mc" }, "others": [{ "scenario": "retain" }] }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let u = &r.json[0]["uncertainty"];
+    assert_eq!(u["draws"], 50, "{}", r.text());
+    let fte = u["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["period"] == "whole run" && c["metric"] == "fte")
+        .unwrap();
+    assert_eq!(fte["probability_better"], 1.0, "{fte}");
+
+    // A bad entry: 422 naming the field, and nothing stored.
+    let mut bad = document("bad", json!({}));
+    bad["uncertain"][0]["p10"] = json!(2.0);
+    let r = post_json(&s.client, "/runs", json!({ "scenario_document": bad })).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("uncertain[0].p10"), "{}", r.text());
+    let r = post_json(
+        &s.client,
+        "/runs",
+        json!({ "scenario_document": document("zero", json!({})), "draws": 0 }),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = send(s.client.get(format!("/runs/{}", id + 1))).await;
+    assert_eq!(r.status, 404, "nothing stored for refused runs: {}", r.text());
+}

@@ -473,3 +473,94 @@ p90 = 9.0
     assert!(error.contains("uncertain[0] (sickness_rate)"), "{error}");
     assert!(error.contains("segment "), "{error}");
 }
+
+#[test]
+fn options_are_compared_under_the_same_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    small_data(dir.path());
+    std::fs::write(dir.path().join("mc.toml"), REPLAYED.replace("draws = 4", "draws = 30"))
+        .unwrap();
+    // The same scenario under another name: under common random numbers every draw's
+    // change is exactly zero.
+    std::fs::write(
+        dir.path().join("same.toml"),
+        "name = \"same\"\nextends = \"mc\"\n",
+    )
+    .unwrap();
+    // Fewer leavers in every draw: the option has more staff in post in every draw.
+    std::fs::write(
+        dir.path().join("retain.toml"),
+        "name = \"retain\"\nextends = \"mc\"\n[[interventions]]\nkind = \"retention\"\nreduction = 0.2\n",
+    )
+    .unwrap();
+    let scenarios = wfplan::scenario::load_paths(&[
+        dir.path().join("mc.toml"),
+        dir.path().join("same.toml"),
+        dir.path().join("retain.toml"),
+    ]);
+    assert!(scenarios.1.is_empty(), "{:?}", scenarios.1);
+    let workforce =
+        wfplan::data::read_workforce_files(&[dir.path().join("workforce.csv")]).unwrap();
+    let recorder = wfplan::data::Recorder::new(
+        wfplan::data::Store::open_in_memory().unwrap(),
+        std::time::Duration::ZERO,
+    );
+    let sides: Vec<wfplan::app::compare::Side> = scenarios
+        .0
+        .into_iter()
+        .map(wfplan::app::compare::Side::Scenario)
+        .collect();
+    let mut sides = sides.into_iter();
+    let baseline = sides.next().unwrap();
+    let comparisons = wfplan::app::compare::compare(
+        rules(),
+        &recorder,
+        std::sync::Arc::new(workforce),
+        baseline,
+        sides.collect(),
+        std::time::Duration::from_secs(60),
+        Default::default(),
+    )
+    .unwrap();
+    let same = comparisons[0].uncertainty.as_ref().unwrap();
+    assert_eq!(same.draws, 30);
+    for change in &same.changes {
+        let b = change.change;
+        assert_eq!(
+            [b.central, b.mean, b.p10, b.p90],
+            [0.0; 4],
+            "{} {}",
+            change.period,
+            change.metric
+        );
+    }
+    let retain = comparisons[1].uncertainty.as_ref().unwrap();
+    let fte = retain
+        .changes
+        .iter()
+        .find(|c| c.period == "whole run" && c.metric == "fte")
+        .unwrap();
+    assert_eq!(fte.probability_better, Some(1.0));
+    assert!(fte.change.p10 > 0.0 && fte.change.p10 <= fte.change.p50);
+    assert!(fte.change.p50 <= fte.change.p90);
+    // The central figures of the plain comparison are draw 0's.
+    let central_fte = comparisons[1].whole_run.change[0];
+    assert!((central_fte - fte.change.central).abs() < 1e-9);
+
+    // Through the binary: the same comparison of stored runs.
+    for name in ["mc.toml", "retain.toml"] {
+        let out = wfplan(
+            dir.path(),
+            &["run", name, "--data", "workforce.csv", "--db", "c.duckdb", "-q"],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = wfplan(
+        dir.path(),
+        &["compare", "--data", "workforce.csv", "--db", "c.duckdb", "1", "2"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("under the same 30 draws"), "{stdout}");
+    assert!(stdout.contains("share of draws better"), "{stdout}");
+}

@@ -320,6 +320,41 @@ pub struct ComparisonView {
     pub years: Vec<DifferenceView>,
     pub whole_run: DifferenceView,
     pub break_even: BreakEvenView,
+    /// For Monte Carlo runs (the figures above are then the central run's): the change
+    /// draw by draw under the same draws, summarised over the draws.
+    pub uncertainty: Option<UncertaintyView>,
+}
+
+/// An option against the baseline under the same draws.
+#[derive(Debug, Clone, Object)]
+pub struct UncertaintyView {
+    /// Random draws compared.
+    pub draws: u64,
+    /// Every figure and rate, by financial year and over the whole run.
+    pub changes: Vec<ChangeBandView>,
+}
+
+/// The change an option makes to one figure in one period, over the draws.
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ChangeBandView {
+    /// A financial year, or `whole run`.
+    pub period: String,
+    pub metric: String,
+    /// Option minus baseline in the central run (draw 0).
+    pub central: f64,
+    /// Mean, 10th, 50th and 90th percentiles of the change over the random draws.
+    pub mean: f64,
+    pub p10: f64,
+    pub p50: f64,
+    pub p90: f64,
+    /// Share of the random draws in which the option's figure is below the baseline's.
+    pub share_lower: f64,
+    /// Share in which it is above.
+    pub share_higher: f64,
+    /// Share in which the option does better (fewer vacancies, more staff in post...);
+    /// absent for figures without one better direction.
+    pub probability_better: Option<f64>,
 }
 
 pub struct RunsApi;
@@ -781,5 +816,24 @@ fn comparison_view(c: &report::Comparison) -> ComparisonView {
             pays_back_if_unfilled: b.pays_back_if_unfilled(),
             pays_back_if_agency_filled: b.pays_back_if_agency_filled(),
         },
+        uncertainty: c.uncertainty.as_ref().map(|u| UncertaintyView {
+            draws: u.draws as u64,
+            changes: u
+                .changes
+                .iter()
+                .map(|c| ChangeBandView {
+                    period: c.period.clone(),
+                    metric: c.metric.clone(),
+                    central: c.change.central,
+                    mean: c.change.mean,
+                    p10: c.change.p10,
+                    p50: c.change.p50,
+                    p90: c.change.p90,
+                    share_lower: c.share_lower,
+                    share_higher: c.share_higher,
+                    probability_better: c.probability_better,
+                })
+                .collect(),
+        }),
     }
 }
