@@ -72,6 +72,8 @@ enum Command {
     Serve(ServeArgs),
     /// Write editable copies of the built-in rules and scenarios into a folder.
     Init(InitArgs),
+    /// Record the shards of a Monte Carlo run (`wfplan run --shard I/N`) as one run.
+    Merge(MergeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +191,15 @@ struct RunArgs {
     /// Write each draw's values to this CSV file: `draw,entry,what,per_value,value`.
     #[arg(long, value_name = "FILE")]
     draws_out: Option<PathBuf>,
+    /// Run only shard I of N of a Monte Carlo run's draws (I from 0, as Kubernetes numbers
+    /// an indexed job's pods) and write them as Parquet files with a manifest to
+    /// --shard-dir, storing nothing in the database; `wfplan merge` records the shards as
+    /// one run.
+    #[arg(long, value_name = "I/N", value_parser = crate::data::shards::parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Where a shard's files are written.
+    #[arg(long, value_name = "DIR", default_value = "shards")]
+    shard_dir: PathBuf,
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -205,6 +216,16 @@ struct RunArgs {
     /// Scenario files, folders of them, or scenario names.
     #[arg(default_value = "scenarios")]
     scenarios: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// The database file to record the merged run in.
+    #[arg(long, default_value = "wfplan.duckdb")]
+    db: PathBuf,
+    /// Shard manifests (`*.shard-I-of-N.json`), or folders holding them.
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -457,6 +478,7 @@ pub fn main() -> ExitCode {
         Command::Generate(args) => generate(args),
         Command::Serve(args) => serve(args),
         Command::Init(args) => init(args),
+        Command::Merge(args) => merge(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -590,6 +612,10 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         args.max_result_rows,
     )?;
     let monte_carlo = plan.scenarios.iter().any(|s| s.monte_carlo.is_some());
+    if let Some(shard) = args.shard {
+        drop(recorder);
+        return run_shard(&args, &rules, plan, shard);
+    }
     let batch = begin_batch(&recorder, &plan).context("cannot record the runs")?;
 
     let progress = ProgressBar::new(plan.scenarios.len() as u64);
@@ -660,7 +686,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             let runs: Vec<&RunResults> = kept.iter().flatten().collect();
             export::write_csv(out, &runs)?;
         } else {
-            export::write_stored(&recorder.store(), out, &done, &plan.result_keys(), monte_carlo)?;
+            export::write_stored(
+                &recorder.store(),
+                out,
+                &done,
+                &plan.result_keys(),
+                monte_carlo,
+            )?;
         }
         if !args.quiet {
             println!("wrote {}", out.display());
@@ -672,6 +704,113 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Runs one shard of a Monte Carlo run's draws on a database in memory and writes them
+/// as the shard's files.
+fn run_shard(
+    args: &RunArgs,
+    rules: &RuleSet,
+    mut plan: RunPlan,
+    (shard, shards): (usize, usize),
+) -> Result<(), Failure> {
+    use crate::data::shards::{shard_draws, write_shard, ShardManifest};
+    let mc = match plan.scenarios.as_slice() {
+        [s] => s.monte_carlo,
+        _ => None,
+    }
+    .ok_or_else(|| {
+        Failure::Input(anyhow::anyhow!(
+            "--shard splits the draws of one Monte Carlo scenario: name one scenario with [monte_carlo] (or give --draws)"
+        ))
+    })?;
+    let draws = shard_draws(mc.draws, shard, shards);
+    plan.options.draws = Some(draws.clone());
+    let recorder = Recorder::new(Store::open_in_memory()?, Duration::ZERO);
+    let batch = begin_batch(&recorder, &plan).context("cannot record the run")?;
+    let started = Instant::now();
+    let mut failure = None;
+    run_batch(
+        rules,
+        &recorder,
+        &plan,
+        &batch,
+        args.threads,
+        &|| false,
+        |finished| {
+            if let Err(message) = finished.result {
+                failure = Some(message);
+            }
+        },
+    )
+    .map_err(|e| Failure::Input(e.into()))?;
+    if let Some(message) = failure {
+        eprintln!("error: shard {shard} of {shards} failed: {message}");
+        return Err(Failure::Runs(1));
+    }
+    let record = plan.record(&plan.scenarios[0], batch.batch_id);
+    let manifest = ShardManifest {
+        scenario: record.scenario,
+        scenario_hash: record.scenario_hash,
+        rules_hash: record.rules_hash,
+        data_hash: record.data_hash,
+        dataset: record.dataset,
+        detail: record.detail,
+        start_month: record.start_month,
+        months: record.months,
+        draws: mc.draws,
+        seed: mc.seed,
+        shard,
+        shards,
+        first_draw: draws.start,
+        end_draw: draws.end,
+        key_names: plan.result_keys(),
+        results_file: String::new(),
+        draws_file: String::new(),
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+    };
+    let path = write_shard(
+        &recorder.store(),
+        batch.run_ids[0],
+        &args.shard_dir,
+        manifest,
+    )?;
+    if !args.quiet {
+        println!(
+            "shard {shard} of {shards}: draws {} to {} of {} ran in {:.2} s; wrote {}",
+            draws.start,
+            draws.end - 1,
+            mc.draws,
+            started.elapsed().as_secs_f64(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn merge(args: MergeArgs) -> Result<(), Failure> {
+    use crate::data::shards::{check_shards, find_manifests};
+    let shards = find_manifests(&args.shards)?;
+    check_shards(&shards).map_err(|message| Failure::Input(anyhow::anyhow!(message)))?;
+    let recorder = open_recorder(&args.db)?;
+    let run_id = recorder.store().merge_shards(&shards)?;
+    let first = &shards[0].1;
+    println!(
+        "merged {} shard(s) of {} as run {run_id} in {}",
+        shards.len(),
+        first.scenario,
+        args.db.display()
+    );
+    print_run_bands(
+        &recorder,
+        run_id,
+        &first.scenario,
+        crate::model::uncertainty::MonteCarlo {
+            draws: first.draws,
+            seed: first.seed,
+        },
+        &first.detail,
+    )
+}
+
 /// For each Monte Carlo run: the central value and the 80% band of the figures a
 /// workforce lead reads first, by financial year, from the stored draws.
 fn print_bands(
@@ -680,15 +819,42 @@ fn print_bands(
     summaries: &[Option<(Vec<report::Period>, Duration)>],
     recorder: &Recorder,
 ) -> Result<(), Failure> {
-    use crate::data::query::{Period as QueryPeriod, ResultsQuery, Stat};
     for ((scenario, run_id), summary) in plan.scenarios.iter().zip(run_ids).zip(summaries) {
         let (Some(mc), Some(_)) = (scenario.monte_carlo, summary) else {
             continue;
         };
-        let metrics = ["fte", "vacancies", "vacancy_rate", "agency_cost", "intervention_cost"];
+        print_run_bands(
+            recorder,
+            *run_id,
+            &scenario.name,
+            mc,
+            &plan.options.detail.label(),
+        )?;
+    }
+    Ok(())
+}
+
+/// A Monte Carlo run's central value and 80% band of the figures a workforce lead reads
+/// first, by financial year.
+fn print_run_bands(
+    recorder: &Recorder,
+    run_id: i64,
+    scenario: &str,
+    mc: crate::model::uncertainty::MonteCarlo,
+    detail: &str,
+) -> Result<(), Failure> {
+    use crate::data::query::{Period as QueryPeriod, ResultsQuery, Stat};
+    {
+        let metrics = [
+            "fte",
+            "vacancies",
+            "vacancy_rate",
+            "agency_cost",
+            "intervention_cost",
+        ];
         let stats = [Stat::Central, Stat::P10, Stat::P50, Stat::P90];
         let query = ResultsQuery {
-            run_ids: vec![*run_id],
+            run_ids: vec![run_id],
             group_by: Vec::new(),
             period: QueryPeriod::FinancialYear,
             metrics: metrics.iter().map(|m| m.to_string()).collect(),
@@ -697,11 +863,11 @@ fn print_bands(
         };
         let table = recorder
             .store()
-            .results(&query, &[plan.options.detail.label()])
+            .results(&query, &[detail.to_string()])
             .map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))?;
         println!(
-            "{}: {} random draws (seed {}) and the central run; central value and 80% band (p10 to p90) by financial year",
-            scenario.name, mc.draws, mc.seed
+            "{scenario}: {} random draws (seed {}) and the central run; central value and 80% band (p10 to p90) by financial year",
+            mc.draws, mc.seed
         );
         let mut lines: Vec<Vec<String>> = vec![std::iter::once(String::new())
             .chain(table.rows.iter().map(|r| r.period.clone()))

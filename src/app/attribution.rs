@@ -281,9 +281,13 @@ pub fn attribute(
             document: factors.document(&request.scenario.document, mask),
         })
         .collect();
-    let (scenarios, problems) = check_all(&sources, rules, &workforce);
+    let (mut scenarios, problems) = check_all(&sources, rules, &workforce);
     if !problems.is_empty() {
         return Err(AttributionError::Invalid(problems));
+    }
+    // Attribution explains the scenario as written: its uncertain inputs are not drawn.
+    for s in &mut scenarios {
+        s.monte_carlo = None;
     }
     let per_run = workforce.len() * scenarios.first().map_or(0, |s| s.months);
     if per_run.saturating_mul(scenarios.len()) > request.max_segment_months {
@@ -296,6 +300,7 @@ pub fn attribute(
     let options = RunOptions {
         detail: request.metric.detail(),
         time_budget: request.time_budget,
+        draws: None,
     };
     let outcomes = run_all(rules, &workforce, &scenarios, &options, None)?;
     let mut value = std::collections::HashMap::with_capacity(masks.len());

@@ -67,12 +67,10 @@ impl DrawOverride {
                 draws,
                 seed: self.seed.unwrap_or(1),
             }),
-            (None, None) if self.seed.is_some() => {
-                return Err(format!(
-                    "scenario {} has no [monte_carlo] table: give the number of draws with the seed",
-                    scenario.name
-                ))
-            }
+            (None, None) if self.seed.is_some() => return Err(format!(
+                "scenario {} has no [monte_carlo] table: give the number of draws with the seed",
+                scenario.name
+            )),
             (None, None) => None,
         };
         Ok(())
@@ -204,6 +202,7 @@ impl RunPlan {
                 options: RunOptions {
                     detail,
                     time_budget: request.time_budget,
+                    draws: None,
                 },
                 rules_hash: rules.fingerprint.clone(),
             }),

@@ -248,9 +248,13 @@ pub fn seek(
                 document: path.document(&request.scenario.document, v, request.integer),
             })
             .collect();
-        let (scenarios, problems) = check_all(&sources, rules, &workforce);
+        let (mut scenarios, problems) = check_all(&sources, rules, &workforce);
         if !problems.is_empty() {
             return Err(SeekError::Invalid(problems));
+        }
+        // Goal seek solves the scenario as written: its uncertain inputs are not drawn.
+        for s in &mut scenarios {
+            s.monte_carlo = None;
         }
         if scenarios.len() != values.len() {
             return Err(problem(
@@ -270,6 +274,7 @@ pub fn seek(
         let options = RunOptions {
             detail: request.metric.detail(),
             time_budget: request.time_budget,
+            draws: None,
         };
         runs += values.len();
         let outcomes = run_all(rules, &workforce, &scenarios, &options, None)?;

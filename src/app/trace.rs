@@ -133,6 +133,7 @@ pub fn trace(
     let options = RunOptions {
         detail: Detail::Segment,
         time_budget: request.time_budget,
+        draws: None,
     };
     let trace =
         crate::engine::trace::trace(rules, &workforce, &scenario, segment, t as usize, &options)?;

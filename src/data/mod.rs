@@ -13,6 +13,7 @@ pub mod query;
 pub mod recorder;
 mod results_tables;
 pub mod runs;
+pub mod shards;
 mod sql;
 pub mod store;
 

@@ -247,9 +247,9 @@ impl Store {
         let allowed = |key: &str| {
             same_name(key, DRAW)
                 || stored_keys.iter().any(|k| same_name(k, key))
-                && details
-                    .iter()
-                    .all(|d| d == "segment" || d.split(',').any(|k| same_name(k, key)))
+                    && details
+                        .iter()
+                        .all(|d| d == "segment" || d.split(',').any(|k| same_name(k, key)))
         };
         let problem = |parameter: &str, message: String| {
             QueryOutcome::Problem(QueryProblem {
@@ -303,7 +303,8 @@ impl Store {
         if by_draw && !query.stats.is_empty() {
             return Err(problem(
                 "stats",
-                "statistics summarise over the draws: leave draw out of group_by to have them".into(),
+                "statistics summarise over the draws: leave draw out of group_by to have them"
+                    .into(),
             ));
         }
         let keys: Vec<String> = query
@@ -395,7 +396,11 @@ impl Store {
                 .iter()
                 .flat_map(|m| {
                     query.stats.iter().map(move |s| {
-                        format!(", {} AS {}", s.sql(&quote(m)), quote(&format!("{m}_{}", s.name())))
+                        format!(
+                            ", {} AS {}",
+                            s.sql(&quote(m)),
+                            quote(&format!("{m}_{}", s.name()))
+                        )
                     })
                 })
                 .collect();
@@ -419,7 +424,13 @@ impl Store {
             conditions = conditions.join(" AND "),
         );
         let mut columns = vec!["scenario".to_string(), "period".to_string()];
-        columns.extend(query.group_by.iter().filter(|k| !same_name(k, DRAW)).cloned());
+        columns.extend(
+            query
+                .group_by
+                .iter()
+                .filter(|k| !same_name(k, DRAW))
+                .cloned(),
+        );
         if by_draw {
             columns.push(DRAW.to_string());
         }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use duckdb::arrow::array::{
-    new_null_array, ArrayRef, Float64Array, Int32Array, Int64Array, StringArray, UInt64Array,
-    TimestampMicrosecondArray,
+    new_null_array, ArrayRef, Float64Array, Int32Array, Int64Array, StringArray,
+    TimestampMicrosecondArray, UInt64Array,
 };
 use duckdb::arrow::datatypes::DataType;
 use duckdb::arrow::record_batch::RecordBatch;
@@ -212,7 +212,9 @@ impl Store {
                     .iter()
                     .map(|v| Some(v.per_value.as_str()).filter(|p| !p.is_empty())),
             )),
-            Arc::new(Float64Array::from_iter_values(values.iter().map(|v| v.value))),
+            Arc::new(Float64Array::from_iter_values(
+                values.iter().map(|v| v.value),
+            )),
         ];
         let mut appender = self.connection().appender("draws")?;
         appender.append_record_batch(record_batch(&columns, arrays))?;

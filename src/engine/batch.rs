@@ -165,7 +165,7 @@ fn run_streamed(
     index: usize,
     sender: &mpsc::SyncSender<Progress>,
 ) -> Result<RunResults, RunError> {
-    let draws = 0..monte_carlo.draws + 1;
+    let draws = options.draws.clone().unwrap_or(0..monte_carlo.draws + 1);
     let values = monte_carlo::drawn_values(rules, workforce, scenario, monte_carlo, draws.clone())?;
     let _ = sender.send(Progress::Draws { index, values });
     let sender = Mutex::new(sender.clone());

@@ -41,8 +41,11 @@ pub enum RunError {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub detail: Detail,
-    /// Wall-clock budget for all rule calls of one scenario.
+    /// Wall-clock budget for all rule calls of one scenario (of each block of draws of a
+    /// Monte Carlo run).
     pub time_budget: Duration,
+    /// The draws of a Monte Carlo run to make, when not all of them: one shard's.
+    pub draws: Option<Range<u64>>,
 }
 
 impl Default for RunOptions {
@@ -50,6 +53,7 @@ impl Default for RunOptions {
         Self {
             detail: Detail::Segment,
             time_budget: crate::rules::sandbox::DEFAULT_TIME_BUDGET,
+            draws: None,
         }
     }
 }

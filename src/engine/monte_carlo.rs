@@ -105,10 +105,9 @@ impl<'a> DrawPlan<'a> {
                             .get(&i.kind)
                             .and_then(|k| k.fields.iter().find(|f| &f.name == field));
                         let range = match spec {
-                            Some(spec) => (
-                                spec.min.unwrap_or(f64::MIN),
-                                spec.max.unwrap_or(f64::MAX),
-                            ),
+                            Some(spec) => {
+                                (spec.min.unwrap_or(f64::MIN), spec.max.unwrap_or(f64::MAX))
+                            }
                             // `cost_per_month`, the one common field that may be drawn.
                             None => (0.0, f64::MAX),
                         };
@@ -555,8 +554,8 @@ pub fn run_draws(
     }
 }
 
-/// Every draw of a Monte Carlo scenario (draw 0 and draws 1 to `draws`) as one set of
-/// results: for runs small enough to hold in memory.
+/// Every draw of a Monte Carlo scenario (draw 0 and draws 1 to `draws`, or the draws the
+/// options name) as one set of results: for runs small enough to hold in memory.
 pub fn run_all_draws(
     rules: &RuleSet,
     workforce: &Workforce,
@@ -571,7 +570,7 @@ pub fn run_all_draws(
         scenario,
         monte_carlo,
         options,
-        0..monte_carlo.draws + 1,
+        options.draws.clone().unwrap_or(0..monte_carlo.draws + 1),
         &|block| blocks.lock().unwrap_or_else(|p| p.into_inner()).push(block),
     )?;
     let blocks = blocks.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -601,7 +600,15 @@ fn run_block(
     options: &RunOptions,
     draws: Range<u64>,
 ) -> Result<RunResults, RunError> {
-    let wide = run_replicas(rules, plan, prepared, grouping, options, draws.clone(), true);
+    let wide = run_replicas(
+        rules,
+        plan,
+        prepared,
+        grouping,
+        options,
+        draws.clone(),
+        true,
+    );
     if wide.is_ok() || draws.end - draws.start == 1 {
         return wide;
     }

@@ -34,10 +34,7 @@ pub enum Uncertain {
     Input(InputColumnName),
     /// A number field of an intervention (its index in the scenario's list, from 0): the
     /// drawn value replaces it. `cost_per_month` is the one common field that may be drawn.
-    Field {
-        intervention: usize,
-        field: String,
-    },
+    Field { intervention: usize, field: String },
 }
 
 /// One `[[uncertain]]` entry, checked.

@@ -237,7 +237,12 @@ pub fn compare(
     vacancy_value: VacancyValue,
 ) -> Result<Comparison, String> {
     if baseline.draws.count > 1 || scenario.draws.count > 1 {
-        let mut central = compare(&baseline.draw(0), &scenario.draw(0), workforce, vacancy_value)?;
+        let mut central = compare(
+            &baseline.draw(0),
+            &scenario.draw(0),
+            workforce,
+            vacancy_value,
+        )?;
         central.uncertainty = Some(uncertainty::compare_draws(baseline, scenario)?);
         return Ok(central);
     }

@@ -360,7 +360,10 @@ pub fn uncertain_comparison(u: &super::uncertainty::UncertainComparison) -> Stri
                 number(x, decimals)
             }
         };
-        grid.row(label, periods.iter().map(|p| show(of(p).change.central)).collect());
+        grid.row(
+            label,
+            periods.iter().map(|p| show(of(p).change.central)).collect(),
+        );
         grid.row(
             "  80% band",
             periods

@@ -74,8 +74,15 @@ pub fn lower_is_better(metric: &str) -> Option<bool> {
         "vacancies" | "leavers" | "sickness_fte" | "bank_hours" | "agency_hours"
         | "unmet_hours" | "bank_cost" | "agency_cost" | "intervention_cost" | "vacancy_rate"
         | "leaver_rate" | "turnover" | "agency_share" => Some(true),
-        "fte" | "joiners" | "recruits" | "newly_qualified" | "apprentices_qualified"
-        | "returners" | "international" | "available_hours" | "clinical_hours"
+        "fte"
+        | "joiners"
+        | "recruits"
+        | "newly_qualified"
+        | "apprentices_qualified"
+        | "returners"
+        | "international"
+        | "available_hours"
+        | "clinical_hours"
         | "time_released_hours" => Some(false),
         _ => None,
     }

@@ -556,7 +556,11 @@ impl Groups {
     /// is one more key the groups are made from, [`DRAW_KEY`], whole in a block's part.
     pub fn tiled(&self, copies: usize) -> Groups {
         let codes = (0..copies)
-            .flat_map(|copy| self.codes.iter().map(move |&g| g + (copy * self.count) as u32))
+            .flat_map(|copy| {
+                self.codes
+                    .iter()
+                    .map(move |&g| g + (copy * self.count) as u32)
+            })
             .collect();
         let keys: Vec<usize> = self.keys.iter().copied().chain([DRAW_KEY]).collect();
         Groups::new(codes, self.count * copies, keys.into())

@@ -280,7 +280,11 @@ pub fn merge(mut parent: Map<String, Value>, child: Map<String, Value>) -> Map<S
             }
             // A child's seasonal list replaces the parent's list of the same name only.
             // A child's `[monte_carlo]` keys replace the parent's keys of the same name.
-            ("sweep" | "seasonality" | "monte_carlo", Some(Value::Object(mut inherited)), Value::Object(own)) => {
+            (
+                "sweep" | "seasonality" | "monte_carlo",
+                Some(Value::Object(mut inherited)),
+                Value::Object(own),
+            ) => {
                 inherited.extend(own);
                 Value::Object(inherited)
             }

@@ -1568,7 +1568,12 @@ async fn monte_carlo_runs_give_bands_and_compare_under_the_same_draws() {
         json!({ "scenario_document": document("mc", json!({})) }),
     )
     .await;
-    assert_eq!(r.status, 202, "a Monte Carlo run runs in the background: {}", r.text());
+    assert_eq!(
+        r.status,
+        202,
+        "a Monte Carlo run runs in the background: {}",
+        r.text()
+    );
     let id = r.json["id"].as_i64().unwrap();
     let done = wait_for(&s.client, id, |v| v["status"] != "running").await;
     assert_eq!(done["status"], "succeeded", "{done}");
@@ -1585,7 +1590,10 @@ async fn monte_carlo_runs_give_bands_and_compare_under_the_same_draws() {
     assert_eq!(rows.len(), 2 * 16, "two financial years by 16 staff groups");
     for row in rows {
         let f = &row["figures"];
-        let (p10, p90) = (f["vacancies_p10"].as_f64().unwrap(), f["vacancies_p90"].as_f64().unwrap());
+        let (p10, p90) = (
+            f["vacancies_p10"].as_f64().unwrap(),
+            f["vacancies_p90"].as_f64().unwrap(),
+        );
         assert!(p10 <= p90, "{row}");
         assert!(f["vacancy_rate_central"].is_number(), "{row}");
     }
@@ -1605,7 +1613,12 @@ async fn monte_carlo_runs_give_bands_and_compare_under_the_same_draws() {
             .query("stats", &"p99"),
     )
     .await;
-    assert_eq!((r.status, r.error_code().as_str()), (422, "invalid_request"), "{}", r.text());
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (422, "invalid_request"),
+        "{}",
+        r.text()
+    );
 
     // An option under the same draws: the baseline's entries come first in both.
     let option = document(
@@ -1647,5 +1660,10 @@ async fn monte_carlo_runs_give_bands_and_compare_under_the_same_draws() {
     .await;
     assert_eq!(r.status, 422, "{}", r.text());
     let r = send(s.client.get(format!("/runs/{}", id + 1))).await;
-    assert_eq!(r.status, 404, "nothing stored for refused runs: {}", r.text());
+    assert_eq!(
+        r.status,
+        404,
+        "nothing stored for refused runs: {}",
+        r.text()
+    );
 }

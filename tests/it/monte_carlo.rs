@@ -70,7 +70,10 @@ fn the_same_seed_gives_the_same_figures_on_one_and_two_threads() {
     let bits = |r: &wfplan::model::RunResults| -> Vec<u64> {
         r.figures.iter().map(|x| x.to_bits()).collect()
     };
-    assert!(bits(one) == bits(two), "figures differ between 1 and 2 threads");
+    assert!(
+        bits(one) == bits(two),
+        "figures differ between 1 and 2 threads"
+    );
     // The draws differ from one another.
     let per_draw = one.rows_per_draw();
     let fte_of_draw = |d: usize| one.row_figures(23, d * per_draw)[0];
@@ -183,9 +186,8 @@ p90 = 1.1
         .map(|v| v.value)
         .collect();
     assert_eq!(sickness.len(), 2000);
-    let share = |test: &dyn Fn(f64) -> bool| {
-        sickness.iter().filter(|&&x| test(x)).count() as f64 / 2000.0
-    };
+    let share =
+        |test: &dyn Fn(f64) -> bool| sickness.iter().filter(|&&x| test(x)).count() as f64 / 2000.0;
     let below = share(&|x| x < 0.8);
     let above = share(&|x| x > 1.3);
     assert!((below - 0.1).abs() <= 0.03, "{below} of draws below p10");
@@ -201,7 +203,9 @@ p90 = 1.1
     assert!(first.windows(2).all(|w| w[0] != w[1]), "{first:?}");
     // Draw 0 is every entry at its mean.
     let central = drawn_values(rules(), &workforce, &scenario, mc, 0..1).unwrap();
-    assert!(central.iter().all(|v| v.value == if v.entry == 0 { 1.05 } else { 1.0 }));
+    assert!(central
+        .iter()
+        .all(|v| v.value == if v.entry == 0 { 1.05 } else { 1.0 }));
 }
 
 fn wfplan(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -279,11 +283,26 @@ fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
     let out = wfplan(
         dir.path(),
         &[
-            "run", "mc.toml", "--data", "workforce.csv", "--db", "mc.duckdb", "--detail",
-            "segment", "--out", "mc.csv", "--draws-out", "draws.csv", "-q",
+            "run",
+            "mc.toml",
+            "--data",
+            "workforce.csv",
+            "--db",
+            "mc.duckdb",
+            "--detail",
+            "segment",
+            "--out",
+            "mc.csv",
+            "--draws-out",
+            "draws.csv",
+            "-q",
         ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let draws = csv_rows(&dir.path().join("draws.csv"));
     assert_eq!(draws[0]["draw"], "0");
     let results = csv_rows(&dir.path().join("mc.csv"));
@@ -304,7 +323,11 @@ fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
         for org in ["north", "south"] {
             for band in ["5", "6"] {
                 let leaver = (0.12 * value("0", org)).clamp(0.0, 1.0 - 1e-9);
-                let sickness = if band == "6" { 0.05 * value("1", "") } else { 0.05 };
+                let sickness = if band == "6" {
+                    0.05 * value("1", "")
+                } else {
+                    0.05
+                };
                 toml += &format!(
                     "[[overrides]]\nwhere = {{ org = \"{org}\", band = \"{band}\" }}\nset = {{ leaver_rate = {leaver:?}, sickness_rate = {sickness:?} }}\n"
                 );
@@ -318,11 +341,22 @@ fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
         let out = wfplan(
             dir.path(),
             &[
-                "run", "replay.toml", "--data", "workforce.csv", "--db", "replay.duckdb",
-                "--out", "replay.csv", "-q",
+                "run",
+                "replay.toml",
+                "--data",
+                "workforce.csv",
+                "--db",
+                "replay.duckdb",
+                "--out",
+                "replay.csv",
+                "-q",
             ],
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let replay = csv_rows(&dir.path().join("replay.csv"));
         let of_draw: Vec<&HashMap<String, String>> =
             results.iter().filter(|r| r["draw"] == draw).collect();
@@ -333,8 +367,10 @@ fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
                 (&alone["month"], &alone["org"], &alone["band"])
             );
             for metric in wfplan::model::METRICS {
-                let (a, b): (f64, f64) =
-                    (drawn[metric].parse().unwrap(), alone[metric].parse().unwrap());
+                let (a, b): (f64, f64) = (
+                    drawn[metric].parse().unwrap(),
+                    alone[metric].parse().unwrap(),
+                );
                 assert!(
                     (a - b).abs() <= 1e-9 * b.abs().max(1.0),
                     "draw {draw}, {metric} in {} for {}/{}: {a} drawn, {b} replayed",
@@ -351,21 +387,48 @@ fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
 fn summaries_are_numpys_percentiles_of_each_draws_figures() {
     let dir = tempfile::tempdir().unwrap();
     small_data(dir.path());
-    std::fs::write(dir.path().join("mc.toml"), REPLAYED.replace("draws = 4", "draws = 50"))
-        .unwrap();
+    std::fs::write(
+        dir.path().join("mc.toml"),
+        REPLAYED.replace("draws = 4", "draws = 50"),
+    )
+    .unwrap();
     let out = wfplan(
         dir.path(),
-        &["run", "mc.toml", "--data", "workforce.csv", "--db", "mc.duckdb", "-q"],
+        &[
+            "run",
+            "mc.toml",
+            "--data",
+            "workforce.csv",
+            "--db",
+            "mc.duckdb",
+            "-q",
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let results = |extra: &[&str]| {
         let mut args = vec![
-            "results", "1", "--db", "mc.duckdb", "--metrics", "vacancies,vacancy_rate",
-            "--format", "csv", "--out", "q.csv",
+            "results",
+            "1",
+            "--db",
+            "mc.duckdb",
+            "--metrics",
+            "vacancies,vacancy_rate",
+            "--format",
+            "csv",
+            "--out",
+            "q.csv",
         ];
         args.extend(extra);
         let out = wfplan(dir.path(), &args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         csv_rows(&dir.path().join("q.csv"))
     };
     let per_draw = results(&["--group-by", "draw"]);
@@ -413,27 +476,62 @@ fn bad_entries_are_refused_with_their_field_and_nothing_is_stored() {
     let cases = [
         ("[monte_carlo]\ndraws = 0\n", "monte_carlo.draws"),
         ("[monte_carlo]\ndraws = 100001\n", "monte_carlo.draws"),
-        ("[[uncertain]]\nwhat = \"leaver_rate\"\np10 = 1.2\np90 = 0.9\n", "uncertain[0].p10"),
-        ("[[uncertain]]\nwhat = \"no_such_column\"\np10 = 1\np90 = 1\n", "uncertain[0].what"),
-        ("[[uncertain]]\nwhat = \"interventions.2.completion\"\np10 = 1\np90 = 1\n", "uncertain[0].what"),
-        ("[[uncertain]]\nwhat = \"interventions.1.intake_month\"\np10 = 1\np90 = 1\n", "uncertain[0].what"),
-        ("[[uncertain]]\nwhat = \"leaver_rate\"\nper = \"region\"\np10 = 1\np90 = 1\n", "uncertain[0].per"),
+        (
+            "[[uncertain]]\nwhat = \"leaver_rate\"\np10 = 1.2\np90 = 0.9\n",
+            "uncertain[0].p10",
+        ),
+        (
+            "[[uncertain]]\nwhat = \"no_such_column\"\np10 = 1\np90 = 1\n",
+            "uncertain[0].what",
+        ),
+        (
+            "[[uncertain]]\nwhat = \"interventions.2.completion\"\np10 = 1\np90 = 1\n",
+            "uncertain[0].what",
+        ),
+        (
+            "[[uncertain]]\nwhat = \"interventions.1.intake_month\"\np10 = 1\np90 = 1\n",
+            "uncertain[0].what",
+        ),
+        (
+            "[[uncertain]]\nwhat = \"leaver_rate\"\nper = \"region\"\np10 = 1\np90 = 1\n",
+            "uncertain[0].per",
+        ),
     ];
     for (extra, field) in cases {
         std::fs::write(dir.path().join("bad.toml"), format!("{base}{extra}")).unwrap();
         let out = wfplan(
             dir.path(),
-            &["run", "bad.toml", "--data", "workforce.csv", "--db", "bad.duckdb", "-q"],
+            &[
+                "run",
+                "bad.toml",
+                "--data",
+                "workforce.csv",
+                "--db",
+                "bad.duckdb",
+                "-q",
+            ],
         );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{extra}: {stderr}");
-        assert!(stderr.contains(&format!("bad.toml: {field}")), "{extra}: {stderr}");
+        assert!(
+            stderr.contains(&format!("bad.toml: {field}")),
+            "{extra}: {stderr}"
+        );
     }
     // --draws out of range is refused the same way.
     std::fs::write(dir.path().join("good.toml"), base).unwrap();
     let out = wfplan(
         dir.path(),
-        &["run", "good.toml", "--data", "workforce.csv", "--db", "bad.duckdb", "--draws", "0"],
+        &[
+            "run",
+            "good.toml",
+            "--data",
+            "workforce.csv",
+            "--db",
+            "bad.duckdb",
+            "--draws",
+            "0",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("draws"));
@@ -478,8 +576,11 @@ p90 = 9.0
 fn options_are_compared_under_the_same_draws() {
     let dir = tempfile::tempdir().unwrap();
     small_data(dir.path());
-    std::fs::write(dir.path().join("mc.toml"), REPLAYED.replace("draws = 4", "draws = 30"))
-        .unwrap();
+    std::fs::write(
+        dir.path().join("mc.toml"),
+        REPLAYED.replace("draws = 4", "draws = 30"),
+    )
+    .unwrap();
     // The same scenario under another name: under common random numbers every draw's
     // change is exactly zero.
     std::fs::write(
@@ -551,16 +652,147 @@ fn options_are_compared_under_the_same_draws() {
     for name in ["mc.toml", "retain.toml"] {
         let out = wfplan(
             dir.path(),
-            &["run", name, "--data", "workforce.csv", "--db", "c.duckdb", "-q"],
+            &[
+                "run",
+                name,
+                "--data",
+                "workforce.csv",
+                "--db",
+                "c.duckdb",
+                "-q",
+            ],
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let out = wfplan(
         dir.path(),
-        &["compare", "--data", "workforce.csv", "--db", "c.duckdb", "1", "2"],
+        &[
+            "compare",
+            "--data",
+            "workforce.csv",
+            "--db",
+            "c.duckdb",
+            "1",
+            "2",
+        ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("under the same 30 draws"), "{stdout}");
     assert!(stdout.contains("share of draws better"), "{stdout}");
+}
+
+#[test]
+fn three_shards_merged_equal_one_run_figure_for_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    small_data(dir.path());
+    std::fs::write(
+        dir.path().join("mc.toml"),
+        REPLAYED.replace("draws = 4", "draws = 20"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = wfplan(dir.path(), args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for shard in ["0/3", "1/3", "2/3"] {
+        run(&[
+            "run",
+            "mc.toml",
+            "--data",
+            "workforce.csv",
+            "--db",
+            "shard.duckdb",
+            "--detail",
+            "org,band",
+            "--shard",
+            shard,
+            "--shard-dir",
+            "shards",
+            "-q",
+        ]);
+    }
+    // A shard missing, or given twice, is refused.
+    let out = wfplan(
+        dir.path(),
+        &[
+            "merge",
+            "shards/replayed.shard-0-of-3.json",
+            "--db",
+            "merged.duckdb",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
+    let merged = run(&["merge", "shards", "--db", "merged.duckdb"]);
+    assert!(
+        merged.contains("merged 3 shard(s) of replayed as run 1"),
+        "{merged}"
+    );
+    run(&[
+        "run",
+        "mc.toml",
+        "--data",
+        "workforce.csv",
+        "--db",
+        "one.duckdb",
+        "--detail",
+        "org,band",
+        "-q",
+    ]);
+    let read = |db: &str, extra: &[&str]| {
+        let mut args = vec![
+            "results", "1", "--db", db, "--format", "csv", "--out", "r.csv",
+        ];
+        args.extend(extra);
+        run(&args);
+        std::fs::read_to_string(dir.path().join("r.csv")).unwrap()
+    };
+    // Every draw's figures, month by month: the same to the last bit.
+    let by_draw = ["--group-by", "org,band,draw", "--period", "month"];
+    assert_eq!(
+        read("merged.duckdb", &by_draw),
+        read("one.duckdb", &by_draw)
+    );
+    // The bands over the draws: the same figures (DuckDB may add the draws in another
+    // order, so to 1e-12).
+    compare_csv(&read("merged.duckdb", &[]), &read("one.duckdb", &[])).unwrap();
+    // And the draws' values.
+    let draws = |db: &str| {
+        let store = wfplan::data::Store::open(&dir.path().join(db)).unwrap();
+        let mut statement = store
+            .connection()
+            .prepare(
+                "SELECT draw, entry, per_value, value FROM draws ORDER BY draw, entry, per_value",
+            )
+            .unwrap();
+        let rows: Vec<String> = statement
+            .query_map([], |r| {
+                Ok(format!(
+                    "{}|{}|{:?}|{}",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i32>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, f64>(3)?
+                ))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        rows
+    };
+    assert_eq!(draws("merged.duckdb"), draws("one.duckdb"));
 }

@@ -27,7 +27,9 @@ use super::{blocking, ApiTags};
 use crate::app::compare::Side;
 use crate::data::datasets::DEFAULT_DATASET;
 use crate::data::export::ResultsEncoding;
-use crate::data::query::{choose_stats, Period as QueryPeriod, ResultsQuery, RunRow, Stat, DERIVED};
+use crate::data::query::{
+    choose_stats, Period as QueryPeriod, ResultsQuery, RunRow, Stat, DERIVED,
+};
 use crate::model::results::METRICS;
 use crate::model::{BatchStatus, RunStatus};
 use crate::report::{self, Period, VacancyValue};
