@@ -47,6 +47,8 @@ fn main() {
             start_month: scenario.start.to_string(),
             months: scenario.months,
             dataset: "default".into(),
+            draws: 0,
+            seed: 0,
         };
         for group in [1, 8, 24] {
             let dir = tempfile::tempdir().expect("temporary folder");

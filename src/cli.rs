@@ -397,6 +397,10 @@ struct TraceArgs {
     /// Only this figure and what it depends on.
     #[arg(long)]
     figure: Option<String>,
+    /// A draw of a Monte Carlo run (0 is the central run): the trace of that draw, its
+    /// drawn values applied.
+    #[arg(long)]
+    draw: Option<u64>,
     /// `table` or `json`.
     #[arg(long, default_value = "table", value_parser = ["table", "json"])]
     format: String,
@@ -1401,6 +1405,7 @@ fn trace(args: TraceArgs) -> Result<(), Failure> {
         month: args.month,
         figure: args.figure,
         time_budget: crate::rules::sandbox::DEFAULT_TIME_BUDGET,
+        draw: args.draw,
     };
     match app_trace::trace(&rules, Arc::new(workforce), &request, run.as_ref()) {
         Ok(trace) if args.format == "json" => {

@@ -361,6 +361,8 @@ impl AnalysisApi {
         month: Query<String>,
         /// Only this figure and what it depends on.
         figure: Query<Option<String>>,
+        /// A draw of a Monte Carlo run (0 is the central run): the trace of that draw.
+        draw: Query<Option<u64>>,
     ) -> Result<Json<TraceView>, ApiError> {
         let state = state.0.clone();
         let segment = parse_segment(&segment.0).map_err(|m| ApiError::field("segment", m))?;
@@ -377,6 +379,7 @@ impl AnalysisApi {
                 month: month.0,
                 figure: figure.0,
                 time_budget: state.limits.time_budget,
+                draw: draw.0,
             };
             match trace(&state.rules, workforce, &request, Some(&run)) {
                 Ok(t) => Ok(Json(TraceView {

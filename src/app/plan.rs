@@ -67,10 +67,12 @@ impl DrawOverride {
                 draws,
                 seed: self.seed.unwrap_or(1),
             }),
-            (None, None) if self.seed.is_some() => return Err(format!(
+            (None, None) if self.seed.is_some() => {
+                return Err(format!(
                 "scenario {} has no [monte_carlo] table: give the number of draws with the seed",
                 scenario.name
-            )),
+            ))
+            }
             (None, None) => None,
         };
         Ok(())

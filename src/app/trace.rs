@@ -37,6 +37,8 @@ pub struct TraceRequest {
     /// One figure and what it depends on; every quantity when absent.
     pub figure: Option<String>,
     pub time_budget: Duration,
+    /// A draw of a Monte Carlo scenario: the trace of the run with its values applied.
+    pub draw: Option<u64>,
 }
 
 fn invalid(field: &str, message: String) -> TraceError {
@@ -68,7 +70,14 @@ pub fn trace(
             "a trace follows one scenario; this one sweeps".into(),
         ));
     }
-    let scenario = scenarios.remove(0);
+    let mut scenario = scenarios.remove(0);
+    if let Some(run) = run.filter(|r| r.draws > 0) {
+        // The run's draws and seed, which `--draws` and `--seed` may have given.
+        scenario.monte_carlo = Some(crate::model::uncertainty::MonteCarlo {
+            draws: run.draws as u64,
+            seed: run.seed,
+        });
+    }
     if let Some(run) = run {
         if workforce.fingerprint() != run.data_hash {
             return Err(TraceError::Changed(format!(
@@ -134,6 +143,32 @@ pub fn trace(
         detail: Detail::Segment,
         time_budget: request.time_budget,
         draws: None,
+    };
+    let (workforce, scenario) = match (request.draw, scenario.monte_carlo) {
+        (None, _) => (workforce, scenario),
+        (Some(draw), Some(mc)) if draw <= mc.draws => {
+            let plan = crate::engine::monte_carlo::DrawPlan::new(rules, &workforce, &scenario, mc)?;
+            let (drawn, replayed) = plan.replay(draw, segment);
+            (Arc::new(drawn), replayed)
+        }
+        (Some(draw), Some(mc)) => {
+            return Err(invalid(
+                "draw",
+                format!(
+                    "draw {draw} is not one of the run's: draws 0 to {}",
+                    mc.draws
+                ),
+            ))
+        }
+        (Some(_), None) => {
+            return Err(invalid(
+                "draw",
+                format!(
+                    "scenario {} is not a Monte Carlo run: it has no draws",
+                    scenario.name
+                ),
+            ))
+        }
     };
     let trace =
         crate::engine::trace::trace(rules, &workforce, &scenario, segment, t as usize, &options)?;

@@ -375,6 +375,29 @@ impl<'a> DrawPlan<'a> {
         Ok(())
     }
 
+    /// One draw as a deterministic run: the workforce with the scenario's overrides and the
+    /// draw's values applied, and the scenario without its overrides (already applied)
+    /// or uncertain entries, its drawn fields set to the draw's values. A field drawn per
+    /// key value takes the value of `segment`'s (the segment being traced).
+    pub fn replay(&self, draw: u64, segment: usize) -> (Workforce, Scenario) {
+        let values = self.draw(draw);
+        let workforce = self.block_workforce(std::slice::from_ref(&values));
+        let mut scenario = self.scenario.clone();
+        scenario.overrides.clear();
+        scenario.uncertain.clear();
+        scenario.monte_carlo = None;
+        for (index, field, per_segment) in values.fields {
+            let value = per_segment[segment];
+            let intervention = &mut scenario.interventions[index];
+            if field == "cost_per_month" {
+                intervention.cost_per_month = value;
+            } else if let Some((_, v)) = intervention.fields.iter_mut().find(|(n, _)| *n == field) {
+                *v = FieldValue::Number(value);
+            }
+        }
+        (workforce, scenario)
+    }
+
     /// Checks every draw of a range against the joint limits, before any is run.
     pub fn check_draws(&self, draws: Range<u64>) -> Result<(), RunError> {
         draws

@@ -288,43 +288,6 @@ pub fn attribution(a: &Attribution) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::number;
-    use crate::report::BreakEven;
-
-    /// At exactly break-even the interventions pay back, in the printed table and in the
-    /// verdict the API reports (both come from `BreakEven`); the CLI once said the
-    /// opposite of the API here.
-    #[test]
-    fn at_break_even_the_verdict_is_pays_back_everywhere() {
-        let b = BreakEven {
-            intervention_cost_per_year: 100_000.0,
-            pay_per_fte_year: 40_000.0,
-            vacancy_value: crate::report::VacancyValue::AnnualPay,
-            vacancy_value_per_fte_year: 40_000.0,
-            agency_extra_per_fte_year: 20_000.0,
-            fte_if_unfilled: 2.5,
-            fte_if_agency_filled: 5.0,
-            vacancies_removed: 2.5,
-        };
-        assert!(b.pays_back_if_unfilled());
-        assert!(!b.pays_back_if_agency_filled());
-        let text = super::break_even(&b);
-        assert!(text.contains("needs 2.5 FTE, pays back"), "{text}");
-        assert!(text.contains("needs 5.0 FTE, does not pay back"), "{text}");
-    }
-
-    #[test]
-    fn numbers_have_thousands_separators() {
-        assert_eq!(number(1234567.891, 1), "1,234,567.9");
-        assert_eq!(number(-1234.0, 0), "-1,234");
-        assert_eq!(number(12.0, 0), "12");
-        assert_eq!(number(-0.01, 1), "0.0");
-        assert_eq!(number(f64::INFINITY, 1), "never");
-    }
-}
-
 /// An option against the baseline under the same draws: for the figures a workforce lead
 /// reads first, the change in the central run, its 80% band over the draws, and the share
 /// of draws in which the option does better.
@@ -386,4 +349,41 @@ pub fn uncertain_comparison(u: &super::uncertainty::UncertainComparison) -> Stri
         u.draws,
         grid.render()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+    use crate::report::BreakEven;
+
+    /// At exactly break-even the interventions pay back, in the printed table and in the
+    /// verdict the API reports (both come from `BreakEven`); the CLI once said the
+    /// opposite of the API here.
+    #[test]
+    fn at_break_even_the_verdict_is_pays_back_everywhere() {
+        let b = BreakEven {
+            intervention_cost_per_year: 100_000.0,
+            pay_per_fte_year: 40_000.0,
+            vacancy_value: crate::report::VacancyValue::AnnualPay,
+            vacancy_value_per_fte_year: 40_000.0,
+            agency_extra_per_fte_year: 20_000.0,
+            fte_if_unfilled: 2.5,
+            fte_if_agency_filled: 5.0,
+            vacancies_removed: 2.5,
+        };
+        assert!(b.pays_back_if_unfilled());
+        assert!(!b.pays_back_if_agency_filled());
+        let text = super::break_even(&b);
+        assert!(text.contains("needs 2.5 FTE, pays back"), "{text}");
+        assert!(text.contains("needs 5.0 FTE, does not pay back"), "{text}");
+    }
+
+    #[test]
+    fn numbers_have_thousands_separators() {
+        assert_eq!(number(1234567.891, 1), "1,234,567.9");
+        assert_eq!(number(-1234.0, 0), "-1,234");
+        assert_eq!(number(12.0, 0), "12");
+        assert_eq!(number(-0.01, 1), "0.0");
+        assert_eq!(number(f64::INFINITY, 1), "never");
+    }
 }

@@ -61,7 +61,14 @@ fn the_same_seed_gives_the_same_figures_on_one_and_two_threads() {
         detail: Detail::GroupBy(vec!["staff_group".into()]),
         ..RunOptions::default()
     };
-    let one = run_all(rules(), &workforce, &[scenario.clone()], &options, Some(1)).unwrap();
+    let one = run_all(
+        rules(),
+        &workforce,
+        std::slice::from_ref(&scenario),
+        &options,
+        Some(1),
+    )
+    .unwrap();
     let two = run_all(rules(), &workforce, &[scenario], &options, Some(2)).unwrap();
     let one = one[0].result.as_ref().unwrap();
     let two = two[0].result.as_ref().unwrap();
@@ -795,4 +802,106 @@ fn three_shards_merged_equal_one_run_figure_for_figure() {
         rows
     };
     assert_eq!(draws("merged.duckdb"), draws("one.duckdb"));
+}
+
+#[test]
+fn a_stored_draw_is_traced_with_its_values_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    small_data(dir.path());
+    std::fs::write(dir.path().join("mc.toml"), REPLAYED).unwrap();
+    let out = wfplan(
+        dir.path(),
+        &[
+            "run",
+            "mc.toml",
+            "--data",
+            "workforce.csv",
+            "--db",
+            "t.duckdb",
+            "--detail",
+            "segment",
+            "--out",
+            "mc.csv",
+            "-q",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored = csv_rows(&dir.path().join("mc.csv"));
+    for draw in ["0", "3"] {
+        let out = wfplan(
+            dir.path(),
+            &[
+                "trace",
+                "1",
+                "--data",
+                "workforce.csv",
+                "--db",
+                "t.duckdb",
+                "--scenario-dir",
+                ".",
+                "--segment",
+                "org=south,band=5",
+                "--month",
+                "2026-09",
+                "--figure",
+                "leavers",
+                "--draw",
+                draw,
+                "--format",
+                "json",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let trace: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let row = stored
+            .iter()
+            .find(|r| {
+                r["draw"] == draw
+                    && r["month"] == "2026-09"
+                    && r["org"] == "south"
+                    && r["band"] == "5"
+            })
+            .unwrap();
+        for figure in ["leavers", "fte"] {
+            let traced = trace["quantities"][figure]["value"].as_f64().unwrap();
+            let expected: f64 = row[figure].parse().unwrap();
+            assert!(
+                (traced - expected).abs() <= 1e-9 * expected.abs(),
+                "draw {draw} {figure}: {traced} traced, {expected} stored"
+            );
+        }
+    }
+    let out = wfplan(
+        dir.path(),
+        &[
+            "trace",
+            "1",
+            "--data",
+            "workforce.csv",
+            "--db",
+            "t.duckdb",
+            "--scenario-dir",
+            ".",
+            "--segment",
+            "org=south,band=5",
+            "--month",
+            "2026-09",
+            "--draw",
+            "5",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -40,6 +40,7 @@ fn request(segment: &[(&str, &str)], month: &str, figure: Option<&str>) -> Trace
         month: month.into(),
         figure: figure.map(str::to_string),
         time_budget: std::time::Duration::from_secs(60),
+        draw: None,
     }
 }
 
