@@ -210,7 +210,8 @@ struct RunArgs {
     #[arg(long, short)]
     quiet: bool,
     /// Most result rows (rows by month, over all scenarios) one command may store; more
-    /// is refused before anything runs.
+    /// is refused before anything runs. A shard may store its share: this many times the
+    /// number of shards over the whole run.
     #[arg(long, default_value_t = crate::app::plan::DEFAULT_MAX_RESULT_ROWS)]
     max_result_rows: usize,
     /// Scenario files, folders of them, or scenario names.
@@ -604,6 +605,11 @@ fn plan(
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {
+    // A shard stores about its share of the run's rows.
+    let max_result_rows = match args.shard {
+        Some((_, shards)) => args.max_result_rows.saturating_mul(shards),
+        None => args.max_result_rows,
+    };
     let (rules, recorder, plan) = plan(
         &args.sources,
         &args.scenarios,
@@ -613,8 +619,18 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             seed: args.seed,
         },
         args.time_budget,
-        args.max_result_rows,
+        max_result_rows,
     )?;
+    let monte_carlo_runs = plan
+        .scenarios
+        .iter()
+        .filter(|s| s.monte_carlo.is_some())
+        .count();
+    if args.draws_out.is_some() && monte_carlo_runs > 1 {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--draws-out writes one Monte Carlo run's draws: name one scenario with [monte_carlo]"
+        )));
+    }
     let monte_carlo = plan.scenarios.iter().any(|s| s.monte_carlo.is_some());
     if let Some(shard) = args.shard {
         drop(recorder);
@@ -728,7 +744,19 @@ fn run_shard(
     })?;
     let draws = shard_draws(mc.draws, shard, shards);
     plan.options.draws = Some(draws.clone());
-    let recorder = Recorder::new(Store::open_in_memory()?, Duration::ZERO);
+    // A database file of the shard's own, beside its files and removed after, not one in
+    // memory: a shard of many draws is stored as it runs, and DuckDB keeps in memory only
+    // what its memory limit allows.
+    std::fs::create_dir_all(&args.shard_dir)
+        .with_context(|| format!("cannot make {}", args.shard_dir.display()))?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".wfplan-shard-")
+        .tempdir_in(&args.shard_dir)
+        .with_context(|| format!("cannot write in {}", args.shard_dir.display()))?;
+    let recorder = Recorder::new(
+        Store::open(&scratch.path().join("shard.duckdb"))?,
+        Duration::ZERO,
+    );
     let batch = begin_batch(&recorder, &plan).context("cannot record the run")?;
     let started = Instant::now();
     let mut failure = None;
