@@ -905,3 +905,43 @@ fn a_stored_draw_is_traced_with_its_values_applied() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_draws_and_figures_agree_with_the_numpy_peer() {
+    // The peer's outputs for its fixture, stored beside it (benches/peers/README.md).
+    let fixtures = repo().join("benches/peers/fixtures/monte_carlo");
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = fixtures.join("mc_small.toml");
+    let data = repo().join("data/sample/workforce.csv");
+    let out = wfplan(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--db",
+            "p.duckdb",
+            "--out",
+            "results.csv",
+            "--draws-out",
+            "draws.csv",
+            "-q",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same values drawn, to the last digit.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("draws.csv")).unwrap(),
+        std::fs::read_to_string(fixtures.join("mc_small.draws.csv")).unwrap()
+    );
+    compare_csv(
+        &std::fs::read_to_string(dir.path().join("results.csv")).unwrap(),
+        &std::fs::read_to_string(fixtures.join("mc_small.results.csv")).unwrap(),
+    )
+    .unwrap();
+}

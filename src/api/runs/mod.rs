@@ -316,6 +316,7 @@ pub struct BreakEvenView {
 
 /// One scenario against the baseline.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ComparisonView {
     pub baseline: String,
     pub scenario: String,
