@@ -32,7 +32,7 @@ use crate::model::scenario::FieldValue;
 use crate::model::uncertainty::{MonteCarlo, Uncertain};
 use crate::model::{Column, DrawRange, InputColumn, KeyColumn, RunResults, Scenario, Workforce};
 use crate::rules::columns::{key_identity, Groups, PartGuard, DRAW_KEY};
-use crate::rules::{RuleSet, Stage};
+use crate::rules::RuleSet;
 
 /// One drawn value, as the `draws` table stores it: the value drawn for an entry (and a
 /// per value) in a draw, before it is applied (a factor on an input column, or a field's
@@ -143,20 +143,10 @@ impl<'a> DrawPlan<'a> {
                 }
             })
             .collect();
-        let transfers = scenario
-            .interventions
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| {
-                rules
-                    .kinds
-                    .get(&i.kind)
-                    .is_some_and(|k| k.stage == Stage::Transfer)
-            })
-            .filter_map(|(at, i)| match i.field("rate") {
-                Some(FieldValue::Number(rate)) => Some((at, i.filter.matches(&base), *rate)),
-                _ => None,
-            })
+        let transfers = rules
+            .transfers(scenario)
+            .into_iter()
+            .map(|(at, i, rate)| (at, i.filter.matches(&base), rate))
             .collect();
         Ok(DrawPlan {
             scenario,
@@ -549,18 +539,25 @@ pub fn run_draws(
     let prepared = prepare_all(rules, &plan.base, scenario)?;
     let grouping = Grouping::new(&plan.base, &options.detail)?;
     let step = draws_per_block(plan.base.len());
-    let blocks: Vec<Range<u64>> = draws
+    let ranges: Vec<Range<u64>> = draws
         .clone()
         .step_by(step as usize)
         .map(|first| first..(first + step).min(draws.end))
         .collect();
+    let blocks = Blocks {
+        rules,
+        plan: &plan,
+        prepared: &prepared,
+        grouping: &grouping,
+        options,
+    };
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
-    blocks.par_iter().for_each(|block| {
+    ranges.par_iter().for_each(|block| {
         if failed.load(Ordering::Relaxed) {
             return;
         }
-        match run_block(rules, &plan, &prepared, &grouping, options, block.clone()) {
+        match blocks.run(block.clone()) {
             Ok(results) => emit(results),
             Err(e) => {
                 failed.store(true, Ordering::Relaxed);
@@ -612,84 +609,70 @@ pub fn drawn_values(
     Ok(DrawPlan::new(rules, workforce, scenario, monte_carlo)?.drawn_values(draws))
 }
 
-/// One block of draws as one wide run. Should a rule look across all the block's
-/// segments (`sum`, `len`, `seg.count`), or fail, the block is run again draw by draw,
-/// which gives the figures or the error a run of that draw alone gives.
-fn run_block(
-    rules: &RuleSet,
-    plan: &DrawPlan,
-    prepared: &[Prepared],
-    grouping: &Grouping,
-    options: &RunOptions,
-    draws: Range<u64>,
-) -> Result<RunResults, RunError> {
-    let wide = run_replicas(
-        rules,
-        plan,
-        prepared,
-        grouping,
-        options,
-        draws.clone(),
-        true,
-    );
-    if wide.is_ok() || draws.end - draws.start == 1 {
-        return wide;
+/// What every block of a run shares.
+struct Blocks<'p, 'a, 'r> {
+    rules: &'r RuleSet,
+    plan: &'p DrawPlan<'a>,
+    prepared: &'p [Prepared<'r>],
+    grouping: &'p Grouping,
+    options: &'p RunOptions,
+}
+
+impl Blocks<'_, '_, '_> {
+    /// One block of draws as one wide run. Should a rule look across all the block's
+    /// segments (`sum`, `len`, `seg.count`), or fail, the block is run again draw by
+    /// draw, which gives the figures or the error a run of that draw alone gives.
+    fn run(&self, draws: Range<u64>) -> Result<RunResults, RunError> {
+        let wide = self.replicas(draws.clone(), true);
+        if wide.is_ok() || draws.end - draws.start == 1 {
+            return wide;
+        }
+        let one_by_one = draws
+            .map(|draw| self.replicas(draw..draw + 1, false))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RunResults::join_draws(one_by_one).expect("a block has a draw"))
     }
-    let mut one_by_one = Vec::new();
-    for draw in draws {
-        one_by_one.push(run_replicas(
+
+    /// The draws `draws` as replicas of the segments, run over whole columns; `apart`
+    /// runs them as a part, so that no rule can add over the draws.
+    fn replicas(&self, draws: Range<u64>, apart: bool) -> Result<RunResults, RunError> {
+        let Blocks {
             rules,
             plan,
             prepared,
             grouping,
             options,
-            draw..draw + 1,
-            false,
-        )?);
+        } = *self;
+        let deadline = Instant::now() + options.time_budget;
+        let _deadline = crate::rules::sandbox::DeadlineGuard::until(deadline);
+        let values: Vec<Draw> = draws.clone().map(|d| plan.draw(d)).collect();
+        let copies = values.len();
+        let wide = Arc::new(plan.block_workforce(&values));
+        let interventions = plan.block_interventions(prepared, &values, &wide);
+        let grouping = grouping.tiled(copies);
+        let _apart = apart.then(|| {
+            let whole: Vec<usize> = wide
+                .keys
+                .iter()
+                .chain(&plan.base.keys)
+                .map(key_identity)
+                .chain([DRAW_KEY])
+                .collect();
+            PartGuard::enter(whole.into())
+        });
+        let run = Run {
+            rules,
+            workforce: &wide,
+            scenario: plan.scenario,
+            grouping: &grouping,
+            prepared: &interventions,
+            deadline,
+        };
+        let mut results = run.in_parts(std::slice::from_ref(&(0..wide.len())))?;
+        results.draws = DrawRange {
+            first: draws.start,
+            count: copies,
+        };
+        all_finite(results, &rules.flows.file)
     }
-    Ok(RunResults::join_draws(one_by_one).expect("a block has a draw"))
-}
-
-/// The draws `draws` as replicas of the segments, run over whole columns; `apart` runs
-/// them as a part, so that no rule can add over the draws.
-fn run_replicas(
-    rules: &RuleSet,
-    plan: &DrawPlan,
-    prepared: &[Prepared],
-    grouping: &Grouping,
-    options: &RunOptions,
-    draws: Range<u64>,
-    apart: bool,
-) -> Result<RunResults, RunError> {
-    let deadline = Instant::now() + options.time_budget;
-    let _deadline = crate::rules::sandbox::DeadlineGuard::until(deadline);
-    let values: Vec<Draw> = draws.clone().map(|d| plan.draw(d)).collect();
-    let copies = values.len();
-    let wide = Arc::new(plan.block_workforce(&values));
-    let interventions = plan.block_interventions(prepared, &values, &wide);
-    let grouping = grouping.tiled(copies);
-    let _apart = apart.then(|| {
-        let whole: Vec<usize> = wide
-            .keys
-            .iter()
-            .chain(&plan.base.keys)
-            .map(key_identity)
-            .chain([DRAW_KEY])
-            .collect();
-        PartGuard::enter(whole.into())
-    });
-    let run = Run {
-        rules,
-        workforce: &wide,
-        scenario: plan.scenario,
-        grouping: &grouping,
-        prepared: &interventions,
-        deadline,
-    };
-    let mut results = run.in_parts(std::slice::from_ref(&(0..wide.len())))?;
-    results.draws = DrawRange {
-        first: draws.start,
-        count: copies,
-    };
-    all_finite(results, &rules.flows.file)
 }

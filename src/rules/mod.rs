@@ -249,6 +249,28 @@ pub fn new_engine() -> Engine {
 }
 
 impl RuleSet {
+    /// A scenario's transfers and their yearly `rate`s, with their place in its list:
+    /// with the leaver rate, what may not take all of a segment's staff in a year.
+    pub fn transfers<'s>(
+        &self,
+        scenario: &'s crate::model::Scenario,
+    ) -> Vec<(usize, &'s crate::model::Intervention, f64)> {
+        scenario
+            .interventions
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| {
+                self.kinds
+                    .get(&i.kind)
+                    .is_some_and(|k| k.stage == Stage::Transfer)
+            })
+            .filter_map(|(at, i)| match i.field("rate") {
+                Some(crate::model::scenario::FieldValue::Number(rate)) => Some((at, i, *rate)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Loads and compiles `dir/rates.rhai`, `dir/flows.rhai` and `dir/interventions/*.rhai`,
     /// reporting every problem found.
     pub fn load(dir: &Path) -> Result<RuleSet, RuleProblems> {

@@ -487,21 +487,7 @@ fn check_joint_limits(c: &mut Checker, scenario: &Scenario, rules: &RuleSet) {
 
     // Transfers move staff out at their yearly `rate`; with leavers they must not take
     // all of a segment's staff in a year.
-    let transfers: Vec<(usize, &Intervention, f64)> = scenario
-        .interventions
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| {
-            rules
-                .kinds
-                .get(&i.kind)
-                .is_some_and(|k| k.stage == Stage::Transfer)
-        })
-        .filter_map(|(at, i)| match i.field("rate") {
-            Some(FieldValue::Number(rate)) => Some((at, i, *rate)),
-            _ => None,
-        })
-        .collect();
+    let transfers = rules.transfers(scenario);
     if transfers.is_empty() {
         return;
     }

@@ -253,6 +253,15 @@ fn small_data(dir: &Path) {
     .unwrap();
 }
 
+/// A folder with the four segments and `mc.toml`, [`REPLAYED`] with `draws` draws.
+fn small_project(draws: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    small_data(dir.path());
+    let scenario = REPLAYED.replace("draws = 4", &format!("draws = {draws}"));
+    std::fs::write(dir.path().join("mc.toml"), scenario).unwrap();
+    dir
+}
+
 const REPLAYED: &str = r#"
 name = "replayed"
 start = "2025-04"
@@ -284,9 +293,7 @@ p90 = 0.95
 
 #[test]
 fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
-    let dir = tempfile::tempdir().unwrap();
-    small_data(dir.path());
-    std::fs::write(dir.path().join("mc.toml"), REPLAYED).unwrap();
+    let dir = small_project(4);
     let out = wfplan(
         dir.path(),
         &[
@@ -392,13 +399,7 @@ fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
 
 #[test]
 fn summaries_are_numpys_percentiles_of_each_draws_figures() {
-    let dir = tempfile::tempdir().unwrap();
-    small_data(dir.path());
-    std::fs::write(
-        dir.path().join("mc.toml"),
-        REPLAYED.replace("draws = 4", "draws = 50"),
-    )
-    .unwrap();
+    let dir = small_project(50);
     let out = wfplan(
         dir.path(),
         &[
@@ -581,13 +582,7 @@ p90 = 9.0
 
 #[test]
 fn options_are_compared_under_the_same_draws() {
-    let dir = tempfile::tempdir().unwrap();
-    small_data(dir.path());
-    std::fs::write(
-        dir.path().join("mc.toml"),
-        REPLAYED.replace("draws = 4", "draws = 30"),
-    )
-    .unwrap();
+    let dir = small_project(30);
     // The same scenario under another name: under common random numbers every draw's
     // change is exactly zero.
     std::fs::write(
@@ -699,13 +694,7 @@ fn options_are_compared_under_the_same_draws() {
 
 #[test]
 fn three_shards_merged_equal_one_run_figure_for_figure() {
-    let dir = tempfile::tempdir().unwrap();
-    small_data(dir.path());
-    std::fs::write(
-        dir.path().join("mc.toml"),
-        REPLAYED.replace("draws = 4", "draws = 20"),
-    )
-    .unwrap();
+    let dir = small_project(20);
     let run = |args: &[&str]| {
         let out = wfplan(dir.path(), args);
         assert!(
@@ -806,55 +795,24 @@ fn three_shards_merged_equal_one_run_figure_for_figure() {
 
 #[test]
 fn a_stored_draw_is_traced_with_its_values_applied() {
-    let dir = tempfile::tempdir().unwrap();
-    small_data(dir.path());
-    std::fs::write(dir.path().join("mc.toml"), REPLAYED).unwrap();
-    let out = wfplan(
-        dir.path(),
-        &[
-            "run",
-            "mc.toml",
-            "--data",
-            "workforce.csv",
-            "--db",
-            "t.duckdb",
-            "--detail",
-            "segment",
-            "--out",
-            "mc.csv",
-            "-q",
-        ],
-    );
+    let dir = small_project(4);
+    let run = "run mc.toml --data workforce.csv --db t.duckdb --detail segment --out mc.csv -q";
+    let out = wfplan(dir.path(), &run.split(' ').collect::<Vec<_>>());
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let stored = csv_rows(&dir.path().join("mc.csv"));
-    for draw in ["0", "3"] {
-        let out = wfplan(
-            dir.path(),
-            &[
-                "trace",
-                "1",
-                "--data",
-                "workforce.csv",
-                "--db",
-                "t.duckdb",
-                "--scenario-dir",
-                ".",
-                "--segment",
-                "org=south,band=5",
-                "--month",
-                "2026-09",
-                "--figure",
-                "leavers",
-                "--draw",
-                draw,
-                "--format",
-                "json",
-            ],
+    let trace = |draw: &str| {
+        let command = format!(
+            "trace 1 --data workforce.csv --db t.duckdb --scenario-dir . \
+             --segment org=south,band=5 --month 2026-09 --figure leavers --draw {draw} --format json"
         );
+        wfplan(dir.path(), &command.split_whitespace().collect::<Vec<_>>())
+    };
+    for draw in ["0", "3"] {
+        let out = trace(draw);
         assert!(
             out.status.success(),
             "{}",
@@ -864,10 +822,12 @@ fn a_stored_draw_is_traced_with_its_values_applied() {
         let row = stored
             .iter()
             .find(|r| {
-                r["draw"] == draw
-                    && r["month"] == "2026-09"
-                    && r["org"] == "south"
-                    && r["band"] == "5"
+                (
+                    r["draw"].as_str(),
+                    r["month"].as_str(),
+                    r["org"].as_str(),
+                    r["band"].as_str(),
+                ) == (draw, "2026-09", "south", "5")
             })
             .unwrap();
         for figure in ["leavers", "fte"] {
@@ -879,25 +839,8 @@ fn a_stored_draw_is_traced_with_its_values_applied() {
             );
         }
     }
-    let out = wfplan(
-        dir.path(),
-        &[
-            "trace",
-            "1",
-            "--data",
-            "workforce.csv",
-            "--db",
-            "t.duckdb",
-            "--scenario-dir",
-            ".",
-            "--segment",
-            "org=south,band=5",
-            "--month",
-            "2026-09",
-            "--draw",
-            "5",
-        ],
-    );
+    // Draws 0 to 4 only.
+    let out = trace("5");
     assert_eq!(
         out.status.code(),
         Some(2),
