@@ -53,6 +53,12 @@ measure "wfplan run, 1,000 draws, stored (staff_group)" \
     "$WFPLAN" run "$SCENARIO" --db "$DB" -q
 measure "wfplan run, 1,000 draws one at a time, stored" \
     env WFPLAN_PART_SEGMENTS=1 "$WFPLAN" run "$SCENARIO" --db "$DB" -q
+# The same draws as separate deterministic scenarios, one file a draw.
+"$WFPLAN" run "$SCENARIO" --db "$DB" --draws-out "$WORK/draws.csv" -q
+rm -rf "$WORK/separate"
+python3 benches/monte_carlo_separate.py "$SCENARIO" "$DATA" "$WORK/draws.csv" "$WORK/separate"
+measure "wfplan run, the same draws as 1,001 separate scenarios" \
+    "$WFPLAN" run "$WORK/separate" --db "$DB" --detail staff_group -q
 measure "wfplan run, 10,000 draws, stored (staff_group)" \
     "$WFPLAN" run "$SCENARIO" --db "$DB" --draws 10000 -q
 measure "wfplan run, 1,000 draws, stored and written to CSV" \
