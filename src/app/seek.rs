@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::engine::batch::run_all;
 use crate::engine::RunOptions;
 use crate::model::{InputColumn, Workforce};
 use crate::report::metric::GroupMetric;
@@ -277,7 +276,8 @@ pub fn seek(
             draws: None,
         };
         runs += values.len();
-        let outcomes = run_all(rules, &workforce, &scenarios, &options, None)?;
+        let outcomes =
+            super::attribution::run_combinations(rules, &workforce, &scenarios, &options)?;
         outcomes
             .into_iter()
             .zip(values)
@@ -287,7 +287,7 @@ pub fn seek(
                     value,
                     message,
                 };
-                let results = outcome.result.map_err(|e| failed(e.to_string()))?;
+                let results = outcome.map_err(|e| failed(e.to_string()))?;
                 request
                     .metric
                     .value(&results)

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod monte_carlo;
 pub mod trace;
+pub mod variants;
 
 use std::ops::Range;
 use std::sync::Arc;

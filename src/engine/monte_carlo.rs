@@ -62,11 +62,15 @@ struct EntryLayout {
 const NOT_MATCHED: u32 = u32::MAX;
 
 /// One draw's inputs and fields, ready to apply.
-struct Draw {
+pub(super) struct Draw {
     /// Input columns the draw changes, with their values for every segment.
-    inputs: Vec<(InputColumn, Vec<f64>)>,
+    pub(super) inputs: Vec<(InputColumn, Vec<f64>)>,
     /// Intervention fields the draw changes: (intervention, field, value per segment).
-    fields: Vec<(usize, String, Vec<f64>)>,
+    pub(super) fields: Vec<(usize, String, Vec<f64>)>,
+    /// Which of the scenario's interventions act in this replica, by their place in its
+    /// list; all when none (a draw). A variant of the scenario without some of them
+    /// (`super::variants`) has theirs off: no segment matched, no weight.
+    pub(super) enabled: Option<Vec<bool>>,
 }
 
 /// A scenario's draws, worked out from its `[[uncertain]]` entries and seed.
@@ -289,7 +293,11 @@ impl<'a> DrawPlan<'a> {
                 }
             }
         }
-        Draw { inputs, fields }
+        Draw {
+            inputs,
+            fields,
+            enabled: None,
+        }
     }
 
     /// The joint limits a draw's values must keep (as a scenario's must): headroom below 1
@@ -481,9 +489,33 @@ impl<'a> DrawPlan<'a> {
             .iter()
             .map(|p| {
                 let matched: Vec<bool> = p.matched.values().iter().map(|&m| m != 0.0).collect();
+                let on = |copy: usize| {
+                    draws[copy]
+                        .enabled
+                        .as_ref()
+                        .is_none_or(|enabled| enabled[p.index])
+                };
                 let weight: Vec<f64> = (0..copies)
-                    .flat_map(|copy| attribution_weights(&fte[copy * n..(copy + 1) * n], &matched))
+                    .flat_map(|copy| {
+                        let weights = attribution_weights(&fte[copy * n..(copy + 1) * n], &matched);
+                        if on(copy) {
+                            weights
+                        } else {
+                            vec![0.0; n]
+                        }
+                    })
                     .collect();
+                let matched = Column::new(
+                    (0..copies)
+                        .flat_map(|copy| {
+                            let on = on(copy);
+                            p.matched
+                                .values()
+                                .iter()
+                                .map(move |&m| if on { m } else { 0.0 })
+                        })
+                        .collect(),
+                );
                 let fields = p
                     .fields
                     .iter()
@@ -507,7 +539,7 @@ impl<'a> DrawPlan<'a> {
                     timing: p.timing,
                     cost_per_month: p.cost_per_month,
                     cost_column: drawn(p.index, "cost_per_month"),
-                    matched: tile(&p.matched),
+                    matched,
                     weight: Column::new(weight),
                     fields,
                 }
@@ -517,7 +549,7 @@ impl<'a> DrawPlan<'a> {
 }
 
 /// Segments in one block of draws: whole draws, about [`super::PART_SEGMENTS`] segments.
-fn draws_per_block(segments: usize) -> u64 {
+pub(super) fn draws_per_block(segments: usize) -> u64 {
     (super::part_segments() / segments.max(1)).max(1) as u64
 }
 
@@ -610,12 +642,12 @@ pub fn drawn_values(
 }
 
 /// What every block of a run shares.
-struct Blocks<'p, 'a, 'r> {
-    rules: &'r RuleSet,
-    plan: &'p DrawPlan<'a>,
-    prepared: &'p [Prepared<'r>],
-    grouping: &'p Grouping,
-    options: &'p RunOptions,
+pub(super) struct Blocks<'p, 'a, 'r> {
+    pub(super) rules: &'r RuleSet,
+    pub(super) plan: &'p DrawPlan<'a>,
+    pub(super) prepared: &'p [Prepared<'r>],
+    pub(super) grouping: &'p Grouping,
+    pub(super) options: &'p RunOptions,
 }
 
 impl Blocks<'_, '_, '_> {
@@ -636,6 +668,18 @@ impl Blocks<'_, '_, '_> {
     /// The draws `draws` as replicas of the segments, run over whole columns; `apart`
     /// runs them as a part, so that no rule can add over the draws.
     fn replicas(&self, draws: Range<u64>, apart: bool) -> Result<RunResults, RunError> {
+        let values: Vec<Draw> = draws.clone().map(|d| self.plan.draw(d)).collect();
+        self.replicas_of(values, draws.start, apart)
+    }
+
+    /// Replicas of the segments, one for each of `values`, run over whole columns; the
+    /// first is counted as draw `first`.
+    pub(super) fn replicas_of(
+        &self,
+        values: Vec<Draw>,
+        first: u64,
+        apart: bool,
+    ) -> Result<RunResults, RunError> {
         let Blocks {
             rules,
             plan,
@@ -645,7 +689,6 @@ impl Blocks<'_, '_, '_> {
         } = *self;
         let deadline = Instant::now() + options.time_budget;
         let _deadline = crate::rules::sandbox::DeadlineGuard::until(deadline);
-        let values: Vec<Draw> = draws.clone().map(|d| plan.draw(d)).collect();
         let copies = values.len();
         let wide = Arc::new(plan.block_workforce(&values));
         let interventions = plan.block_interventions(prepared, &values, &wide);
@@ -670,7 +713,7 @@ impl Blocks<'_, '_, '_> {
         };
         let mut results = run.in_parts(std::slice::from_ref(&(0..wide.len())))?;
         results.draws = DrawRange {
-            first: draws.start,
+            first,
             count: copies,
         };
         all_finite(results, &rules.flows.file)

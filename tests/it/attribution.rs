@@ -223,3 +223,66 @@ fn many_factors_have_sequential_steps_and_no_shapley_values() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// Attribution's combinations run side by side as one wide problem: each must equal the
+/// same scenario run alone, whatever its interventions left out and its overrides.
+#[test]
+fn variants_side_by_side_equal_each_variant_run_alone() {
+    let workforce =
+        wfplan::data::import::read_csv_text("sample", wfplan::data::SAMPLE_WORKFORCE_CSV).unwrap();
+    let text = std::fs::read_to_string(repo().join("scenarios/faculty_plan.toml")).unwrap();
+    let baseline = std::fs::read_to_string(repo().join("scenarios/baseline.toml")).unwrap();
+    // The faculty plan with its parent's entries in place, and an override.
+    let mut document: toml::Table = baseline.parse().unwrap();
+    let child: toml::Table = text.parse().unwrap();
+    for (key, value) in child {
+        match (document.get_mut(&key), value) {
+            (Some(toml::Value::Array(list)), toml::Value::Array(more)) => list.extend(more),
+            (_, value) => {
+                document.insert(key, value);
+            }
+        }
+    }
+    document.remove("extends");
+    let full = toml::to_string(&document).unwrap()
+        + "\n[[overrides]]\nwhere = { staff_group = \"physiotherapy\" }\nset = { leaver_rate = 0.2 }\n";
+    let full = scenario(&full, &workforce);
+    let n = full.interventions.len();
+    assert!(n >= 8, "{n} interventions");
+    // Every 37th combination of the interventions, half with the override.
+    let mut variants = Vec::new();
+    for mask in (0..1u32 << n).step_by(37) {
+        let mut v = full.clone();
+        v.name = format!("mask {mask}");
+        v.interventions = full
+            .interventions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, i)| i.clone())
+            .collect();
+        if mask % 2 == 0 {
+            v.overrides.clear();
+        }
+        variants.push(v);
+    }
+    variants.push(full);
+    let options = wfplan::engine::RunOptions {
+        detail: wfplan::model::Detail::GroupBy(vec!["staff_group".into()]),
+        ..Default::default()
+    };
+    let side_by_side =
+        wfplan::engine::variants::run_variants(rules(), &workforce, &variants, &options)
+            .expect("the variants run side by side");
+    for (variant, wide) in variants.iter().zip(&side_by_side) {
+        let alone = wfplan::engine::run_scenario(rules(), &workforce, variant, &options).unwrap();
+        assert_eq!(alone.rows, wide.rows);
+        for (a, b) in alone.figures.iter().zip(&wide.figures) {
+            assert!(
+                (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                "{}: {a} alone, {b} side by side",
+                variant.name
+            );
+        }
+    }
+}
