@@ -491,6 +491,16 @@ pub fn main() -> ExitCode {
             eprintln!("error: {n} scenario(s) failed");
             ExitCode::from(1)
         }
+        // A reader that stopped reading (`wfplan results ... | head`) is not an error.
+        Err(Failure::Input(e))
+            if e.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(Failure::Input(e)) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -626,6 +636,14 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .iter()
         .filter(|s| s.monte_carlo.is_some())
         .count();
+    for s in &plan.scenarios {
+        if s.monte_carlo.is_some() && s.uncertain.is_empty() {
+            eprintln!(
+                "warning: scenario {} has draws but no [[uncertain]] entries: every draw is the central run",
+                s.name
+            );
+        }
+    }
     if args.draws_out.is_some() && monte_carlo_runs > 1 {
         return Err(Failure::Input(anyhow::anyhow!(
             "--draws-out writes one Monte Carlo run's draws: name one scenario with [monte_carlo]"
