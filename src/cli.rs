@@ -51,7 +51,8 @@ enum Command {
     Import(ImportArgs),
     /// Compile every rule and check every scenario, listing all problems.
     Check(CheckArgs),
-    /// Compare scenarios with a baseline by financial year, with the break-even of their interventions.
+    /// Compare scenarios with a baseline by financial year, with the break-even of their
+    /// interventions; Monte Carlo runs also draw by draw under the same draws.
     Compare(CompareArgs),
     /// A stored run's results (and its batch's), cut by key columns and period, as the
     /// API's `GET /runs/{id}/results` gives them.

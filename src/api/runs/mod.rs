@@ -44,9 +44,10 @@ pub struct RunRequest {
     pub scenario_document: Option<ScenarioDocument>,
     /// The dataset to run on (see `GET /datasets`); `default` when absent.
     pub dataset: Option<Text>,
-    /// How much detail to store: `segment` (the default: every segment, as the model
-    /// spec's output), key columns to sum over such as `staff_group` or
-    /// `org,staff_group`, or `total`.
+    /// How much detail to store: `segment` (every segment, as the model spec's output),
+    /// key columns to sum over such as `staff_group` or `org,staff_group`, or `total`.
+    /// The default is `segment`, or `staff_group` for a Monte Carlo run, whose draws
+    /// multiply the rows.
     pub detail: Option<String>,
     /// Run in the background even if small: the answer is 202 with the run's address.
     /// Monte Carlo runs always run in the background.
