@@ -223,6 +223,17 @@ fn wfplan(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs wfplan with the words of `command` and asserts it succeeded.
+fn wfplan_ok(dir: &Path, command: &str) -> std::process::Output {
+    let out = wfplan(dir, &command.split_whitespace().collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
@@ -294,29 +305,7 @@ p90 = 0.95
 #[test]
 fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
     let dir = small_project(4);
-    let out = wfplan(
-        dir.path(),
-        &[
-            "run",
-            "mc.toml",
-            "--data",
-            "workforce.csv",
-            "--db",
-            "mc.duckdb",
-            "--detail",
-            "segment",
-            "--out",
-            "mc.csv",
-            "--draws-out",
-            "draws.csv",
-            "-q",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = wfplan_ok(dir.path(), "run mc.toml --data workforce.csv --db mc.duckdb --detail segment --out mc.csv --draws-out draws.csv -q");
     let draws = csv_rows(&dir.path().join("draws.csv"));
     assert_eq!(draws[0]["draw"], "0");
     let results = csv_rows(&dir.path().join("mc.csv"));
@@ -352,24 +341,9 @@ fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
             "[[interventions]]\nkind = \"apprenticeships\"\nwhere = {{ band = \"5\" }}\nstart = \"2023-09\"\nstarts_per_year = 12\ncourse_months = 24\ncompletion = {completion:?}\n"
         );
         std::fs::write(dir.path().join("replay.toml"), toml).unwrap();
-        let out = wfplan(
+        let out = wfplan_ok(
             dir.path(),
-            &[
-                "run",
-                "replay.toml",
-                "--data",
-                "workforce.csv",
-                "--db",
-                "replay.duckdb",
-                "--out",
-                "replay.csv",
-                "-q",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            "run replay.toml --data workforce.csv --db replay.duckdb --out replay.csv -q",
         );
         let replay = csv_rows(&dir.path().join("replay.csv"));
         let of_draw: Vec<&HashMap<String, String>> =
@@ -400,22 +374,9 @@ fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
 #[test]
 fn summaries_are_numpys_percentiles_of_each_draws_figures() {
     let dir = small_project(50);
-    let out = wfplan(
+    let out = wfplan_ok(
         dir.path(),
-        &[
-            "run",
-            "mc.toml",
-            "--data",
-            "workforce.csv",
-            "--db",
-            "mc.duckdb",
-            "-q",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "run mc.toml --data workforce.csv --db mc.duckdb -q",
     );
     let results = |extra: &[&str]| {
         let mut args = vec![
