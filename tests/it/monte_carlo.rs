@@ -305,7 +305,7 @@ p90 = 0.95
 #[test]
 fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
     let dir = small_project(4);
-    let out = wfplan_ok(dir.path(), "run mc.toml --data workforce.csv --db mc.duckdb --detail segment --out mc.csv --draws-out draws.csv -q");
+    wfplan_ok(dir.path(), "run mc.toml --data workforce.csv --db mc.duckdb --detail segment --out mc.csv --draws-out draws.csv -q");
     let draws = csv_rows(&dir.path().join("draws.csv"));
     assert_eq!(draws[0]["draw"], "0");
     let results = csv_rows(&dir.path().join("mc.csv"));
@@ -341,7 +341,7 @@ fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
             "[[interventions]]\nkind = \"apprenticeships\"\nwhere = {{ band = \"5\" }}\nstart = \"2023-09\"\nstarts_per_year = 12\ncourse_months = 24\ncompletion = {completion:?}\n"
         );
         std::fs::write(dir.path().join("replay.toml"), toml).unwrap();
-        let out = wfplan_ok(
+        wfplan_ok(
             dir.path(),
             "run replay.toml --data workforce.csv --db replay.duckdb --out replay.csv -q",
         );
@@ -374,7 +374,7 @@ fn any_draw_replays_as_a_deterministic_run_through_the_binary() {
 #[test]
 fn summaries_are_numpys_percentiles_of_each_draws_figures() {
     let dir = small_project(50);
-    let out = wfplan_ok(
+    wfplan_ok(
         dir.path(),
         "run mc.toml --data workforce.csv --db mc.duckdb -q",
     );
