@@ -797,18 +797,8 @@ fn run_shard(
         eprintln!("error: shard {shard} of {shards} failed: {message}");
         return Err(Failure::Runs(1));
     }
-    let record = plan.record(&plan.scenarios[0], batch.batch_id);
     let manifest = ShardManifest {
-        scenario: record.scenario,
-        scenario_hash: record.scenario_hash,
-        rules_hash: record.rules_hash,
-        data_hash: record.data_hash,
-        dataset: record.dataset,
-        detail: record.detail,
-        start_month: record.start_month,
-        months: record.months,
-        draws: mc.draws,
-        seed: mc.seed,
+        run: plan.record(&plan.scenarios[0], batch.batch_id),
         shard,
         shards,
         first_draw: draws.start,
@@ -847,18 +837,18 @@ fn merge(args: MergeArgs) -> Result<(), Failure> {
     println!(
         "merged {} shard(s) of {} as run {run_id} in {}",
         shards.len(),
-        first.scenario,
+        first.run.scenario,
         args.db.display()
     );
     print_run_bands(
         &recorder,
         run_id,
-        &first.scenario,
+        &first.run.scenario,
         crate::model::uncertainty::MonteCarlo {
-            draws: first.draws,
-            seed: first.seed,
+            draws: first.run.draws,
+            seed: first.run.seed,
         },
-        &first.detail,
+        &first.run.detail,
     )
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::engine::batch::run_all;
+use crate::engine::variants::run_variants_or_each;
 use crate::engine::RunOptions;
 use crate::model::Workforce;
 use crate::report::attribution::Attribution;
@@ -302,7 +302,7 @@ pub fn attribute(
         time_budget: request.time_budget,
         draws: None,
     };
-    let outcomes = run_combinations(rules, &workforce, &scenarios, &options)?;
+    let outcomes = run_variants_or_each(rules, &workforce, &scenarios, &options)?;
     let mut value = std::collections::HashMap::with_capacity(masks.len());
     for (outcome, &mask) in outcomes.into_iter().zip(&masks) {
         let failed = |message: String| AttributionError::RunFailed {
@@ -324,26 +324,4 @@ pub fn attribute(
         request.method.shapley(),
         masks.len(),
     ))
-}
-
-/// Runs variants of one scenario (attribution's combinations, goal seek's points): side by
-/// side as one wide problem where they allow it, else one by one; results in order.
-pub(super) fn run_combinations(
-    rules: &RuleSet,
-    workforce: &Workforce,
-    scenarios: &[crate::model::Scenario],
-    options: &RunOptions,
-) -> Result<
-    Vec<Result<crate::model::RunResults, crate::engine::RunError>>,
-    rayon::ThreadPoolBuildError,
-> {
-    if let Some(results) =
-        crate::engine::variants::run_variants(rules, workforce, scenarios, options)
-    {
-        return Ok(results.into_iter().map(Ok).collect());
-    }
-    Ok(run_all(rules, workforce, scenarios, options, None)?
-        .into_iter()
-        .map(|o| o.result)
-        .collect())
 }

@@ -277,7 +277,7 @@ pub fn seek(
         };
         runs += values.len();
         let outcomes =
-            super::attribution::run_combinations(rules, &workforce, &scenarios, &options)?;
+            crate::engine::variants::run_variants_or_each(rules, &workforce, &scenarios, &options)?;
         outcomes
             .into_iter()
             .zip(values)

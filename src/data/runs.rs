@@ -20,8 +20,8 @@ use super::sql::record_batch;
 use super::{DataError, Store};
 use crate::model::{RunResults, RunStatus};
 
-/// What identifies a run, recorded before it starts.
-#[derive(Debug, Clone)]
+/// What identifies a run, recorded before it starts (and a shard's manifest carries).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunRecord {
     /// Runs started together (one command, one sweep) share a batch id.
     pub batch_id: i64,

@@ -27,17 +27,10 @@ use crate::model::RunStatus;
 /// What a shard ran: enough to check shards belong together and to record the merged run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardManifest {
-    pub scenario: String,
-    pub scenario_hash: String,
-    pub rules_hash: String,
-    pub data_hash: String,
-    pub dataset: String,
-    pub detail: String,
-    pub start_month: String,
-    pub months: usize,
-    /// Random draws of the whole run, and its seed.
-    pub draws: u64,
-    pub seed: u64,
+    /// The run as it would be recorded (its random draws and seed are the whole run's);
+    /// the merged run is recorded with these.
+    #[serde(flatten)]
+    pub run: RunRecord,
     /// This shard (from 0) of `shards`, and the draws it ran.
     pub shard: usize,
     pub shards: usize,
@@ -97,7 +90,7 @@ pub fn write_shard(
     mut manifest: ShardManifest,
 ) -> Result<PathBuf, DataError> {
     std::fs::create_dir_all(folder).map_err(|e| DataError::file(folder.display(), e))?;
-    let stem = ShardManifest::stem(&manifest.scenario, manifest.shard, manifest.shards);
+    let stem = ShardManifest::stem(&manifest.run.scenario, manifest.shard, manifest.shards);
     manifest.results_file = format!("{stem}.results.parquet");
     manifest.draws_file = format!("{stem}.draws.parquet");
     let keys: String = manifest
@@ -175,13 +168,14 @@ pub fn check_shards(shards: &[(PathBuf, ShardManifest)]) -> Result<(), String> {
         return Err("no shard manifests (*.shard-I-of-N.json) found".into());
     };
     for (path, m) in shards {
-        let same = m.scenario_hash == first.scenario_hash
-            && m.rules_hash == first.rules_hash
-            && m.data_hash == first.data_hash
-            && m.draws == first.draws
-            && m.seed == first.seed
-            && m.shards == first.shards
-            && m.detail == first.detail;
+        let (r, f) = (&m.run, &first.run);
+        let same = r.scenario_hash == f.scenario_hash
+            && r.rules_hash == f.rules_hash
+            && r.data_hash == f.data_hash
+            && r.draws == f.draws
+            && r.seed == f.seed
+            && r.detail == f.detail
+            && m.shards == first.shards;
         if !same {
             return Err(format!(
                 "{} is not a shard of the run of {}: its scenario, rules, data, draws, seed, shard count or detail differ",
@@ -223,16 +217,7 @@ impl Store {
         let first = &shards[0].1;
         let record = RunRecord {
             batch_id: self.new_batch()?,
-            scenario: first.scenario.clone(),
-            scenario_hash: first.scenario_hash.clone(),
-            rules_hash: first.rules_hash.clone(),
-            data_hash: first.data_hash.clone(),
-            detail: first.detail.clone(),
-            start_month: first.start_month.clone(),
-            months: first.months,
-            dataset: first.dataset.clone(),
-            draws: first.draws,
-            seed: first.seed,
+            ..first.run.clone()
         };
         self.result_tables
             .ensure(&self.connection, &first.key_names)?;

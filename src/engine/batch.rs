@@ -3,12 +3,12 @@
 //!
 //! One scenario's failure is its own: the others run to the end.
 
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::monte_carlo::{self, DrawnValue};
+use super::monte_carlo::{DrawPlan, DrawnValue};
 use super::{run_scenario, RunError, RunOptions};
 use crate::model::uncertainty::MonteCarlo;
 use crate::model::{DrawRange, RunResults, Scenario, Workforce};
@@ -165,22 +165,13 @@ fn run_streamed(
     index: usize,
     sender: &mpsc::SyncSender<Progress>,
 ) -> Result<RunResults, RunError> {
-    let draws = options.draws.clone().unwrap_or(0..monte_carlo.draws + 1);
-    let values = monte_carlo::drawn_values(rules, workforce, scenario, monte_carlo, draws.clone())?;
+    let plan = DrawPlan::new(rules, workforce, scenario, monte_carlo)?;
+    let draws = plan.draws_to_run(options);
+    let values = plan.drawn_values(draws.clone());
     let _ = sender.send(Progress::Draws { index, values });
-    let sender = Mutex::new(sender.clone());
-    monte_carlo::run_draws(
-        rules,
-        workforce,
-        scenario,
-        monte_carlo,
-        options,
-        draws.clone(),
-        &|results| {
-            let sender = sender.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let _ = sender.send(Progress::Block { index, results });
-        },
-    )?;
+    plan.run(rules, options, draws.clone(), &|results| {
+        let _ = sender.send(Progress::Block { index, results });
+    })?;
     Ok(RunResults {
         scenario: scenario.name.clone(),
         start: scenario.start,

@@ -161,11 +161,6 @@ impl<'a> DrawPlan<'a> {
         })
     }
 
-    /// Draw 0 and the random draws: `0..=draws`.
-    pub fn all_draws(&self) -> Range<u64> {
-        0..self.monte_carlo.draws + 1
-    }
-
     /// Every entry's values in a draw, by per value.
     fn values(&self, draw: u64) -> Vec<Vec<f64>> {
         self.scenario
@@ -554,9 +549,7 @@ pub(super) fn draws_per_block(segments: usize) -> u64 {
 }
 
 /// Runs the draws `draws` of a Monte Carlo scenario, handing each block's results to
-/// `emit` as it finishes (in any order: each says which draws it holds). Every draw is
-/// checked against the joint limits before any runs. A failure stops the blocks not yet
-/// started and is returned; `emit` may have seen some blocks by then.
+/// `emit` as it finishes (see [`DrawPlan::run`]).
 pub fn run_draws(
     rules: &RuleSet,
     workforce: &Workforce,
@@ -566,43 +559,66 @@ pub fn run_draws(
     draws: Range<u64>,
     emit: &(dyn Fn(RunResults) + Sync),
 ) -> Result<(), RunError> {
-    let plan = DrawPlan::new(rules, workforce, scenario, monte_carlo)?;
-    plan.check_draws(draws.clone())?;
-    let prepared = prepare_all(rules, &plan.base, scenario)?;
-    let grouping = Grouping::new(&plan.base, &options.detail)?;
-    let step = draws_per_block(plan.base.len());
-    let ranges: Vec<Range<u64>> = draws
-        .clone()
-        .step_by(step as usize)
-        .map(|first| first..(first + step).min(draws.end))
-        .collect();
-    let blocks = Blocks {
-        rules,
-        plan: &plan,
-        prepared: &prepared,
-        grouping: &grouping,
-        options,
-    };
-    let failed = AtomicBool::new(false);
-    let first_error: Mutex<Option<RunError>> = Mutex::new(None);
-    ranges.par_iter().for_each(|block| {
-        if failed.load(Ordering::Relaxed) {
-            return;
-        }
-        match blocks.run(block.clone()) {
-            Ok(results) => emit(results),
-            Err(e) => {
-                failed.store(true, Ordering::Relaxed);
-                first_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert(e);
+    DrawPlan::new(rules, workforce, scenario, monte_carlo)?.run(rules, options, draws, emit)
+}
+
+impl DrawPlan<'_> {
+    /// The draws a run makes: the options' (one shard's), else draw 0 and every random draw.
+    pub fn draws_to_run(&self, options: &RunOptions) -> Range<u64> {
+        options
+            .draws
+            .clone()
+            .unwrap_or(0..self.monte_carlo.draws + 1)
+    }
+
+    /// Runs the draws `draws`, handing each block's results to `emit` as it finishes (in
+    /// any order: each says which draws it holds). Every draw is checked against the joint
+    /// limits before any runs. A failure stops the blocks not yet started and is
+    /// returned; `emit` may have seen some blocks by then.
+    pub fn run(
+        &self,
+        rules: &RuleSet,
+        options: &RunOptions,
+        draws: Range<u64>,
+        emit: &(dyn Fn(RunResults) + Sync),
+    ) -> Result<(), RunError> {
+        self.check_draws(draws.clone())?;
+        let prepared = prepare_all(rules, &self.base, self.scenario)?;
+        let grouping = Grouping::new(&self.base, &options.detail)?;
+        let step = draws_per_block(self.base.len());
+        let ranges: Vec<Range<u64>> = draws
+            .clone()
+            .step_by(step as usize)
+            .map(|first| first..(first + step).min(draws.end))
+            .collect();
+        let blocks = Blocks {
+            rules,
+            plan: self,
+            prepared: &prepared,
+            grouping: &grouping,
+            options,
+        };
+        let failed = AtomicBool::new(false);
+        let first_error: Mutex<Option<RunError>> = Mutex::new(None);
+        ranges.par_iter().for_each(|block| {
+            if failed.load(Ordering::Relaxed) {
+                return;
             }
+            match blocks.run(block.clone()) {
+                Ok(results) => emit(results),
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    first_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                }
+            }
+        });
+        match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-    });
-    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(e) => Err(e),
-        None => Ok(()),
     }
 }
 
@@ -615,16 +631,11 @@ pub fn run_all_draws(
     monte_carlo: MonteCarlo,
     options: &RunOptions,
 ) -> Result<RunResults, RunError> {
+    let plan = DrawPlan::new(rules, workforce, scenario, monte_carlo)?;
     let blocks = Mutex::new(Vec::new());
-    run_draws(
-        rules,
-        workforce,
-        scenario,
-        monte_carlo,
-        options,
-        options.draws.clone().unwrap_or(0..monte_carlo.draws + 1),
-        &|block| blocks.lock().unwrap_or_else(|p| p.into_inner()).push(block),
-    )?;
+    plan.run(rules, options, plan.draws_to_run(options), &|block| {
+        blocks.lock().unwrap_or_else(|p| p.into_inner()).push(block)
+    })?;
     let blocks = blocks.into_inner().unwrap_or_else(|p| p.into_inner());
     RunResults::join_draws(blocks)
         .ok_or_else(|| RunError::Scenario("a Monte Carlo run has at least one draw".into()))

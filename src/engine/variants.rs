@@ -13,8 +13,9 @@
 
 use rayon::prelude::*;
 
+use super::batch::run_all;
 use super::monte_carlo::{draws_per_block, Blocks, Draw, DrawPlan};
-use super::{prepare_all, run_scenario, scenario_workforce, Grouping, RunOptions};
+use super::{prepare_all, run_scenario, scenario_workforce, Grouping, RunError, RunOptions};
 use crate::model::uncertainty::MonteCarlo;
 use crate::model::{InputColumn, RunResults, Scenario, Workforce};
 use crate::rules::RuleSet;
@@ -121,4 +122,21 @@ pub fn run_variants(
         }
     }
     Some(results)
+}
+
+/// Runs variants of one scenario (attribution's combinations, goal seek's points) side by
+/// side where they allow it, else one by one; their results or errors, in order.
+pub fn run_variants_or_each(
+    rules: &RuleSet,
+    workforce: &Workforce,
+    scenarios: &[Scenario],
+    options: &RunOptions,
+) -> Result<Vec<Result<RunResults, RunError>>, rayon::ThreadPoolBuildError> {
+    if let Some(results) = run_variants(rules, workforce, scenarios, options) {
+        return Ok(results.into_iter().map(Ok).collect());
+    }
+    Ok(run_all(rules, workforce, scenarios, options, None)?
+        .into_iter()
+        .map(|o| o.result)
+        .collect())
 }
