@@ -138,7 +138,12 @@ impl<E: Endpoint> Endpoint for RequireKeyEndpoint<E> {
 
     async fn call(&self, request: Request) -> Result<Self::Output> {
         let path = request.uri().path();
-        let open = OPEN_PATHS.contains(&path) || path == "/docs" || path.starts_with("/docs/");
+        // The web app's files hold no data: the page asks for a key when the API does.
+        let open = OPEN_PATHS.contains(&path)
+            || path == "/docs"
+            || path.starts_with("/docs/")
+            || path == "/"
+            || path.starts_with("/app/");
         if !self.keys.is_empty() && !open {
             let given = request
                 .headers()

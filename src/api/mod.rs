@@ -19,6 +19,7 @@ pub mod scenarios;
 pub mod state;
 pub mod text;
 pub mod upkeep;
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -147,6 +148,8 @@ pub fn app(state: Arc<AppState>, keys: ApiKeys) -> impl Endpoint<Output = Respon
         .at("/openapi.yaml", yaml)
         .nest("/docs", docs)
         .nest("/", api)
+        // Before routing: the API's routes, nested at the root, would answer `/` too.
+        .around(web::serve_app)
         .with(RequireKey::new(keys))
         .around(move |endpoint, request| limit_body(endpoint, request, limit))
         .around(refuse_cross_origin)

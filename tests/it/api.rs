@@ -136,6 +136,76 @@ async fn health_and_the_openapi_document() {
     assert!(r.text().contains("swagger"), "{}", r.text());
 }
 
+/// The web app: its document at `/`, its files at `/app/`, compiled in (every file of
+/// `web/`), locked down by a content security policy, cached by content hash, and open
+/// without a key (the page asks for one when the API does).
+#[tokio::test]
+async fn the_web_app_is_served_from_the_binary() {
+    let mut on_disk = Vec::new();
+    let web = repo().join("web");
+    let mut folders = vec![web.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let relative = path.strip_prefix(&web).unwrap();
+                on_disk.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    on_disk.sort();
+    let mut embedded = wfplan::api::web::embedded_paths();
+    embedded.sort();
+    assert_eq!(embedded, on_disk, "src/api/web.rs lists every file of web/");
+
+    let keys = ApiKeys::parse("reader-key-0123456789:read").unwrap();
+    let s = server_with(keys, Limits::default());
+    let page = send(s.client.get("/")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.content_type.starts_with("text/html"),
+        "{}",
+        page.content_type
+    );
+    assert!(page.text().contains("/app/app.js"), "{}", page.text());
+    let response = s.client.get("/").send().await.0;
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    let tag = response.headers()["etag"].to_str().unwrap().to_string();
+    let again = s
+        .client
+        .get("/")
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .0;
+    assert_eq!(again.status().as_u16(), 304);
+
+    for path in &embedded {
+        let r = send(s.client.get(format!("/app/{path}"))).await;
+        assert_eq!(r.status, 200, "/app/{path}");
+        let on_disk = std::fs::read(web.join(path)).unwrap();
+        assert!(r.bytes == on_disk, "/app/{path} is not web/{path}");
+    }
+    let script = send(s.client.get("/app/vendor/plot-0.6.17.umd.min.js")).await;
+    assert!(script.content_type.starts_with("text/javascript"));
+    for missing in [
+        "/app/nothing.js",
+        "/app/../Cargo.toml",
+        "/app/%2e%2e/Cargo.toml",
+    ] {
+        let r = send(s.client.get(missing)).await;
+        assert_eq!(r.status, 404, "{missing}");
+        assert_eq!(r.error_code(), "not_found");
+    }
+    // The data still needs the key.
+    assert_eq!(send(s.client.get("/scenarios")).await.status, 401);
+}
+
 /// The served document is checked in, so any change to the API shows in review. Run with
 /// `WFPLAN_BLESS=1` to rewrite it on purpose.
 #[test]
