@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::attribution::{self, AttributionError, AttributionRequest, Method};
 use crate::app::compare::Side;
-use crate::app::execute::{begin_batch, run_batch};
+use crate::app::execute::{begin_batch, run_batch, BatchControl};
 use crate::app::plan::request_problem;
 use crate::app::project::{self, Loaded, Named};
 use crate::app::seek::{self, SeekError, SeekRequest};
@@ -683,7 +683,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         &plan,
         &batch,
         args.threads,
-        &|| false,
+        &BatchControl::default(),
         |finished| {
             progress.inc(1);
             match finished.result {
@@ -785,7 +785,7 @@ fn run_shard(
         &plan,
         &batch,
         args.threads,
-        &|| false,
+        &BatchControl::default(),
         |finished| {
             if let Err(message) = finished.result {
                 failure = Some(message);

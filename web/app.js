@@ -484,6 +484,10 @@ document.addEventListener('DOMContentLoaded', () => {
     document.getElementById('main').focus();
   });
   window.addEventListener('hashchange', route);
+  // The version in the footer, from the one operation that needs no key.
+  fetch('/health').then((r) => r.json()).then((h) => {
+    document.getElementById('version').textContent = h.version;
+  }).catch(() => {});
   window.addEventListener('unhandledrejection', (ev) => showError(ev.reason));
   route();
 });

@@ -55,13 +55,18 @@ async function pageRunResults(ctx, id) {
     statusBox.prepend(h('label', { for: 'run-progress' }, 'Progress'), progress);
     statusBox.append(cancel);
     while (run.status === 'running') {
-      progress.max = Math.max(run.total, 1);
-      progress.value = run.done;
-      statusText.textContent = `Running: ${run.done} of ${run.total} scenario runs done.`;
+      // A Monte Carlo run is one scenario run however many draws it makes: count draws.
+      const [done, total, unit] = run.draws_total
+        ? [run.draws_done, run.draws_total, 'random draws made']
+        : [run.done, run.total, 'scenario runs done'];
+      progress.max = Math.max(total, 1);
+      progress.value = done;
+      statusText.textContent = `Running: ${done.toLocaleString('en-GB')} of ${total.toLocaleString('en-GB')} ${unit}.`;
       await sleep(500);
       if (!ctx.alive()) return;
       run = await api(`/runs/${id}`);
     }
+    progress.max = Math.max(run.total, 1);
     progress.value = run.done;
     cancel.remove();
   }

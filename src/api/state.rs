@@ -3,12 +3,12 @@
 //! background runs under way.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Semaphore;
 
 use super::error::ApiError;
+use crate::app::execute::BatchControl;
 use crate::data::{Recorder, Store};
 use crate::model::Workforce;
 use crate::rules::RuleSet;
@@ -81,19 +81,6 @@ impl Default for Limits {
     }
 }
 
-/// A background batch under way, shared with the thread running it: whether someone has
-/// cancelled it. (Its progress is read from the runs recorded.)
-#[derive(Debug, Default)]
-pub struct Job {
-    pub cancel: AtomicBool,
-}
-
-impl Job {
-    pub fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
-    }
-}
-
 /// Everything the handlers share.
 pub struct AppState {
     /// The database and the runs waiting to be recorded in it.
@@ -103,7 +90,8 @@ pub struct AppState {
     /// the API.
     pub scenarios: Mutex<Catalogue>,
     datasets: Mutex<HashMap<String, Arc<Workforce>>>,
-    pub jobs: Mutex<HashMap<i64, Arc<Job>>>,
+    /// The background runs under way, each with its control (cancel, progress).
+    pub jobs: Mutex<HashMap<i64, Arc<BatchControl>>>,
     pub sync_slots: Arc<Semaphore>,
     pub background_slots: Arc<Semaphore>,
     pub result_streams: Arc<Semaphore>,

@@ -2,7 +2,7 @@
 //! runs), or a small run recorded when it finishes, with others finishing together (a
 //! synchronous API run).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::plan::RunPlan;
@@ -24,6 +24,35 @@ pub struct Batch {
 pub fn begin_batch(recorder: &Recorder, plan: &RunPlan) -> Result<Batch, DataError> {
     let (batch_id, run_ids) = recorder.begin_batch(|id| plan.records(id))?;
     Ok(Batch { batch_id, run_ids })
+}
+
+/// What a batch and whoever watches it share: a request to stop, and how far its Monte
+/// Carlo draws have got (a Monte Carlo run is one scenario run however many draws it
+/// makes, so its scenario count says nothing until it ends).
+#[derive(Debug, Default)]
+pub struct BatchControl {
+    cancel: AtomicBool,
+    draws_planned: AtomicU64,
+    draws_stored: AtomicU64,
+}
+
+impl BatchControl {
+    /// Asks the batch to stop: scenarios not started are not run, and a Monte Carlo run
+    /// stops between its blocks of draws and keeps none.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Draws handed to the recorder so far and draws planned, over the batch's Monte
+    /// Carlo runs started so far (draw 0 included); `None` before any has started.
+    pub fn draws(&self) -> Option<(u64, u64)> {
+        let planned = self.draws_planned.load(Ordering::Relaxed);
+        (planned > 0).then(|| (self.draws_stored.load(Ordering::Relaxed), planned))
+    }
 }
 
 /// One scenario run of a batch, as it finishes (after its results or error are handed to
@@ -57,8 +86,10 @@ pub enum BatchError {
 }
 
 /// Runs a batch begun with [`begin_batch`] in parallel and records each scenario run as it
-/// finishes, its results stored a group at a time. `cancelled` is looked at before each
-/// scenario starts; `on_finished` sees each run once it is handed to the recorder.
+/// finishes, its results stored a group at a time. `control` is asked whether the batch is
+/// cancelled before each scenario starts (and each block of a Monte Carlo run's draws),
+/// and told how many draws are stored; `on_finished` sees each run once it is handed to
+/// the recorder.
 ///
 /// A failure to store stops the batch: the scenarios not yet run are recorded as failed
 /// with the reason, and the error is returned. When the batch ends, every run it did not
@@ -70,14 +101,14 @@ pub fn run_batch(
     plan: &RunPlan,
     batch: &Batch,
     threads: Option<usize>,
-    cancelled: &(dyn Fn() -> bool + Sync),
+    control: &BatchControl,
     mut on_finished: impl FnMut(Finished<'_>),
 ) -> Result<BatchReport, BatchError> {
     let mut writer = recorder.batch_writer();
     let mut report = BatchReport::default();
     let mut store_error: Option<DataError> = None;
     let store_failed = AtomicBool::new(false);
-    let stop = || store_failed.load(Ordering::Relaxed) || cancelled();
+    let stop = || store_failed.load(Ordering::Relaxed) || control.cancelled();
     let ran = run_batch_streaming(
         rules,
         &plan.workforce,
@@ -88,7 +119,12 @@ pub fn run_batch(
         |progress| {
             let outcome = match progress {
                 Progress::Finished(outcome) => outcome,
-                Progress::Draws { index, values } => {
+                Progress::Draws {
+                    index,
+                    draws,
+                    values,
+                } => {
+                    control.draws_planned.fetch_add(draws, Ordering::Relaxed);
                     if let Err(e) = writer.draws(batch.run_ids[index], &values) {
                         store_failed.store(true, Ordering::Relaxed);
                         store_error.get_or_insert(e);
@@ -96,9 +132,15 @@ pub fn run_batch(
                     return;
                 }
                 Progress::Block { index, results } => {
-                    if let Err(e) = writer.block(batch.run_ids[index], results) {
-                        store_failed.store(true, Ordering::Relaxed);
-                        store_error.get_or_insert(e);
+                    let draws = results.draws.count as u64;
+                    match writer.block(batch.run_ids[index], results) {
+                        Ok(()) => {
+                            control.draws_stored.fetch_add(draws, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            store_failed.store(true, Ordering::Relaxed);
+                            store_error.get_or_insert(e);
+                        }
                     }
                     return;
                 }
@@ -143,7 +185,7 @@ pub fn run_batch(
     if let Err(e) = writer.flush() {
         store_error.get_or_insert(e);
     }
-    report.cancelled = cancelled();
+    report.cancelled = control.cancelled();
     let reason = match (&store_error, &ran) {
         (Some(e), _) => {
             format!("not stored: the batch stopped when its results could not be stored: {e}")

@@ -10,7 +10,6 @@ use rayon::prelude::*;
 
 use super::monte_carlo::{DrawPlan, DrawnValue};
 use super::{run_scenario, RunError, RunOptions};
-use crate::model::uncertainty::MonteCarlo;
 use crate::model::{DrawRange, RunResults, Scenario, Workforce};
 use crate::rules::RuleSet;
 
@@ -47,8 +46,9 @@ pub fn run_batch(
 
 /// As [`run_batch`], but a scenario not yet started when `stop` turns true is not run
 /// and has no outcome: for a batch that can be cancelled, or must stop because its
-/// results can no longer be stored. Scenarios under way finish. A Monte Carlo scenario's
-/// blocks of draws are joined into its outcome's results.
+/// results can no longer be stored. Scenarios under way finish, but for a Monte Carlo
+/// scenario, which stops between its blocks of draws and then has no outcome either. A
+/// Monte Carlo scenario's blocks of draws are joined into its outcome's results.
 pub fn run_batch_until(
     rules: &RuleSet,
     workforce: &Workforce,
@@ -83,9 +83,11 @@ pub fn run_batch_until(
 /// What a streaming batch hands its caller.
 #[derive(Debug)]
 pub enum Progress {
-    /// A Monte Carlo scenario's drawn values, before its first block.
+    /// A Monte Carlo scenario's drawn values, before its first block, and how many draws
+    /// it makes (draw 0 included).
     Draws {
         index: usize,
+        draws: u64,
         values: Vec<DrawnValue>,
     },
     /// A block of a Monte Carlo scenario's draws, as it finishes (in any order).
@@ -126,16 +128,17 @@ pub fn run_batch_streaming(
                         let started = Instant::now();
                         let result = match scenario.monte_carlo {
                             None => run_scenario(rules, workforce, scenario, options),
-                            Some(monte_carlo) => run_streamed(
-                                rules,
-                                workforce,
-                                scenario,
-                                monte_carlo,
-                                options,
-                                index,
-                                sender,
-                            ),
+                            Some(monte_carlo) => {
+                                DrawPlan::new(rules, workforce, scenario, monte_carlo).and_then(
+                                    |plan| run_streamed(rules, plan, options, index, stop, sender),
+                                )
+                            }
                         };
+                        // Stopped between its blocks: like a scenario never started, it
+                        // has no outcome.
+                        if matches!(result, Err(RunError::Stopped)) {
+                            return;
+                        }
                         // The receiver only goes away if the caller panicked; nothing to do then.
                         let _ = sender.send(Progress::Finished(Outcome {
                             index,
@@ -158,18 +161,21 @@ pub fn run_batch_streaming(
 /// hold only the number of draws.
 fn run_streamed(
     rules: &RuleSet,
-    workforce: &Workforce,
-    scenario: &Scenario,
-    monte_carlo: MonteCarlo,
+    plan: DrawPlan<'_>,
     options: &RunOptions,
     index: usize,
+    stop: &(dyn Fn() -> bool + Sync),
     sender: &mpsc::SyncSender<Progress>,
 ) -> Result<RunResults, RunError> {
-    let plan = DrawPlan::new(rules, workforce, scenario, monte_carlo)?;
+    let scenario = plan.scenario();
     let draws = plan.draws_to_run(options);
     let values = plan.drawn_values(draws.clone());
-    let _ = sender.send(Progress::Draws { index, values });
-    plan.run(rules, options, draws.clone(), &|results| {
+    let _ = sender.send(Progress::Draws {
+        index,
+        draws: draws.end - draws.start,
+        values,
+    });
+    plan.run(rules, options, draws.clone(), stop, &|results| {
         let _ = sender.send(Progress::Block { index, results });
     })?;
     Ok(RunResults {

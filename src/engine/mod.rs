@@ -36,6 +36,9 @@ pub enum RunError {
     Overrides(InputProblems),
     #[error("{0}")]
     Scenario(String),
+    /// The run was asked to stop (a cancelled Monte Carlo run, between blocks of draws).
+    #[error("stopped before it finished")]
+    Stopped,
 }
 
 /// How a run is carried out.

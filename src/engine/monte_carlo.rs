@@ -559,10 +559,21 @@ pub fn run_draws(
     draws: Range<u64>,
     emit: &(dyn Fn(RunResults) + Sync),
 ) -> Result<(), RunError> {
-    DrawPlan::new(rules, workforce, scenario, monte_carlo)?.run(rules, options, draws, emit)
+    DrawPlan::new(rules, workforce, scenario, monte_carlo)?.run(
+        rules,
+        options,
+        draws,
+        &|| false,
+        emit,
+    )
 }
 
 impl DrawPlan<'_> {
+    /// The scenario whose draws these are.
+    pub fn scenario(&self) -> &Scenario {
+        self.scenario
+    }
+
     /// The draws a run makes: the options' (one shard's), else draw 0 and every random draw.
     pub fn draws_to_run(&self, options: &RunOptions) -> Range<u64> {
         options
@@ -574,12 +585,14 @@ impl DrawPlan<'_> {
     /// Runs the draws `draws`, handing each block's results to `emit` as it finishes (in
     /// any order: each says which draws it holds). Every draw is checked against the joint
     /// limits before any runs. A failure stops the blocks not yet started and is
-    /// returned; `emit` may have seen some blocks by then.
+    /// returned; `emit` may have seen some blocks by then. So does `stop` turning true
+    /// (a cancelled run), which gives [`RunError::Stopped`].
     pub fn run(
         &self,
         rules: &RuleSet,
         options: &RunOptions,
         draws: Range<u64>,
+        stop: &(dyn Fn() -> bool + Sync),
         emit: &(dyn Fn(RunResults) + Sync),
     ) -> Result<(), RunError> {
         self.check_draws(draws.clone())?;
@@ -602,6 +615,12 @@ impl DrawPlan<'_> {
         let first_error: Mutex<Option<RunError>> = Mutex::new(None);
         ranges.par_iter().for_each(|block| {
             if failed.load(Ordering::Relaxed) {
+                return;
+            }
+            if stop() {
+                failed.store(true, Ordering::Relaxed);
+                let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                first.get_or_insert(RunError::Stopped);
                 return;
             }
             match blocks.run(block.clone()) {
@@ -633,9 +652,13 @@ pub fn run_all_draws(
 ) -> Result<RunResults, RunError> {
     let plan = DrawPlan::new(rules, workforce, scenario, monte_carlo)?;
     let blocks = Mutex::new(Vec::new());
-    plan.run(rules, options, plan.draws_to_run(options), &|block| {
-        blocks.lock().unwrap_or_else(|p| p.into_inner()).push(block)
-    })?;
+    plan.run(
+        rules,
+        options,
+        plan.draws_to_run(options),
+        &|| false,
+        &|block| blocks.lock().unwrap_or_else(|p| p.into_inner()).push(block),
+    )?;
     let blocks = blocks.into_inner().unwrap_or_else(|p| p.into_inner());
     RunResults::join_draws(blocks)
         .ok_or_else(|| RunError::Scenario("a Monte Carlo run has at least one draw".into()))

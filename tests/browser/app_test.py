@@ -215,6 +215,7 @@ class AppTest:
         self.check_form()
         self.check_compare()
         self.check_monte_carlo()
+        self.check_progress_and_cancel()
         self.check_other_pages(run_id)
 
     def check_results(self, run_id):
@@ -347,6 +348,28 @@ class AppTest:
         assert points > 0
         self.screenshot("monte-carlo")
         self.open(f"#/runs/{run_id}", "Monte Carlo results (bookmarked)")
+
+    def check_progress_and_cancel(self):
+        """A long background run shows its progress (draws, for a Monte Carlo run) and
+        stops when cancelled."""
+        self.open("#/run?scenario=retention", "run form (long run)")
+        Select(self.find("#run-scenario-select")).select_by_value("retention")
+        Select(self.find("#run-detail")).select_by_value("total")
+        self.find("#run-draws").send_keys("100000")
+        self.find("#start-run").click()
+        self.wait_for("progress", lambda: self.find_all("#run-progress") and float(
+            self.find("#run-progress").get_attribute("value") or 0) > 0)
+        run_id = int(self.driver.current_url.rsplit("/", 1)[1].split("?")[0])
+        status = self.find("#run-status").text
+        assert "random draws made" in status, status
+        self.screenshot("run-progress")
+        self.set_ready_marker()
+        self.find("#cancel-run").click()
+        self.wait_ready("cancelled run")
+        assert self.api(f"/runs/{run_id}")["status"] == "cancelled"
+        assert "cancelled" in self.find("#run-status").text
+        assert not self.find_all("#cancel-run")
+        self.screenshot("run-cancelled")
 
     def check_other_pages(self, run_id):
         self.open("#/runs", "runs")

@@ -928,6 +928,43 @@ async fn sweeps_run_in_the_background_and_can_be_cancelled() {
     assert!(not_run > 100, "{not_run} of 200 were not run");
 }
 
+/// A Monte Carlo run is one scenario run however many draws it makes: its progress is
+/// counted in draws, and cancelling it stops it between blocks of draws, keeping none.
+#[tokio::test]
+async fn monte_carlo_runs_report_draws_and_can_be_cancelled() {
+    let s = server();
+    let request =
+        |draws: u64| json!({ "scenario": "retention", "draws": draws, "detail": "total" });
+    let r = post_json(&s.client, "/runs", request(30)).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json["id"].as_i64().unwrap();
+    let done = wait_for(&s.client, id, |v| v["status"] != "running").await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(done["draws_done"].is_null(), "only while running: {done}");
+
+    // About half a minute of draws if it were not stopped.
+    let r = post_json(&s.client, "/runs", request(100_000)).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json["id"].as_i64().unwrap();
+    let going = wait_for(&s.client, id, |v| v["draws_done"].as_u64() > Some(0)).await;
+    assert_eq!(going["draws_total"], 100_001, "{going}");
+    assert_eq!(
+        (going["done"].as_u64(), going["total"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let r = send(s.client.delete(format!("/runs/{id}"))).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let stopped = wait_for(&s.client, id, |v| v["status"] != "running").await;
+    assert_eq!(stopped["status"], "cancelled", "{stopped}");
+    assert_eq!(stopped["scenarios"][0]["status"], "cancelled", "{stopped}");
+    let r = send(s.client.get(format!("/runs/{id}/results"))).await;
+    assert!(
+        r.json["rows"].as_array().is_none_or(|rows| rows.is_empty()),
+        "a cancelled run keeps no draws: {}",
+        r.text()
+    );
+}
+
 #[tokio::test]
 async fn comparisons_give_differences_and_break_even() {
     let s = server();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wfplan::app::execute::{begin_batch, run_batch, BatchError};
+use wfplan::app::execute::{begin_batch, run_batch, BatchControl, BatchError};
 use wfplan::app::{PlanError, RunPlan, RunRequest};
 use wfplan::data::{Recorder, Store};
 use wfplan::model::RunStatus;
@@ -93,7 +93,7 @@ fn a_batch_that_cannot_store_fails_its_runs_with_the_reason() {
         &plan,
         &batch,
         Some(1),
-        &|| false,
+        &BatchControl::default(),
         |_| {},
     );
     assert!(matches!(outcome, Err(BatchError::Store(_))), "{outcome:?}");
@@ -117,7 +117,11 @@ fn a_cancelled_batch_records_its_unstarted_runs_as_cancelled() {
     let plan = RunPlan::new(rules(), w, request("total", vec![source(SWEEP)])).unwrap();
     let recorder = Recorder::new(Store::open_in_memory().unwrap(), Duration::ZERO);
     let batch = begin_batch(&recorder, &plan).unwrap();
-    let report = run_batch(rules(), &recorder, &plan, &batch, Some(1), &|| true, |_| {}).unwrap();
+    let report = {
+        let control = BatchControl::default();
+        control.cancel();
+        run_batch(rules(), &recorder, &plan, &batch, Some(1), &control, |_| {}).unwrap()
+    };
     assert!(report.cancelled);
     assert_eq!(report.succeeded + report.failed, 0);
     for id in &batch.run_ids {

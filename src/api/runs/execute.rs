@@ -9,9 +9,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::{period_row, view_of, RunRequest, RunView, ScenarioRun};
 use crate::api::error::ApiError;
 use crate::api::scenarios::{object_to_document, resolve, resolve_saved};
-use crate::api::state::{lock, AppState, Job};
+use crate::api::state::{lock, AppState};
 use crate::api::text::Text;
-use crate::app::execute::{begin_batch, run_batch, run_small};
+use crate::app::execute::{begin_batch, run_batch, run_small, BatchControl};
 use crate::app::plan::DrawOverride;
 use crate::app::{RunPlan, RunRequest as PlanRequest};
 use crate::data::datasets::DEFAULT_DATASET;
@@ -132,7 +132,7 @@ pub(super) fn run_now(state: &AppState, plan: RunPlan) -> Result<RunView, ApiErr
 struct JobGuard {
     state: Arc<AppState>,
     batch_id: i64,
-    job: Arc<Job>,
+    job: Arc<BatchControl>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -166,7 +166,7 @@ pub(super) fn start_background(
 ) -> Result<i64, ApiError> {
     let batch = begin_batch(state.recorder(), &plan)?;
     let batch_id = batch.batch_id;
-    let job = Arc::new(Job::default());
+    let job = Arc::new(BatchControl::default());
     lock(&state.jobs).insert(batch_id, job.clone());
     let guard = JobGuard {
         state: state.clone(),
@@ -178,14 +178,13 @@ pub(super) fn start_background(
         .name(format!("wfplan-run-{batch_id}"))
         .spawn(move || {
             let _guard = guard;
-            let cancelled = || job.cancelled();
             let report = run_batch(
                 &state.rules,
                 state.recorder(),
                 &plan,
                 &batch,
                 None,
-                &cancelled,
+                &job,
                 |_| {},
             );
             if let Err(e) = report {

@@ -2,7 +2,6 @@
 //! background), their progress, cancelling them, their results, and comparisons.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,10 +20,11 @@ use execute::{run_now, start_background, Planned};
 
 use super::error::ApiError;
 use super::scenarios::{resolve_saved, ScenarioDocument};
-use super::state::{lock, AppState, Job};
+use super::state::{lock, AppState};
 use super::text::Text;
 use super::{blocking, ApiTags};
 use crate::app::compare::Side;
+use crate::app::execute::BatchControl;
 use crate::data::datasets::DEFAULT_DATASET;
 use crate::data::export::ResultsEncoding;
 use crate::data::query::{
@@ -174,6 +174,12 @@ pub struct RunView {
     pub done: u64,
     /// Scenario runs in all.
     pub total: u64,
+    /// While a background run with Monte Carlo draws is under way: the draws made and
+    /// stored so far (draw 0 included), over its Monte Carlo runs started so far. A Monte
+    /// Carlo run is one scenario run, so `done` moves only when it ends.
+    pub draws_done: Option<u64>,
+    /// The draws those runs make in all.
+    pub draws_total: Option<u64>,
     pub dataset: String,
     pub detail: String,
     pub scenarios: Vec<ScenarioRun>,
@@ -465,7 +471,8 @@ impl RunsApi {
     /// Cancel a run
     ///
     /// Stops a background run: scenario runs under way finish and keep their results, the
-    /// others are recorded as cancelled.
+    /// others are recorded as cancelled. A Monte Carlo run under way stops between its
+    /// blocks of draws and is recorded as cancelled, keeping none of them.
     #[oai(path = "/runs/:id", method = "delete", operation_id = "cancel_run")]
     async fn cancel(
         &self,
@@ -477,7 +484,7 @@ impl RunsApi {
             let job = lock(&state.jobs).get(&id.0).cloned();
             match job {
                 Some(job) => {
-                    job.cancel.store(true, Ordering::Relaxed);
+                    job.cancel();
                     view(&state, id.0, None).map(|v| Cancelled::Accepted(Json(v)))
                 }
                 None => {
@@ -735,7 +742,7 @@ fn view_of(
     dataset: String,
     detail: String,
     scenarios: Vec<ScenarioRun>,
-    job: Option<Arc<Job>>,
+    job: Option<Arc<BatchControl>>,
     summary: Option<Vec<ResultRow>>,
 ) -> RunView {
     let statuses: Vec<RunStatus> = scenarios.iter().map(|r| r.status.into()).collect();
@@ -744,11 +751,14 @@ fn view_of(
         .filter(|s| **s != RunStatus::Running)
         .count();
     let status = BatchStatus::of(statuses, job.is_some());
+    let draws = job.as_ref().and_then(|j| j.draws());
     RunView {
         id,
         status: status.into(),
         done: finished as u64,
         total: scenarios.len() as u64,
+        draws_done: draws.map(|(done, _)| done),
+        draws_total: draws.map(|(_, total)| total),
         dataset,
         detail,
         scenarios,
