@@ -324,12 +324,17 @@ async function pageScenarioForm(ctx, name) {
       const target = isNew ? (body.name || '').trim() : name;
       submit.disabled = true;
       try {
-        // An empty name goes by POST, so the server names the missing field.
-        const saved = target
-          ? await api(`/scenarios/${enc(target)}`, { method: 'PUT', body })
-          : await api('/scenarios', { method: 'POST', body });
+        // A new scenario goes by POST, which refuses a name already taken (409) rather
+        // than replacing that scenario; an edit replaces its own.
+        const saved = isNew
+          ? await api('/scenarios', { method: 'POST', body })
+          : await api(`/scenarios/${enc(target)}`, { method: 'PUT', body });
         go(`#/scenarios/${enc(saved.name || target)}`);
       } catch (err) {
+        if (isNew && err instanceof ApiError && err.status === 409) {
+          showFieldErrors(form, [{ field: 'name', message: err.message }], {}, body.extends);
+          throw new ApiError(err.status, { message: `${err.message}: choose another name.` });
+        }
         if (!(err instanceof ApiError) || !err.body.details || !err.body.details.length) throw err;
         const inherited = await inheritedCounts(body.extends);
         showFieldErrors(form, err.body.details, inherited, body.extends);

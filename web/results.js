@@ -153,8 +153,11 @@ async function renderResults(ctx, run, v) {
     };
     v.append(h('section', { class: 'scenario-results', dataset: { scenario: name }, 'aria-labelledby': hid },
       h('h2', { id: hid }, scenarios.length > 1 ? name : `Results: ${name}`),
-      h('p', {}, h('a', { class: 'compare-link', href: compareHref(baseName(name), scenarioList) },
-        `Compare ${baseName(name)} with its baseline`)),
+      // A scenario that extends none is a baseline itself: nothing to compare it with.
+      (scenarioList.find((x) => x.name === baseName(name)) || {}).extends
+        ? h('p', {}, h('a', { class: 'compare-link', href: compareHref(baseName(name), scenarioList) },
+          `Compare ${baseName(name)} with its baseline`))
+        : null,
       sec.charts,
       h('h3', {}, 'Totals by financial year'), sec.summary,
       mc ? [sec.uncertaintyTitle, sec.uncertainty] : null));

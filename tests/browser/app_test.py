@@ -34,6 +34,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 # Ceiling on any one wait: a page that never gets ready fails the test, never hangs it.
@@ -150,7 +151,34 @@ class AppTest:
             "return m.length ? m[m.length - 1].startTime : null")
         assert rendered is not None, f"{what}: no wfplan-rendered mark"
         self.timings[what] = round(rendered, 1)
+        self.every_control_labelled(what)
         return rendered
+
+    def every_control_labelled(self, what):
+        """Every form control a planner can reach has a name a screen reader reads."""
+        unnamed = self.driver.execute_script("""
+            return [...document.querySelectorAll('input, select, textarea, button')]
+              .filter((e) => e.type !== 'hidden' && !e.hidden && e.offsetParent !== null)
+              .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                             && !e.getAttribute('aria-labelledby') && !e.textContent.trim())
+              .map((e) => e.outerHTML.slice(0, 120));""")
+        assert not unnamed, f"{what}: controls without a label: {unnamed}"
+
+    def check_keyboard(self):
+        """The app works from the keyboard: Tab reaches the navigation, Enter follows it."""
+        self.open("", "scenarios (keyboard)")
+        body = self.find("body")
+        for _ in range(12):
+            body = self.driver.switch_to.active_element
+            if body.get_attribute("data-nav") is not None and "Compare" in body.text:
+                break
+            body.send_keys(Keys.TAB)
+        focused = self.driver.switch_to.active_element
+        assert "Compare" in focused.text, f"Tab did not reach Compare: {focused.text!r}"
+        self.set_ready_marker()
+        focused.send_keys(Keys.ENTER)
+        self.wait_ready("compare (keyboard)")
+        assert "#/compare" in self.driver.current_url, self.driver.current_url
 
     def set_ready_marker(self):
         """Clears the state so the next wait sees this change's render, not the last."""
@@ -217,6 +245,7 @@ class AppTest:
         self.check_monte_carlo()
         self.check_progress_and_cancel()
         self.check_other_pages(run_id)
+        self.check_keyboard()
 
     def check_results(self, run_id):
         """Each chart plots one point per row (and series) of the results the API gives
@@ -301,6 +330,17 @@ class AppTest:
         saved = self.api("/scenarios/browser_test")
         assert saved["start"] == "2025-04" and saved["months"] == 36, saved
         assert saved["extends"] == "baseline", saved
+        # A new scenario may not take a name already in use: the form says so beside it.
+        self.open("#/scenarios/new", "new scenario (name taken)")
+        self.find('[data-field="name"]').send_keys("baseline")
+        self.set_ready_marker()
+        self.find('form#scenario-form button[type="submit"]').click()
+        message = self.wait_for(
+            "the message beside name",
+            lambda: self.find('.field-error[data-error-for="name"]').text.strip() or False)
+        assert "exists" in message, message
+        self.no_console_errors("new scenario with a name in use", expected_status=409)
+        assert self.api("/scenarios/baseline")["description"] != "", "baseline unchanged"
 
     def check_compare(self):
         options = ["retention", "international"]
