@@ -16,6 +16,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod calibrate;
+
 use crate::app::attribution::{self, AttributionError, AttributionRequest, Method};
 use crate::app::compare::Side;
 use crate::app::execute::{begin_batch, run_batch, BatchControl};
@@ -69,6 +71,9 @@ enum Command {
     Rules(RulesArgs),
     /// Write a synthetic workforce table of any size, for benchmarks and demonstrations.
     Generate(GenerateArgs),
+    /// Calibrate the workforce table from staff, absence, establishment and e-roster
+    /// extracts.
+    Calibrate(calibrate::CalibrateArgs),
     /// Serve the REST API (OpenAPI document at /openapi.json, interactive docs at /docs).
     Serve(ServeArgs),
     /// Write editable copies of the built-in rules and scenarios into a folder.
@@ -482,6 +487,7 @@ pub fn main() -> ExitCode {
         Command::Trace(args) => trace(args),
         Command::Rules(args) => list_rules(args),
         Command::Generate(args) => generate(args),
+        Command::Calibrate(args) => calibrate::run(args),
         Command::Serve(args) => serve(args),
         Command::Init(args) => init(args),
         Command::Merge(args) => merge(args),

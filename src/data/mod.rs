@@ -5,8 +5,10 @@
 //! checked [`Workforce`](crate::model::Workforce) and takes back finished results, so the
 //! engine's workers never hold a connection.
 
+pub mod calibration;
 pub mod datasets;
 pub mod export;
+pub mod extracts;
 pub mod generate;
 pub mod import;
 pub mod query;

@@ -50,3 +50,12 @@ pub(super) fn table_columns(
         .collect::<Result<_, _>>()?;
     Ok(columns)
 }
+
+/// The names of the connection's tables, temporary ones included.
+pub(super) fn tables(connection: &Connection) -> Result<Vec<String>, DataError> {
+    let mut statement = connection.prepare("SELECT table_name FROM duckdb_tables()")?;
+    let tables = statement
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(tables)
+}

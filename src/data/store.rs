@@ -82,6 +82,23 @@ impl Store {
         Ok(store)
     }
 
+    /// The salt employee numbers of extracts are hashed with on read, made once per
+    /// database from DuckDB's random UUIDs and kept, so the same person hashes alike in
+    /// every calibration on this database and differently on any other.
+    pub fn extract_salt(&self) -> Result<String, DataError> {
+        self.connection.execute_batch(
+            "CREATE TABLE IF NOT EXISTS settings (name VARCHAR PRIMARY KEY, value VARCHAR);
+             INSERT INTO settings
+                 SELECT 'extract_salt', sha256(gen_random_uuid()::VARCHAR || gen_random_uuid()::VARCHAR)
+                 WHERE NOT EXISTS (SELECT 1 FROM settings WHERE name = 'extract_salt');",
+        )?;
+        Ok(self.connection.query_row(
+            "SELECT value FROM settings WHERE name = 'extract_salt'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     pub fn open_in_memory() -> Result<Store, DataError> {
         Self::with_connection(Connection::open_in_memory()?)
     }

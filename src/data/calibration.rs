@@ -1,0 +1,340 @@
+//! The aggregates calibration rests on, worked out in SQL over the typed extracts that
+//! [`super::extracts::load`] left in a private database: stocks, leavers, month-end
+//! stocks, contracted and absence hours per segment, e-roster hours and costs, and the
+//! monthly pattern of absence. The definitions are docs/model.md's, "Calibration"; the
+//! application layer (`app::calibrate`) turns these into the workforce table.
+
+use std::collections::BTreeMap;
+
+use duckdb::Connection;
+
+use super::sql::sql_text;
+use super::DataError;
+use crate::data::extracts::ABSENCE_TYPES;
+
+/// When and how to calibrate.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// The as-of date `YYYY-MM-DD` (checked by the caller).
+    pub as_of: String,
+    /// Months of history before it.
+    pub months: u32,
+    /// Ages at which a new age band starts (`[35, 55]`: under 35, 35 to 54, 55 and over);
+    /// empty for no age bands.
+    pub age_bands: Vec<u32>,
+}
+
+/// A segment: organisation, staff group, band and (when asked for) age band.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SegmentKey {
+    pub org: String,
+    pub staff_group: String,
+    pub band: String,
+    pub age_band: Option<String>,
+}
+
+/// What the extracts show of one segment.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    /// FTE in post on the as-of date, and distinct employees among them.
+    pub fte: f64,
+    pub headcount: i64,
+    /// Contracted hours a week of the rows in post on the as-of date.
+    pub weekly_hours: f64,
+    /// Leaver rows in the window and their FTE.
+    pub leavers: i64,
+    pub leaver_fte: f64,
+    /// Mean FTE in post over the window's month-ends.
+    pub mean_fte: f64,
+    /// Contracted hours in the window.
+    pub contracted_hours: f64,
+    /// Hours lost in the window by absence type ([`ABSENCE_TYPES`] order).
+    pub absence_hours: [f64; 4],
+}
+
+/// One organisation, staff group and band's e-roster in the window.
+#[derive(Debug, Clone, Default)]
+pub struct RosterFigures {
+    pub bank_hours: f64,
+    pub agency_hours: f64,
+    pub unfilled_hours: f64,
+    pub worked_hours: f64,
+    pub worked_cost: f64,
+    pub bank_cost: f64,
+    pub agency_cost: f64,
+    pub shifts: i64,
+}
+
+/// Everything calibration reads from the extracts.
+#[derive(Debug, Clone, Default)]
+pub struct Aggregates {
+    pub segments: BTreeMap<SegmentKey, Measured>,
+    /// By (org, staff group, band).
+    pub establishment: BTreeMap<(String, String, String), f64>,
+    pub roster: BTreeMap<(String, String, String), RosterFigures>,
+    /// Organisation to (system, setting).
+    pub orgs: BTreeMap<String, (String, Option<String>)>,
+    /// Month-ends in the window (the divisor of the mean stock).
+    pub month_ends: i64,
+    /// Hours lost to annual leave and to sickness, and contracted hours, by calendar
+    /// month (1 to 12) of the window.
+    pub monthly: BTreeMap<u32, (f64, f64, f64)>,
+}
+
+/// The SQL of a person's age band on the as-of date, fixed by their date of birth.
+fn age_band_sql(window: &Window) -> String {
+    if window.age_bands.is_empty() {
+        return "NULL::VARCHAR".into();
+    }
+    let a = format!("DATE {}", sql_text(&window.as_of));
+    // Completed years: one less when the birthday has not come yet in the as-of year.
+    let age = format!(
+        "(year({a}) - year(date_of_birth) - CASE WHEN (month({a}), day({a})) < (month(date_of_birth), day(date_of_birth)) THEN 1 ELSE 0 END)"
+    );
+    let mut cases = String::from("CASE");
+    let mut lower: Option<u32> = None;
+    for &edge in &window.age_bands {
+        let label = match lower {
+            None => format!("under_{edge}"),
+            Some(low) => format!("{low}_to_{}", edge - 1),
+        };
+        cases.push_str(&format!(" WHEN {age} < {edge} THEN {}", sql_text(&label)));
+        lower = Some(edge);
+    }
+    let last = lower.expect("at least one edge");
+    cases.push_str(&format!(
+        " ELSE {} END",
+        sql_text(&format!("{last}_and_over"))
+    ));
+    cases
+}
+
+/// Works out the aggregates. The extracts' tables must be loaded; the absence, roster,
+/// establishment and orgs tables may be absent.
+pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates, DataError> {
+    let tables = super::sql::tables(connection)?;
+    let has = |t: &str| tables.iter().any(|x| x == t);
+    let a = format!("DATE {}", sql_text(&window.as_of));
+    let m = window.months;
+    connection.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE cal_window AS
+             SELECT {a} AS as_of, ({a} - INTERVAL {m} MONTH)::DATE AS w0, ({a} - 1)::DATE AS w1;
+         CREATE OR REPLACE TEMP TABLE cal_rows AS
+             SELECT s.*, {age} AS age_band FROM staff s;
+         CREATE OR REPLACE TEMP TABLE cal_month_ends AS
+             SELECT DISTINCT last_day(m)::DATE AS d FROM (
+                 SELECT unnest(generate_series(date_trunc('month', w0), w1, INTERVAL 1 MONTH)) AS m
+                 FROM cal_window) t, cal_window w
+             WHERE last_day(m) BETWEEN w.w0 AND w.w1;
+         CREATE OR REPLACE TEMP TABLE cal_months AS
+             SELECT greatest(date_trunc('month', m)::DATE, w.w0) AS first_day,
+                    least(last_day(m)::DATE, w.w1) AS last_day, month(m) AS calendar_month
+             FROM (SELECT unnest(generate_series(date_trunc('month', w0), w1, INTERVAL 1 MONTH)) AS m
+                   FROM cal_window) t, cal_window w;",
+        age = age_band_sql(window),
+    ))?;
+    let mut out = Aggregates {
+        month_ends: connection
+            .query_row("SELECT count(*) FROM cal_month_ends", [], |r| r.get(0))?,
+        ..Aggregates::default()
+    };
+    let month_ends = out.month_ends.max(1) as f64;
+    let keys = "org, staff_group, band, age_band";
+    // Each query gives the keys then figures; `add` folds its rows into the segments.
+    let mut add = |sql: &str,
+                   apply: &dyn Fn(&mut Measured, &duckdb::Row<'_>) -> duckdb::Result<()>|
+     -> Result<(), DataError> {
+        let mut statement = connection.prepare(sql)?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let key = SegmentKey {
+                org: row.get(0)?,
+                staff_group: row.get(1)?,
+                band: row.get(2)?,
+                age_band: row.get(3)?,
+            };
+            apply(out.segments.entry(key).or_default(), row)?;
+        }
+        Ok(())
+    };
+    add(
+        &format!(
+            "SELECT {keys}, sum(fte), count(DISTINCT employee), sum(hours_per_week)
+             FROM cal_rows, cal_window w
+             WHERE start_date <= w.as_of AND (end_date IS NULL OR w.as_of <= end_date)
+             GROUP BY ALL"
+        ),
+        &|s, r| {
+            s.fte = r.get(4)?;
+            s.headcount = r.get(5)?;
+            s.weekly_hours = r.get(6)?;
+            Ok(())
+        },
+    )?;
+    // A leaver: a row ending in the window with no row of the same employee in the same
+    // organisation in post the next day (a change of band or hours is not leaving).
+    add(
+        "SELECT r.org, r.staff_group, r.band, r.age_band, count(*), sum(r.fte)
+             FROM cal_rows r, cal_window w
+             WHERE r.end_date BETWEEN w.w0 AND w.w1
+               AND NOT EXISTS (
+                   SELECT 1 FROM cal_rows n
+                   WHERE n.employee = r.employee AND n.org = r.org
+                     AND n.start_date <= r.end_date + 1
+                     AND (n.end_date IS NULL OR r.end_date + 1 <= n.end_date))
+             GROUP BY ALL",
+        &|s, r| {
+            s.leavers = r.get(4)?;
+            s.leaver_fte = r.get(5)?;
+            Ok(())
+        },
+    )?;
+    add(
+        &format!(
+            "SELECT {keys}, sum(fte) FROM cal_rows r JOIN cal_month_ends e
+                 ON r.start_date <= e.d AND (r.end_date IS NULL OR e.d <= r.end_date)
+             GROUP BY ALL"
+        ),
+        &|s, r| {
+            s.mean_fte = r.get::<_, f64>(4)? / month_ends;
+            Ok(())
+        },
+    )?;
+    // Contracted hours: each row's weekly hours for its days in post in the window.
+    add(
+        &format!(
+            "SELECT {keys}, sum(hours_per_week * greatest(0, date_diff('day',
+                        greatest(start_date, w.w0), least(coalesce(end_date, w.w1), w.w1)) + 1) / 7.0)
+             FROM cal_rows, cal_window w
+             GROUP BY ALL HAVING sum(greatest(0, date_diff('day',
+                        greatest(start_date, w.w0), least(coalesce(end_date, w.w1), w.w1)) + 1)) > 0"
+        ),
+        &|s, r| {
+            s.contracted_hours = r.get(4)?;
+            Ok(())
+        },
+    )?;
+    if has("absence") {
+        // Each absence belongs to its employee's row in post on its first day (the one of
+        // most FTE, then the first in the file, when there are two), and counts its
+        // hours for its days in the window.
+        connection.execute_batch(
+            "CREATE OR REPLACE TEMP TABLE cal_absence AS
+                 SELECT a.absence_type, a.start_date, a.end_date, a.hours_lost,
+                        r.org, r.staff_group, r.band, r.age_band
+                 FROM absence a JOIN cal_rows r
+                   ON r.employee = a.employee AND r.start_date <= a.start_date
+                  AND (r.end_date IS NULL OR a.start_date <= r.end_date)
+                 QUALIFY row_number() OVER (PARTITION BY a.source_row ORDER BY r.fte DESC, r.source_row) = 1;",
+        )?;
+        let by_type = ABSENCE_TYPES
+            .iter()
+            .map(|t| {
+                format!(
+                    "coalesce(sum(h) FILTER (WHERE absence_type = {}), 0)",
+                    sql_text(t)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        add(
+            &format!(
+                "SELECT {keys}, {by_type} FROM (
+                     SELECT *, hours_lost * greatest(0, date_diff('day', greatest(start_date, w.w0),
+                                 least(end_date, w.w1)) + 1)
+                               / (date_diff('day', start_date, end_date) + 1) AS h
+                     FROM cal_absence, cal_window w)
+                 GROUP BY ALL"
+            ),
+            &|s, r| {
+                for (i, slot) in s.absence_hours.iter_mut().enumerate() {
+                    *slot = r.get(4 + i)?;
+                }
+                Ok(())
+            },
+        )?;
+        // The monthly pattern: hours lost and contracted hours in each month of the window.
+        let mut statement = connection.prepare(
+            "WITH lost AS (
+                 SELECT m.calendar_month,
+                        sum(a.hours_lost * (date_diff('day', greatest(a.start_date, m.first_day),
+                                   least(a.end_date, m.last_day)) + 1)
+                            / (date_diff('day', a.start_date, a.end_date) + 1))
+                            FILTER (WHERE a.absence_type = 'annual_leave') AS annual_leave,
+                        sum(a.hours_lost * (date_diff('day', greatest(a.start_date, m.first_day),
+                                   least(a.end_date, m.last_day)) + 1)
+                            / (date_diff('day', a.start_date, a.end_date) + 1))
+                            FILTER (WHERE a.absence_type = 'sickness') AS sickness
+                 FROM cal_absence a JOIN cal_months m
+                   ON a.start_date <= m.last_day AND m.first_day <= a.end_date
+                 GROUP BY ALL),
+             hours AS (
+                 SELECT m.calendar_month,
+                        sum(r.hours_per_week * (date_diff('day', greatest(r.start_date, m.first_day),
+                                   least(coalesce(r.end_date, m.last_day), m.last_day)) + 1) / 7.0) AS contracted
+                 FROM cal_rows r JOIN cal_months m
+                   ON r.start_date <= m.last_day AND (r.end_date IS NULL OR m.first_day <= r.end_date)
+                 GROUP BY ALL)
+             SELECT h.calendar_month, coalesce(l.annual_leave, 0), coalesce(l.sickness, 0), h.contracted
+             FROM hours h LEFT JOIN lost l USING (calendar_month)",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let month: i64 = row.get(0)?;
+            let entry = out.monthly.entry(month as u32).or_default();
+            entry.0 += row.get::<_, f64>(1)?;
+            entry.1 += row.get::<_, f64>(2)?;
+            entry.2 += row.get::<_, f64>(3)?;
+        }
+    }
+    if has("establishment") {
+        let mut statement = connection.prepare(
+            "SELECT org, staff_group, band, sum(establishment) FROM establishment GROUP BY ALL",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            out.establishment
+                .insert((row.get(0)?, row.get(1)?, row.get(2)?), row.get(3)?);
+        }
+    }
+    if has("roster") {
+        let mut statement = connection.prepare(
+            "SELECT org, staff_group, band,
+                    coalesce(sum(hours) FILTER (WHERE shift_type = 'bank'), 0),
+                    coalesce(sum(hours) FILTER (WHERE shift_type = 'agency'), 0),
+                    coalesce(sum(hours) FILTER (WHERE shift_type = 'unfilled'), 0),
+                    coalesce(sum(hours) FILTER (WHERE shift_type = 'worked'), 0),
+                    coalesce(sum(cost) FILTER (WHERE shift_type = 'worked'), 0),
+                    coalesce(sum(cost) FILTER (WHERE shift_type = 'bank'), 0),
+                    coalesce(sum(cost) FILTER (WHERE shift_type = 'agency'), 0),
+                    count(*)
+             FROM roster, cal_window w WHERE shift_date BETWEEN w.w0 AND w.w1
+             GROUP BY ALL",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            out.roster.insert(
+                (row.get(0)?, row.get(1)?, row.get(2)?),
+                RosterFigures {
+                    bank_hours: row.get(3)?,
+                    agency_hours: row.get(4)?,
+                    unfilled_hours: row.get(5)?,
+                    worked_hours: row.get(6)?,
+                    worked_cost: row.get(7)?,
+                    bank_cost: row.get(8)?,
+                    agency_cost: row.get(9)?,
+                    shifts: row.get(10)?,
+                },
+            );
+        }
+    }
+    if has("orgs") {
+        let mut statement = connection
+            .prepare("SELECT org, any_value(system), any_value(setting) FROM orgs GROUP BY org")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            out.orgs.insert(row.get(0)?, (row.get(1)?, row.get(2)?));
+        }
+    }
+    Ok(out)
+}

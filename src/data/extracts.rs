@@ -1,0 +1,674 @@
+//! A trust's extracts (staff, absence, establishment, e-roster, organisations) read into a
+//! private DuckDB database in memory, checked, and typed, for calibration
+//! (`app::calibrate`).
+//!
+//! Person-level rows never leave that database: employee numbers are hashed with the
+//! wfplan database's salt as they are read, dates of birth are kept only to place each
+//! person in an age band, and the connection is dropped when calibration ends. Column
+//! names are matched ignoring case, as DuckDB matches them, after an optional map
+//! (`--map FILE`) from the names below to the extract's own.
+//!
+//! Every bad row of every file is reported at once, with file, row (from the first data
+//! row, = 1) and column; nothing is calibrated from extracts with bad rows.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use duckdb::Connection;
+
+use super::sql::{quote, sql_text};
+use super::DataError;
+use crate::model::workforce::{InputProblem, InputProblems};
+
+/// One kind of extract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Extract {
+    Staff,
+    Absence,
+    Establishment,
+    Roster,
+    Orgs,
+}
+
+impl Extract {
+    pub const ALL: [Extract; 5] = [
+        Extract::Staff,
+        Extract::Absence,
+        Extract::Establishment,
+        Extract::Roster,
+        Extract::Orgs,
+    ];
+
+    /// Its name in a column map and in the private database.
+    pub fn name(self) -> &'static str {
+        match self {
+            Extract::Staff => "staff",
+            Extract::Absence => "absence",
+            Extract::Establishment => "establishment",
+            Extract::Roster => "roster",
+            Extract::Orgs => "orgs",
+        }
+    }
+
+    fn columns(self) -> &'static [Column] {
+        match self {
+            Extract::Staff => STAFF,
+            Extract::Absence => ABSENCE,
+            Extract::Establishment => ESTABLISHMENT,
+            Extract::Roster => ROSTER,
+            Extract::Orgs => ORGS,
+        }
+    }
+}
+
+/// Absence types, as `ABSENCE_TYPE` gives them.
+pub const ABSENCE_TYPES: [&str; 4] = ["sickness", "annual_leave", "study_leave", "other"];
+/// Shift types, as `SHIFT_TYPE` gives them.
+pub const SHIFT_TYPES: [&str; 8] = [
+    "worked",
+    "bank",
+    "agency",
+    "unfilled",
+    "annual_leave",
+    "study_leave",
+    "sickness",
+    "other_leave",
+];
+
+/// What a column must hold.
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    /// Text, not empty.
+    Text,
+    /// Text, may be empty.
+    AnyText,
+    /// A date `YYYY-MM-DD`.
+    Date,
+    /// A date or empty.
+    DateOrEmpty,
+    /// A number at least 0.
+    Amount,
+    /// A number at least 0, or empty.
+    AmountOrEmpty,
+    /// One of a list, ignoring case.
+    OneOf(&'static [&'static str]),
+}
+
+/// A column of an extract: its name (the NHS data set's), what it holds, and whether an
+/// extract must have it.
+#[derive(Debug, Clone, Copy)]
+struct Column {
+    name: &'static str,
+    check: Check,
+    required: bool,
+}
+
+const fn col(name: &'static str, check: Check) -> Column {
+    Column {
+        name,
+        check,
+        required: true,
+    }
+}
+
+const fn optional(name: &'static str, check: Check) -> Column {
+    Column {
+        name,
+        check,
+        required: false,
+    }
+}
+
+const STAFF: &[Column] = &[
+    col("EMPLOYEE_NUMBER", Check::Text),
+    col("EMPLOYING_ORG_CODE", Check::Text),
+    col("STAFF_GROUP", Check::Text),
+    col("AFC_BAND", Check::Text),
+    col("DATE_OF_BIRTH", Check::Date),
+    col("CONTRACTED_FTE", Check::Amount),
+    col("START_DATE_ORG", Check::Date),
+    col("END_DATE_ORG", Check::DateOrEmpty),
+    optional("DESTINATION_ON_LEAVING", Check::AnyText),
+    optional("CONTRACTED_HOURS", Check::AmountOrEmpty),
+];
+
+const ABSENCE: &[Column] = &[
+    col("EMPLOYEE_NUMBER", Check::Text),
+    col("ABSENCE_TYPE", Check::OneOf(&ABSENCE_TYPES)),
+    col("ABSENCE_START_DATE", Check::Date),
+    col("ABSENCE_END_DATE", Check::Date),
+    col("HOURS_LOST", Check::Amount),
+];
+
+const ESTABLISHMENT: &[Column] = &[
+    col("EMPLOYING_ORG_CODE", Check::Text),
+    col("STAFF_GROUP", Check::Text),
+    col("AFC_BAND", Check::Text),
+    col("ESTABLISHMENT_FTE", Check::Amount),
+];
+
+const ROSTER: &[Column] = &[
+    col("EMPLOYING_ORG_CODE", Check::Text),
+    col("STAFF_GROUP", Check::Text),
+    col("AFC_BAND", Check::Text),
+    col("SHIFT_DATE", Check::Date),
+    col("HOURS", Check::Amount),
+    col("SHIFT_TYPE", Check::OneOf(&SHIFT_TYPES)),
+    col("COST", Check::Amount),
+];
+
+const ORGS: &[Column] = &[
+    col("EMPLOYING_ORG_CODE", Check::Text),
+    col("SYSTEM", Check::Text),
+    optional("SETTING", Check::AnyText),
+];
+
+/// The files given, by kind, and the column map.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractFiles {
+    pub files: BTreeMap<Extract, PathBuf>,
+    /// Per extract, our column name (upper case) to the extract's own.
+    pub map: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl ExtractFiles {
+    /// Reads a column map: a TOML table per extract, `OUR_NAME = "their name"`.
+    ///
+    /// ```toml
+    /// [staff]
+    /// EMPLOYEE_NUMBER = "Assignment Number"
+    /// ```
+    pub fn read_map(path: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, DataError> {
+        let text = std::fs::read_to_string(path).map_err(|e| DataError::file(path.display(), e))?;
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| DataError::file(path.display(), e))?;
+        let mut map = BTreeMap::new();
+        for (extract, columns) in table {
+            let Some(kind) = Extract::ALL.iter().find(|k| k.name() == extract) else {
+                return Err(DataError::file(
+                    path.display(),
+                    format!(
+                        "[{extract}]: not an extract; the extracts are staff, absence, establishment, roster and orgs"
+                    ),
+                ));
+            };
+            let toml::Value::Table(columns) = columns else {
+                return Err(DataError::file(
+                    path.display(),
+                    format!("{extract}: give a table of OUR_NAME = \"their name\""),
+                ));
+            };
+            let mut names = BTreeMap::new();
+            for (ours, theirs) in columns {
+                let ours = ours.to_ascii_uppercase();
+                if !kind.columns().iter().any(|c| c.name == ours) {
+                    return Err(DataError::file(
+                        path.display(),
+                        format!(
+                            "[{extract}] {ours}: not a column of the {extract} extract ({})",
+                            kind.columns()
+                                .iter()
+                                .map(|c| c.name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+                let toml::Value::String(theirs) = theirs else {
+                    return Err(DataError::file(
+                        path.display(),
+                        format!("[{extract}] {ours}: give the extract's column name as text"),
+                    ));
+                };
+                names.insert(ours, theirs);
+            }
+            map.insert(extract, names);
+        }
+        Ok(map)
+    }
+}
+
+/// Bad rows reported at most, of all files together (the count says how many more).
+const MAX_PROBLEMS: usize = 1_000;
+
+/// Reads every extract in `files` into typed temporary tables of `connection` (`staff`,
+/// `absence`, `establishment`, `roster`, `orgs`), hashing employee numbers with `salt`.
+/// Returns every problem of every file at once.
+pub fn load(connection: &Connection, files: &ExtractFiles, salt: &str) -> Result<(), DataError> {
+    let mut problems = Vec::new();
+    let mut more = 0usize;
+    let mut loaded = Vec::new();
+    for (&kind, path) in &files.files {
+        let source = path.display().to_string();
+        let raw = format!("raw_{}", kind.name());
+        read_raw(connection, path, &raw)?;
+        let empty = BTreeMap::new();
+        let map = files.map.get(kind.name()).unwrap_or(&empty);
+        let names = match resolve_columns(connection, &raw, kind, map, &source) {
+            Ok(names) => names,
+            Err(missing) => {
+                problems.extend(missing);
+                continue;
+            }
+        };
+        let (found, total) = check_rows(connection, &raw, kind, &names, &source)?;
+        more += total - found.len();
+        problems.extend(found);
+        loaded.push((kind, raw, names));
+    }
+    if problems.is_empty() {
+        for (kind, raw, names) in &loaded {
+            type_table(connection, raw, *kind, names, salt)?;
+        }
+        if files.files.contains_key(&Extract::Absence) && files.files.contains_key(&Extract::Staff)
+        {
+            let source = files.files[&Extract::Absence].display().to_string();
+            let (found, total) = check_absence_employees(connection, &source)?;
+            more += total - found.len();
+            problems.extend(found);
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.sort_by(|a, b| (&a.source, a.row).cmp(&(&b.source, b.row)));
+    if more > 0 {
+        problems.push(InputProblem {
+            source: "extracts".into(),
+            row: None,
+            column: None,
+            message: format!("and {more} more bad rows not listed"),
+        });
+    }
+    Err(DataError::Invalid(InputProblems(problems)))
+}
+
+/// The file as text columns, with its row number from the first data row (= 1).
+fn read_raw(connection: &Connection, path: &Path, table: &str) -> Result<(), DataError> {
+    let source = path.display().to_string();
+    if !path.is_file() {
+        return Err(DataError::file(&source, "no such file"));
+    }
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    // DuckDB keeps a file's order in a scan, so the window's row number is the file's.
+    let reader = match extension.as_str() {
+        "parquet" => format!("read_parquet({})", sql_text(&source)),
+        "csv" | "txt" => format!(
+            "read_csv({}, all_varchar = true, header = true)",
+            sql_text(&source)
+        ),
+        "xlsx" | "xlsm" => {
+            let csv = xlsx_to_csv(path)?;
+            let reader = format!(
+                "read_csv({}, all_varchar = true, header = true)",
+                sql_text(&csv.path().display().to_string())
+            );
+            let sql = format!(
+                "CREATE OR REPLACE TEMP TABLE {table} AS
+                 SELECT row_number() OVER () AS source_row, * FROM {reader}"
+            );
+            connection
+                .execute_batch(&sql)
+                .map_err(|e| DataError::file(&source, e))?;
+            return Ok(());
+        }
+        _ => {
+            return Err(DataError::file(
+                &source,
+                "read CSV (.csv), Parquet (.parquet) or Excel (.xlsx) extracts",
+            ))
+        }
+    };
+    let sql = format!(
+        "CREATE OR REPLACE TEMP TABLE {table} AS
+         SELECT row_number() OVER () AS source_row, * FROM {reader}"
+    );
+    connection
+        .execute_batch(&sql)
+        .map_err(|e| DataError::file(&source, e))
+}
+
+/// The first sheet of a workbook as a temporary CSV file of text cells, dates written
+/// `YYYY-MM-DD`.
+fn xlsx_to_csv(path: &Path) -> Result<tempfile::NamedTempFile, DataError> {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let source = path.display().to_string();
+    let mut workbook: Xlsx<_> =
+        open_workbook(path).map_err(|e| DataError::file(&source, format!("cannot open: {e}")))?;
+    let sheet = workbook
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| DataError::file(&source, "the workbook has no sheets"))?;
+    let range = workbook
+        .worksheet_range(&sheet)
+        .map_err(|e| DataError::file(&source, format!("cannot read sheet {sheet}: {e}")))?;
+    let file = tempfile::Builder::new()
+        .suffix(".csv")
+        .tempfile()
+        .map_err(|e| DataError::file(&source, e))?;
+    let mut writer =
+        csv::Writer::from_path(file.path()).map_err(|e| DataError::file(&source, e))?;
+    for row in range.rows() {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|cell| match cell {
+                Data::Empty => String::new(),
+                Data::DateTime(d) => excel_date(d.as_f64()),
+                other => other.to_string(),
+            })
+            .collect();
+        writer
+            .write_record(&cells)
+            .map_err(|e| DataError::file(&source, e))?;
+    }
+    writer.flush().map_err(|e| DataError::file(&source, e))?;
+    Ok(file)
+}
+
+/// An Excel serial date (days since 1899-12-30) as `YYYY-MM-DD`.
+fn excel_date(serial: f64) -> String {
+    // Howard Hinnant's civil-from-days, from the Unix epoch (serial 25569).
+    let z = serial.floor() as i64 - 25_569 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Each of the extract's columns' name in the file, matched ignoring case after the map;
+/// or a problem for each required column missing.
+fn resolve_columns(
+    connection: &Connection,
+    table: &str,
+    kind: Extract,
+    map: &BTreeMap<String, String>,
+    source: &str,
+) -> Result<BTreeMap<&'static str, String>, Vec<InputProblem>> {
+    let present = super::sql::table_columns(connection, table).unwrap_or_default();
+    let mut names = BTreeMap::new();
+    let mut missing = Vec::new();
+    for column in kind.columns() {
+        let wanted = map
+            .get(column.name)
+            .map(String::as_str)
+            .unwrap_or(column.name);
+        match present.iter().find(|p| p.eq_ignore_ascii_case(wanted)) {
+            Some(name) => {
+                names.insert(column.name, name.clone());
+            }
+            None if column.required => missing.push(InputProblem {
+                source: source.to_string(),
+                row: None,
+                column: Some(wanted.to_string()),
+                message: format!(
+                    "no column {wanted}{}; the {} extract needs {}",
+                    if wanted == column.name {
+                        String::new()
+                    } else {
+                        format!(" (mapped from {})", column.name)
+                    },
+                    kind.name(),
+                    kind.columns()
+                        .iter()
+                        .filter(|c| c.required)
+                        .map(|c| c.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+            None => {}
+        }
+    }
+    if missing.is_empty() {
+        Ok(names)
+    } else {
+        Err(missing)
+    }
+}
+
+const DATE_FORMAT: &str = "'%Y-%m-%d'";
+
+/// SQL for a text cell as a date, NULL when it is not one.
+fn date_of(cell: &str) -> String {
+    format!("try_strptime(trim({cell}), {DATE_FORMAT})::DATE")
+}
+
+/// SQL for a text cell as a number, NULL when it is not one.
+fn number_of(cell: &str) -> String {
+    format!("try_cast(trim({cell}) AS DOUBLE)")
+}
+
+fn empty(cell: &str) -> String {
+    format!("({cell} IS NULL OR trim({cell}) = '')")
+}
+
+/// Every bad row of one file (at most [`MAX_PROBLEMS`]) and how many there are.
+fn check_rows(
+    connection: &Connection,
+    table: &str,
+    kind: Extract,
+    names: &BTreeMap<&'static str, String>,
+    source: &str,
+) -> Result<(Vec<InputProblem>, usize), DataError> {
+    let mut checks: Vec<(String, String, String)> = Vec::new();
+    for column in kind.columns() {
+        let Some(name) = names.get(column.name) else {
+            continue;
+        };
+        let cell = format!("CAST({} AS VARCHAR)", quote(name));
+        let shown = format!("'''' || coalesce({cell}, '') || ''''");
+        let (bad, message) = match column.check {
+            Check::AnyText => continue,
+            Check::Text => (empty(&cell), "'empty'".to_string()),
+            Check::Date => (
+                format!("{} IS NULL", date_of(&cell)),
+                format!("{shown} || ' is not a date: write it as YYYY-MM-DD'"),
+            ),
+            Check::DateOrEmpty => (
+                format!("NOT {} AND {} IS NULL", empty(&cell), date_of(&cell)),
+                format!("{shown} || ' is not a date: write it as YYYY-MM-DD, or leave it empty'"),
+            ),
+            Check::Amount => (
+                format!(
+                    "{n} IS NULL OR {n} < 0 OR NOT isfinite({n})",
+                    n = number_of(&cell)
+                ),
+                format!("{shown} || ' is not a number of 0 or more'"),
+            ),
+            Check::AmountOrEmpty => (
+                format!(
+                    "NOT {} AND ({n} IS NULL OR {n} < 0 OR NOT isfinite({n}))",
+                    empty(&cell),
+                    n = number_of(&cell)
+                ),
+                format!("{shown} || ' is not a number of 0 or more'"),
+            ),
+            Check::OneOf(values) => {
+                let list = values
+                    .iter()
+                    .map(|v| sql_text(v))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    format!("lower(trim(coalesce({cell}, ''))) NOT IN ({list})"),
+                    format!(
+                        "{shown} || ' is not one of {}'",
+                        values.join(", ").replace('\'', "''")
+                    ),
+                )
+            }
+        };
+        checks.push((column.name.to_string(), bad, message));
+    }
+    // Rules across columns: an end before its start.
+    let pair = |end: &str, start: &str| -> Option<(String, String, String)> {
+        let (end_name, start_name) = (names.get(end)?, names.get(start)?);
+        let (e, s) = (
+            date_of(&format!("CAST({} AS VARCHAR)", quote(end_name))),
+            date_of(&format!("CAST({} AS VARCHAR)", quote(start_name))),
+        );
+        Some((
+            end.to_string(),
+            format!("{e} < {s}"),
+            format!("'ends before it starts (' || {s} || ')'"),
+        ))
+    };
+    match kind {
+        Extract::Staff => checks.extend(pair("END_DATE_ORG", "START_DATE_ORG")),
+        Extract::Absence => checks.extend(pair("ABSENCE_END_DATE", "ABSENCE_START_DATE")),
+        _ => {}
+    }
+    if checks.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let union = checks
+        .iter()
+        .map(|(column, bad, message)| {
+            format!(
+                "SELECT source_row, {} AS column_name, {message} AS message FROM {table} WHERE {bad}",
+                sql_text(column)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL\n");
+    collect_problems(connection, &union, source, names)
+}
+
+/// Runs a query of (source_row, column, message) and turns its first rows into problems.
+fn collect_problems(
+    connection: &Connection,
+    query: &str,
+    source: &str,
+    names: &BTreeMap<&'static str, String>,
+) -> Result<(Vec<InputProblem>, usize), DataError> {
+    let total: i64 = connection
+        .query_row(&format!("SELECT count(*) FROM ({query})"), [], |r| r.get(0))
+        .map_err(|e| DataError::file(source, e))?;
+    let mut statement = connection
+        .prepare(&format!(
+            "SELECT * FROM ({query}) ORDER BY source_row, column_name LIMIT {MAX_PROBLEMS}"
+        ))
+        .map_err(|e| DataError::file(source, e))?;
+    let mut rows = statement.query([])?;
+    let mut problems = Vec::new();
+    while let Some(row) = rows.next()? {
+        let source_row: i64 = row.get(0)?;
+        let column: String = row.get(1)?;
+        let message: String = row.get(2)?;
+        problems.push(InputProblem {
+            source: source.to_string(),
+            row: Some(source_row as usize),
+            column: Some(names.get(column.as_str()).cloned().unwrap_or(column)),
+            message,
+        });
+    }
+    Ok((problems, total as usize))
+}
+
+/// The checked text table as a typed one, employee numbers hashed, the text dropped.
+fn type_table(
+    connection: &Connection,
+    raw: &str,
+    kind: Extract,
+    names: &BTreeMap<&'static str, String>,
+    salt: &str,
+) -> Result<(), DataError> {
+    let cell = |column: &str| -> String {
+        match names.get(column) {
+            Some(name) => format!("CAST({} AS VARCHAR)", quote(name)),
+            None => "NULL::VARCHAR".into(),
+        }
+    };
+    let text = |column: &str| format!("trim({})", cell(column));
+    let lower = |column: &str| format!("lower(trim({}))", cell(column));
+    let date = |column: &str| date_of(&cell(column));
+    let number = |column: &str| number_of(&cell(column));
+    let employee = format!(
+        "sha256({} || trim({}))",
+        sql_text(salt),
+        cell("EMPLOYEE_NUMBER")
+    );
+    let select = match kind {
+        Extract::Staff => format!(
+            "source_row, {employee} AS employee, {} AS org, {} AS staff_group, {} AS band,
+             {} AS date_of_birth, {} AS fte, {} AS start_date, {} AS end_date,
+             coalesce({}, 37.5 * {}) AS hours_per_week",
+            text("EMPLOYING_ORG_CODE"),
+            text("STAFF_GROUP"),
+            text("AFC_BAND"),
+            date("DATE_OF_BIRTH"),
+            number("CONTRACTED_FTE"),
+            date("START_DATE_ORG"),
+            date("END_DATE_ORG"),
+            number("CONTRACTED_HOURS"),
+            number("CONTRACTED_FTE"),
+        ),
+        Extract::Absence => format!(
+            "source_row, {employee} AS employee, {} AS absence_type, {} AS start_date,
+             {} AS end_date, {} AS hours_lost",
+            lower("ABSENCE_TYPE"),
+            date("ABSENCE_START_DATE"),
+            date("ABSENCE_END_DATE"),
+            number("HOURS_LOST"),
+        ),
+        Extract::Establishment => format!(
+            "{} AS org, {} AS staff_group, {} AS band, {} AS establishment",
+            text("EMPLOYING_ORG_CODE"),
+            text("STAFF_GROUP"),
+            text("AFC_BAND"),
+            number("ESTABLISHMENT_FTE"),
+        ),
+        Extract::Roster => format!(
+            "{} AS org, {} AS staff_group, {} AS band, {} AS shift_date, {} AS hours,
+             {} AS shift_type, {} AS cost",
+            text("EMPLOYING_ORG_CODE"),
+            text("STAFF_GROUP"),
+            text("AFC_BAND"),
+            date("SHIFT_DATE"),
+            number("HOURS"),
+            lower("SHIFT_TYPE"),
+            number("COST"),
+        ),
+        Extract::Orgs => format!(
+            "{} AS org, {} AS system, nullif({}, '') AS setting",
+            text("EMPLOYING_ORG_CODE"),
+            text("SYSTEM"),
+            text("SETTING"),
+        ),
+    };
+    let name = kind.name();
+    connection.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select} FROM {raw}; DROP TABLE {raw};"
+    ))?;
+    Ok(())
+}
+
+/// Absences whose employee is not in the staff file, or has no assignment in post on the
+/// absence's first day (it could not be placed in a segment).
+fn check_absence_employees(
+    connection: &Connection,
+    source: &str,
+) -> Result<(Vec<InputProblem>, usize), DataError> {
+    let query = "
+        SELECT a.source_row, 'EMPLOYEE_NUMBER' AS column_name,
+               CASE WHEN NOT EXISTS (SELECT 1 FROM staff s WHERE s.employee = a.employee)
+                    THEN 'no such employee in the staff extract'
+                    ELSE 'the employee has no assignment in post on the absence''s start date, ' || a.start_date
+               END AS message
+        FROM absence a
+        WHERE NOT EXISTS (
+            SELECT 1 FROM staff s
+            WHERE s.employee = a.employee AND s.start_date <= a.start_date
+              AND (s.end_date IS NULL OR a.start_date <= s.end_date))";
+    let names = BTreeMap::from([("EMPLOYEE_NUMBER", "EMPLOYEE_NUMBER".to_string())]);
+    collect_problems(connection, query, source, &names)
+}
