@@ -5,6 +5,7 @@ mod api;
 mod api_socket;
 mod app;
 mod attribution;
+mod calibrate;
 mod cli;
 mod common;
 mod data_defects;
