@@ -144,15 +144,29 @@ struct ServeArgs {
 
 #[derive(Debug, Args)]
 struct GenerateArgs {
-    /// Number of segments.
-    #[arg(long)]
-    segments: usize,
+    /// Number of segments of a workforce table.
+    #[arg(
+        long,
+        required_unless_present = "extracts",
+        conflicts_with = "extracts"
+    )]
+    segments: Option<usize>,
     /// Seed of the random figures; the same seed gives the same data.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Folder to write workforce.csv into (created if absent).
+    #[arg(long, required_unless_present = "extracts")]
+    out: Option<PathBuf>,
+    /// Instead, write synthetic staff, absence, establishment, e-roster and organisation
+    /// extracts into this folder, with their true rates in its README.md.
+    #[arg(long, requires = "staff")]
+    extracts: Option<PathBuf>,
+    /// With --extracts: assignments in post at the start of the history.
     #[arg(long)]
-    out: PathBuf,
+    staff: Option<usize>,
+    /// With --extracts: years of history before 2025-04-01.
+    #[arg(long, default_value_t = 5)]
+    years: u32,
 }
 
 /// Where the inputs come from.
@@ -1530,14 +1544,31 @@ fn list_rules(args: RulesArgs) -> Result<(), Failure> {
 }
 
 fn generate(args: GenerateArgs) -> Result<(), Failure> {
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let path = args.out.join("workforce.csv");
+    if let (Some(dir), Some(staff)) = (&args.extracts, args.staff) {
+        if !(1..=50).contains(&args.years) {
+            return Err(Failure::Input(anyhow::anyhow!("--years must be 1 to 50")));
+        }
+        crate::data::generate_extracts::write_extracts(dir, staff, args.years, args.seed)
+            .with_context(|| format!("cannot write the extracts into {}", dir.display()))?;
+        println!(
+            "wrote synthetic extracts of {staff} staff over {} years to {} (true rates in its README.md)",
+            args.years,
+            dir.display()
+        );
+        return Ok(());
+    }
+    let (Some(out), Some(segments)) = (&args.out, args.segments) else {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "give --segments and --out, or --extracts and --staff"
+        )));
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let path = out.join("workforce.csv");
     let file = std::fs::File::create(&path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    crate::data::generate::write_csv(std::io::BufWriter::new(file), args.segments, args.seed)
+    crate::data::generate::write_csv(std::io::BufWriter::new(file), segments, args.seed)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!("wrote {} segments to {}", args.segments, path.display());
+    println!("wrote {segments} segments to {}", path.display());
     Ok(())
 }
 

@@ -10,6 +10,7 @@ pub mod datasets;
 pub mod export;
 pub mod extracts;
 pub mod generate;
+pub mod generate_extracts;
 pub mod import;
 pub mod query;
 pub mod recorder;

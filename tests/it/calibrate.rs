@@ -340,3 +340,137 @@ fn nothing_person_level_is_kept() {
         }
     }
 }
+
+/// Generated extracts with known rates: calibration recovers them. FTE in post is exact;
+/// the rates are estimates from about 3,300 staff a staff group over a year, so they are
+/// held to about three standard errors (a leaver rate of 0.10 from ~330 leavers: 0.006).
+#[test]
+fn generated_extracts_give_back_their_rates() {
+    use wfplan::data::generate_extracts as truth;
+    let dir = tempfile::tempdir().unwrap();
+    let ex = dir.path().join("ex");
+    Test::in_dir(dir.path())
+        .args([
+            "generate",
+            "--extracts",
+            "ex",
+            "--staff",
+            "20000",
+            "--years",
+            "2",
+            "--seed",
+            "7",
+        ])
+        .run();
+    let mut args: Vec<String> = vec!["calibrate".into(), "--as-of".into(), "2025-04-01".into()];
+    for kind in ["staff", "absence", "establishment", "roster", "orgs"] {
+        args.push(format!("--{kind}"));
+        args.push(ex.join(format!("{kind}.csv")).display().to_string());
+    }
+    args.extend(
+        [
+            "--db",
+            "wfplan.duckdb",
+            "--out",
+            "workforce.csv",
+            "--report",
+            "report.json",
+        ]
+        .map(String::from),
+    );
+    Test::in_dir(dir.path()).args(args).run();
+    let rows = segments(&dir.path().join("workforce.csv"));
+
+    // FTE in post on the as-of date, summed here from the staff file.
+    let mut in_post: HashMap<String, f64> = HashMap::new();
+    let mut reader = csv::Reader::from_path(ex.join("staff.csv")).unwrap();
+    for record in reader.records() {
+        let r = record.unwrap();
+        let (start, end) = (&r[6], &r[7]);
+        if start <= "2025-04-01" && (end.is_empty() || end >= "2025-04-01") {
+            *in_post
+                .entry(format!("{}/{}/{}", &r[1], &r[2], &r[3]))
+                .or_default() += r[5].parse::<f64>().unwrap();
+        }
+    }
+    for (key, fte) in &in_post {
+        close(&rows[key], "fte", *fte);
+    }
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    for (group, rate) in truth::GROUPS {
+        let (mut leavers, mut mean) = (0.0, 0.0);
+        for s in report["report"].as_array().unwrap() {
+            if s["staff_group"] == group {
+                leavers += s["leaver_fte"].as_f64().unwrap();
+                mean += s["mean_fte"].as_f64().unwrap();
+            }
+        }
+        let r = leavers / mean;
+        let estimate = 1.0 - (1.0 - r / 12.0_f64).powi(12);
+        assert!(
+            (estimate - rate).abs() < 0.02,
+            "{group}: leaver rate {estimate}, true {rate}"
+        );
+    }
+    // Absence rates, FTE-weighted over the segments.
+    let total_fte: f64 = rows
+        .values()
+        .map(|r| r["fte"].parse::<f64>().unwrap())
+        .sum();
+    let weighted = |column: &str| -> f64 {
+        rows.values()
+            .map(|r| r[column].parse::<f64>().unwrap() * r["fte"].parse::<f64>().unwrap())
+            .sum::<f64>()
+            / total_fte
+    };
+    for (i, column) in [
+        "sickness_rate",
+        "annual_leave_rate",
+        "study_leave_rate",
+        "other_leave_rate",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (got, rate) = (weighted(column), truth::ABSENCE_RATES[i]);
+        let tolerance = if rate >= 0.05 { 0.05 } else { 0.15 };
+        assert!(
+            (got / rate - 1.0).abs() < tolerance,
+            "{column}: {got}, true {rate}"
+        );
+    }
+    // The roster's shares and premiums are exact but for the rounding of its hours and
+    // costs in the file.
+    for row in rows.values().filter(|r| r["fte"] != "0") {
+        for (column, expected) in [
+            ("bank_share", truth::BANK_SHARE),
+            ("agency_share", truth::AGENCY_SHARE),
+            ("bank_premium", truth::BANK_PREMIUM),
+            ("agency_premium", truth::AGENCY_PREMIUM),
+        ] {
+            let got: f64 = row[column].parse().unwrap();
+            assert!(
+                (got - expected).abs() < 1e-3,
+                "{column}: {got}, true {expected}"
+            );
+        }
+    }
+    // The seasonal pattern of sickness and annual leave.
+    let seasonality = &report["seasonality"];
+    for (name, expected) in [
+        ("sickness", truth::SICKNESS_SEASON),
+        ("annual_leave", truth::LEAVE_SEASON),
+    ] {
+        for (month, want) in expected.iter().enumerate() {
+            let got = seasonality[name][month].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 0.1,
+                "{name} month {}: {got}, true {want}",
+                month + 1
+            );
+        }
+    }
+}
