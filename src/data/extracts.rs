@@ -241,7 +241,11 @@ pub fn load(connection: &Connection, files: &ExtractFiles, salt: &str) -> Result
     for (&kind, path) in &files.files {
         let source = path.display().to_string();
         let raw = format!("raw_{}", kind.name());
-        read_raw(connection, path, &raw)?;
+        // Numbering a file's rows is a pass of its own (a window over the whole file), so
+        // the extracts whose typed rows need no number (establishment, roster,
+        // organisations) are numbered only when they have bad rows to report.
+        let numbered = matches!(kind, Extract::Staff | Extract::Absence);
+        read_raw(connection, path, &raw, numbered)?;
         let empty = BTreeMap::new();
         let map = files.map.get(kind.name()).unwrap_or(&empty);
         let names = match resolve_columns(connection, &raw, kind, map, &source) {
@@ -251,7 +255,11 @@ pub fn load(connection: &Connection, files: &ExtractFiles, salt: &str) -> Result
                 continue;
             }
         };
-        let (found, total) = check_rows(connection, &raw, kind, &names, &source)?;
+        let (mut found, mut total) = check_rows(connection, &raw, kind, &names, &source, numbered)?;
+        if total > 0 && !numbered {
+            read_raw(connection, path, &raw, true)?;
+            (found, total) = check_rows(connection, &raw, kind, &names, &source, true)?;
+        }
         more += total - found.len();
         problems.extend(found);
         loaded.push((kind, raw, names));
@@ -283,8 +291,14 @@ pub fn load(connection: &Connection, files: &ExtractFiles, salt: &str) -> Result
     Err(DataError::Invalid(InputProblems(problems)))
 }
 
-/// The file as text columns, with its row number from the first data row (= 1).
-fn read_raw(connection: &Connection, path: &Path, table: &str) -> Result<(), DataError> {
+/// The file as text columns, with its row number from the first data row (= 1) in
+/// `source_row` when `numbered`.
+fn read_raw(
+    connection: &Connection,
+    path: &Path,
+    table: &str,
+    numbered: bool,
+) -> Result<(), DataError> {
     let source = path.display().to_string();
     if !path.is_file() {
         return Err(DataError::file(&source, "no such file"));
@@ -293,27 +307,22 @@ fn read_raw(connection: &Connection, path: &Path, table: &str) -> Result<(), Dat
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    // DuckDB keeps a file's order in a scan, so the window's row number is the file's.
+    let csv = |file: &str| {
+        format!(
+            "read_csv({}, all_varchar = true, header = true)",
+            sql_text(file)
+        )
+    };
+    // Kept until the table is made: DuckDB reads the workbook's text from it.
+    let mut _workbook_text = None;
     let reader = match extension.as_str() {
         "parquet" => format!("read_parquet({})", sql_text(&source)),
-        "csv" | "txt" => format!(
-            "read_csv({}, all_varchar = true, header = true)",
-            sql_text(&source)
-        ),
+        "csv" | "txt" => csv(&source),
         "xlsx" | "xlsm" => {
-            let csv = xlsx_to_csv(path)?;
-            let reader = format!(
-                "read_csv({}, all_varchar = true, header = true)",
-                sql_text(&csv.path().display().to_string())
-            );
-            let sql = format!(
-                "CREATE OR REPLACE TEMP TABLE {table} AS
-                 SELECT row_number() OVER () AS source_row, * FROM {reader}"
-            );
-            connection
-                .execute_batch(&sql)
-                .map_err(|e| DataError::file(&source, e))?;
-            return Ok(());
+            let text = xlsx_to_csv(path)?;
+            let reader = csv(&text.path().display().to_string());
+            _workbook_text = Some(text);
+            reader
         }
         _ => {
             return Err(DataError::file(
@@ -322,12 +331,16 @@ fn read_raw(connection: &Connection, path: &Path, table: &str) -> Result<(), Dat
             ))
         }
     };
-    let sql = format!(
-        "CREATE OR REPLACE TEMP TABLE {table} AS
-         SELECT row_number() OVER () AS source_row, * FROM {reader}"
-    );
+    // DuckDB keeps a file's order in a scan, so the window's row number is the file's.
+    let number = if numbered {
+        "row_number() OVER () AS source_row, "
+    } else {
+        ""
+    };
     connection
-        .execute_batch(&sql)
+        .execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE {table} AS SELECT {number}* FROM {reader}"
+        ))
         .map_err(|e| DataError::file(&source, e))
 }
 
@@ -458,7 +471,9 @@ fn check_rows(
     kind: Extract,
     names: &BTreeMap<&'static str, String>,
     source: &str,
+    numbered: bool,
 ) -> Result<(Vec<InputProblem>, usize), DataError> {
+    let row = if numbered { "source_row" } else { "0" };
     let mut checks: Vec<(String, String, String)> = Vec::new();
     for column in kind.columns() {
         let Some(name) = names.get(column.name) else {
@@ -530,11 +545,27 @@ fn check_rows(
     if checks.is_empty() {
         return Ok((Vec::new(), 0));
     }
+    // One pass for the usual answer, none bad; the listing below takes a pass a check.
+    let any_bad = checks
+        .iter()
+        .map(|(_, bad, _)| format!("({bad})"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let bad_rows: i64 = connection
+        .query_row(
+            &format!("SELECT count(*) FROM {table} WHERE {any_bad}"),
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| DataError::file(source, e))?;
+    if bad_rows == 0 {
+        return Ok((Vec::new(), 0));
+    }
     let union = checks
         .iter()
         .map(|(column, bad, message)| {
             format!(
-                "SELECT source_row, {} AS column_name, {message} AS message FROM {table} WHERE {bad}",
+                "SELECT {row} AS source_row, {} AS column_name, {message} AS message FROM {table} WHERE {bad}",
                 sql_text(column)
             )
         })

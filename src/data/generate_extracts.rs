@@ -276,13 +276,13 @@ pub fn write_extracts(dir: &Path, staff: usize, years: u32, seed: u64) -> std::i
                 let pay = hourly(band);
                 let worked = fte[s] * 7.5;
                 let uncovered = (e - fte[s]).max(0.2) * 7.5;
+                // Worked and bank hours come in an early and a late shift.
+                let (half, bank) = (worked / 2.0, uncovered * BANK_SHARE / 2.0);
                 for (kind, hours, cost) in [
-                    ("worked", worked, worked * pay),
-                    (
-                        "bank",
-                        uncovered * BANK_SHARE,
-                        uncovered * BANK_SHARE * pay * BANK_PREMIUM,
-                    ),
+                    ("worked", half, half * pay),
+                    ("worked", half, half * pay),
+                    ("bank", bank, bank * pay * BANK_PREMIUM),
+                    ("bank", bank, bank * pay * BANK_PREMIUM),
                     (
                         "agency",
                         uncovered * AGENCY_SHARE,
