@@ -6,8 +6,8 @@
 //! The process: each assignment leaves in a month with probability
 //! `1 - (1 - L)^(1/12)` (L the staff group's yearly leaver rate; one leaver in ten moves
 //! to another organisation, which is leaving the first); 2% a year change band within
-//! their organisation (not leaving); each segment recruits a third of its vacancies a
-//! month (time to fill 3 months). Absences are episodes whose expected hours are the
+//! their organisation (not leaving); each segment fills 1 - exp(-1/3) of its vacancies a
+//! month (the model's recruitment with time to fill 3 months). Absences are episodes whose expected hours are the
 //! true rate times contracted hours, shaped by the seasonal factors. The e-roster has one
 //! row per segment, day and shift type: worked hours of the staff in post, and the
 //! uncovered hours of the vacancies split between bank, agency and unfilled in the true
@@ -171,10 +171,14 @@ pub fn write_extracts(dir: &Path, staff: usize, years: u32, seed: u64) -> std::i
         // Leavers, moves and band changes among those in post at the month's start.
         let in_post = rows.len();
         let mut fte = vec![0.0; segments];
+        // The stock at the month's start (the model's fte(t)) and movers arriving.
+        let mut stock = vec![0.0; segments];
+        let mut arrivals = vec![0.0; segments];
         for i in 0..in_post {
-            if rows[i].end.is_some() || rows[i].start >= next {
+            if rows[i].end.is_some() || rows[i].start > month_start {
                 continue;
             }
+            stock[seg(&rows[i])] += rows[i].fte;
             let monthly = 1.0 - (1.0 - GROUPS[rows[i].group].1).powf(1.0 / 12.0);
             // Never before the assignment's first day (it may have started this month).
             let last_day = (month_start + rng.i64(0..month_days)).max(rows[i].start);
@@ -188,6 +192,7 @@ pub fn write_extracts(dir: &Path, staff: usize, years: u32, seed: u64) -> std::i
                         end: None,
                         ..*a
                     };
+                    arrivals[seg(&moved)] += moved.fte;
                     rows.push(moved);
                 }
                 continue;
@@ -234,12 +239,20 @@ pub fn write_extracts(dir: &Path, staff: usize, years: u32, seed: u64) -> std::i
                 writeln!(absence, "{line}")?;
             }
         }
-        // Recruitment: a third of each segment's vacancies a month.
+        // Recruitment as the model has it: 1 - exp(-1/3) of each segment's vacancies at
+        // the month's start (time to fill 3 months), movers from other organisations
+        // among them; the last hire is made with the chance that keeps the expected FTE
+        // hired exact.
+        let fill = 1.0 - (-1.0_f64 / 3.0).exp();
         for (s, &e) in establishment.iter().enumerate() {
-            let mut vacancy = e - fte[s];
-            while vacancy > 0.5 && rng.f64() < 1.0 / 3.0 {
-                next_employee += 1;
+            let mut target = (e - stock[s]).max(0.0) * fill - arrivals[s];
+            while target > 0.0 {
                 let fte_new = FTES[rng.usize(0..FTES.len())];
+                if fte_new > target && rng.f64() >= target / fte_new {
+                    break;
+                }
+                target -= fte_new;
+                next_employee += 1;
                 let (org, rest) = (
                     s / (GROUPS.len() * BANDS.len()),
                     s % (GROUPS.len() * BANDS.len()),
@@ -254,7 +267,6 @@ pub fn write_extracts(dir: &Path, staff: usize, years: u32, seed: u64) -> std::i
                     start: month_start + rng.i64(0..month_days),
                     end: None,
                 });
-                vacancy -= fte_new;
             }
         }
         // The roster: each weekday, per segment, the staff in post's worked hours and
@@ -385,8 +397,9 @@ fn readme(staff: usize, years: u32, seed: u64, orgs: usize) -> String {
          - Each month an assignment leaves with probability 1 - (1 - L)^(1/12); one leaver in ten \
          moves to another organisation (leaving the first). 2% a year change band in their \
          organisation (not leaving).\n\
-         - Each segment recruits a third of its vacancies a month; establishment is the starting \
-         FTE plus 8%.\n\
+         - Each segment fills 1 - exp(-1/3) of its vacancies at the start of a month during the \
+         month (time to fill 3 months), movers from other organisations among them; \
+         establishment is the starting FTE plus 8% and does not grow (demand growth 0).\n\
          - Shares of contracted hours lost: sickness {}, annual leave {}, study leave {}, other {}.\n\
          - Seasonal factors, January to December: sickness [{}]; annual leave [{}].\n\
          - E-roster: uncovered hours split bank {BANK_SHARE}, agency {AGENCY_SHARE}, unfilled {}; \
