@@ -74,6 +74,9 @@ enum Command {
     /// Calibrate the workforce table from staff, absence, establishment and e-roster
     /// extracts.
     Calibrate(calibrate::CalibrateArgs),
+    /// Calibrate at a past date, forecast the baseline to a later one, and compare with
+    /// what the extracts show happened.
+    Backtest(calibrate::BacktestArgs),
     /// Serve the REST API (OpenAPI document at /openapi.json, interactive docs at /docs).
     Serve(ServeArgs),
     /// Write editable copies of the built-in rules and scenarios into a folder.
@@ -502,6 +505,7 @@ pub fn main() -> ExitCode {
         Command::Rules(args) => list_rules(args),
         Command::Generate(args) => generate(args),
         Command::Calibrate(args) => calibrate::run(args),
+        Command::Backtest(args) => calibrate::backtest(args),
         Command::Serve(args) => serve(args),
         Command::Init(args) => init(args),
         Command::Merge(args) => merge(args),

@@ -194,10 +194,23 @@ pub struct Calibration {
 /// Calibrates: reads and checks the extracts (every bad row at once), aggregates them and
 /// builds the segments.
 pub fn calibrate(request: &CalibrationRequest) -> Result<Calibration, DataError> {
+    let connection = open_extracts(request)?;
+    calibrate_loaded(&connection, request)
+}
+
+/// The private database of a request's extracts, read and checked.
+pub(crate) fn open_extracts(request: &CalibrationRequest) -> Result<Connection, DataError> {
     let connection = Connection::open_in_memory()?;
     extracts::load(&connection, &request.files, &request.salt)?;
-    let aggregates = aggregate(&connection, &request.window)?;
-    drop(connection);
+    Ok(connection)
+}
+
+/// Calibrates from extracts already read (a back-test reads them once for both).
+pub(crate) fn calibrate_loaded(
+    connection: &Connection,
+    request: &CalibrationRequest,
+) -> Result<Calibration, DataError> {
+    let aggregates = aggregate(connection, &request.window)?;
     Ok(build(request, &aggregates))
 }
 

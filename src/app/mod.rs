@@ -16,6 +16,7 @@
 //!   copies), naming scenarios, and `wfplan init`.
 
 pub mod attribution;
+pub mod backtest;
 pub mod calibrate;
 pub mod compare;
 pub mod execute;

@@ -198,3 +198,117 @@ fn print_report(c: &crate::app::calibrate::Calibration) {
         print!("{}", s.to_toml());
     }
 }
+
+#[derive(Debug, Args)]
+pub(super) struct BacktestArgs {
+    #[command(flatten)]
+    extracts: ExtractArgs,
+    /// Calibrate at this date (the first day of a month, YYYY-MM-01) from the history
+    /// before it, and forecast from it.
+    #[arg(long)]
+    from: String,
+    /// Forecast up to this date (the first day of a later month), and compare.
+    #[arg(long)]
+    to: String,
+    /// Months of history before --from that rates are measured over.
+    #[arg(long, default_value_t = 12)]
+    window_months: u32,
+    /// TOML of the figures the extracts cannot give (see `wfplan calibrate`).
+    #[arg(long)]
+    defaults: Option<PathBuf>,
+    /// The wfplan database, which holds the salt employee numbers are hashed with.
+    #[arg(long, default_value = "wfplan.duckdb")]
+    db: PathBuf,
+    /// The folder of rule scripts (default: ./rules, else the rules built into wfplan).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Every staff group's predicted and actual figure by month, as CSV.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The whole back-test (errors and every month) as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// The months from one first-of-month date to a later one.
+fn months_between(from: &str, to: &str) -> Result<u32, Failure> {
+    for (flag, date) in [("--from", from), ("--to", to)] {
+        check_date(flag, date)?;
+        if !date.ends_with("-01") {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "{flag} {date}: a back-test runs whole months; give the first day of a month"
+            )));
+        }
+    }
+    let month = |d: &str| d[..7].parse::<crate::model::YearMonth>().expect("checked");
+    let months = month(to).months_since(month(from));
+    if !(1..=600).contains(&months) {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--to must be 1 to 600 months after --from"
+        )));
+    }
+    Ok(months as u32)
+}
+
+pub(super) fn backtest(args: BacktestArgs) -> Result<(), Failure> {
+    let months = months_between(&args.from, &args.to)?;
+    let rules = super::load_rules(args.rules.as_deref())?;
+    let defaults = match &args.defaults {
+        Some(path) => Defaults::read(path).map_err(|e| Failure::Input(e.into()))?,
+        None => Defaults::default(),
+    };
+    let salt = Store::open(&args.db)
+        .and_then(|store| store.extract_salt())
+        .with_context(|| format!("cannot read the salt from {}", args.db.display()))?;
+    let request = CalibrationRequest {
+        files: args
+            .extracts
+            .files()
+            .map_err(|e| Failure::Input(e.into()))?,
+        window: Window {
+            as_of: args.from.clone(),
+            months: args.window_months,
+            age_bands: Vec::new(),
+        },
+        min_headcount: 0,
+        defaults,
+        salt,
+    };
+    let result = crate::app::backtest::backtest(&rules, &request, months)
+        .map_err(|e| Failure::Input(e.into()))?;
+    if let Some(path) = &args.out {
+        let mut writer = csv::Writer::from_path(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        for point in &result.points {
+            writer
+                .serialize(point)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        writer
+            .flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&result).expect("plain data");
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "Back-test: calibrated at {} from the {} months before, forecast to {} ({} months).",
+        result.from, args.window_months, result.to, result.months
+    );
+    println!(
+        "{:<26} {:<8} {:>7} {:>8} {:>11}",
+        "staff group", "figure", "MAPE", "bias", "total bias"
+    );
+    for e in &result.errors {
+        println!(
+            "{:<26} {:<8} {:>6.1}% {:>+7.1}% {:>+10.1}%",
+            e.staff_group,
+            e.figure,
+            100.0 * e.mape,
+            100.0 * e.bias,
+            100.0 * e.total_bias
+        );
+    }
+    Ok(())
+}

@@ -338,3 +338,59 @@ pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates,
     }
     Ok(out)
 }
+
+/// What happened, month by month from `from` (the first day of a month) for `months`
+/// months, by staff group: FTE in post on each month's first day, leavers (as in
+/// calibration: leaving the organisation) and joiners (rows starting in the month, but
+/// not a change of band or hours of someone already in the organisation the day before).
+/// Keys are (staff group, `YYYY-MM`); values fte, leavers, joiners.
+pub fn actuals(
+    connection: &Connection,
+    from: &str,
+    months: u32,
+) -> Result<BTreeMap<(String, String), [f64; 3]>, DataError> {
+    let f = format!("DATE {}", sql_text(from));
+    let last = months.saturating_sub(1);
+    connection.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE bt_months AS
+             SELECT unnest(generate_series({f}, ({f} + INTERVAL {last} MONTH)::DATE, INTERVAL 1 MONTH))::DATE AS m;"
+    ))?;
+    let end = format!("({f} + INTERVAL {months} MONTH)::DATE");
+    let queries = [
+        "SELECT s.staff_group, strftime(m.m, '%Y-%m'), sum(s.fte)
+         FROM staff s JOIN bt_months m ON s.start_date <= m.m AND (s.end_date IS NULL OR m.m <= s.end_date)
+         GROUP BY ALL"
+            .to_string(),
+        format!(
+            "SELECT r.staff_group, strftime(r.end_date, '%Y-%m'), sum(r.fte)
+             FROM staff r
+             WHERE r.end_date >= {f} AND r.end_date < {end}
+               AND NOT EXISTS (
+                   SELECT 1 FROM staff n
+                   WHERE n.employee = r.employee AND n.org = r.org
+                     AND n.start_date <= r.end_date + 1
+                     AND (n.end_date IS NULL OR r.end_date + 1 <= n.end_date))
+             GROUP BY ALL"
+        ),
+        format!(
+            "SELECT r.staff_group, strftime(r.start_date, '%Y-%m'), sum(r.fte)
+             FROM staff r
+             WHERE r.start_date >= {f} AND r.start_date < {end}
+               AND NOT EXISTS (
+                   SELECT 1 FROM staff p
+                   WHERE p.employee = r.employee AND p.org = r.org
+                     AND p.start_date <= r.start_date - 1
+                     AND (p.end_date IS NULL OR r.start_date - 1 <= p.end_date))
+             GROUP BY ALL"
+        ),
+    ];
+    let mut out: BTreeMap<(String, String), [f64; 3]> = BTreeMap::new();
+    for (i, sql) in queries.iter().enumerate() {
+        let mut statement = connection.prepare(sql)?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            out.entry((row.get(0)?, row.get(1)?)).or_default()[i] = row.get(2)?;
+        }
+    }
+    Ok(out)
+}
