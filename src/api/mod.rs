@@ -11,6 +11,7 @@
 
 pub mod analysis;
 pub mod auth;
+pub mod calibration;
 pub mod datasets;
 pub mod error;
 pub mod rules;
@@ -103,6 +104,7 @@ type Api = (
     scenarios::ScenariosApi,
     runs::RunsApi,
     analysis::AnalysisApi,
+    calibration::CalibrationApi,
 );
 
 /// The OpenAPI service: operations and their document.
@@ -115,6 +117,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             scenarios::ScenariosApi,
             runs::RunsApi,
             analysis::AnalysisApi,
+            calibration::CalibrationApi,
         ),
         "wfplan",
         env!("CARGO_PKG_VERSION"),

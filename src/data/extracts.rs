@@ -167,8 +167,7 @@ const ORGS: &[Column] = &[
 #[derive(Debug, Clone, Default)]
 pub struct ExtractFiles {
     pub files: BTreeMap<Extract, PathBuf>,
-    /// Per extract, our column name (upper case) to the extract's own.
-    pub map: BTreeMap<String, BTreeMap<String, String>>,
+    pub map: ColumnMap,
 }
 
 impl ExtractFiles {
@@ -178,55 +177,51 @@ impl ExtractFiles {
     /// [staff]
     /// EMPLOYEE_NUMBER = "Assignment Number"
     /// ```
-    pub fn read_map(path: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, DataError> {
+    pub fn read_map(path: &Path) -> Result<ColumnMap, DataError> {
         let text = std::fs::read_to_string(path).map_err(|e| DataError::file(path.display(), e))?;
-        let table: toml::Table =
-            toml::from_str(&text).map_err(|e| DataError::file(path.display(), e))?;
-        let mut map = BTreeMap::new();
-        for (extract, columns) in table {
+        let table: BTreeMap<String, BTreeMap<String, String>> =
+            toml::from_str(&text).map_err(|e| {
+                DataError::file(
+                    path.display(),
+                    format!("{e}: give a table per extract of OUR_NAME = \"their name\""),
+                )
+            })?;
+        Self::check_map(table).map_err(|e| DataError::file(path.display(), e))
+    }
+
+    /// Checks a column map (extract, then our column name to theirs) and writes our
+    /// names in upper case; the error names the extract and column.
+    pub fn check_map(map: ColumnMap) -> Result<ColumnMap, String> {
+        let mut out = BTreeMap::new();
+        for (extract, columns) in map {
             let Some(kind) = Extract::ALL.iter().find(|k| k.name() == extract) else {
-                return Err(DataError::file(
-                    path.display(),
-                    format!(
-                        "[{extract}]: not an extract; the extracts are staff, absence, establishment, roster and orgs"
-                    ),
-                ));
-            };
-            let toml::Value::Table(columns) = columns else {
-                return Err(DataError::file(
-                    path.display(),
-                    format!("{extract}: give a table of OUR_NAME = \"their name\""),
+                return Err(format!(
+                    "[{extract}]: not an extract; the extracts are staff, absence, establishment, roster and orgs"
                 ));
             };
             let mut names = BTreeMap::new();
             for (ours, theirs) in columns {
                 let ours = ours.to_ascii_uppercase();
                 if !kind.columns().iter().any(|c| c.name == ours) {
-                    return Err(DataError::file(
-                        path.display(),
-                        format!(
-                            "[{extract}] {ours}: not a column of the {extract} extract ({})",
-                            kind.columns()
-                                .iter()
-                                .map(|c| c.name)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
+                    return Err(format!(
+                        "[{extract}] {ours}: not a column of the {extract} extract ({})",
+                        kind.columns()
+                            .iter()
+                            .map(|c| c.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                 }
-                let toml::Value::String(theirs) = theirs else {
-                    return Err(DataError::file(
-                        path.display(),
-                        format!("[{extract}] {ours}: give the extract's column name as text"),
-                    ));
-                };
                 names.insert(ours, theirs);
             }
-            map.insert(extract, names);
+            out.insert(extract, names);
         }
-        Ok(map)
+        Ok(out)
     }
 }
+
+/// Per extract, our column name (upper case) to the extract's own.
+pub type ColumnMap = BTreeMap<String, BTreeMap<String, String>>;
 
 /// Bad rows reported at most, of all files together (the count says how many more).
 const MAX_PROBLEMS: usize = 1_000;

@@ -1774,3 +1774,116 @@ async fn monte_carlo_runs_give_bands_and_compare_under_the_same_draws() {
         r.text()
     );
 }
+
+/// `POST /calibrations` and `POST /backtests`: the extracts as CSV text, the same figures
+/// as `wfplan calibrate`, bad rows located in the request's terms, and a calibrated table
+/// kept as a dataset to run on.
+#[tokio::test]
+async fn calibrations_and_backtests() {
+    let s = server();
+    let fixture = |name: &str| {
+        std::fs::read_to_string(repo().join("tests/fixtures/extracts/small").join(name)).unwrap()
+    };
+    let extracts = json!({
+        "staff": fixture("staff.csv"),
+        "absence": fixture("absence.csv"),
+        "establishment": fixture("establishment.csv"),
+        "roster": fixture("roster.csv"),
+        "orgs": fixture("orgs.csv"),
+    });
+    let r = post_json(
+        &s.client,
+        "/calibrations",
+        json!({ "as_of": "2025-04-01", "extracts": extracts, "dataset": "calibrated" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let segments = r.json["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 4);
+    assert_eq!(segments[0]["org"], "R1");
+    assert!((segments[0]["fte"].as_f64().unwrap() - 1.6).abs() < 1e-12);
+    assert!(r.json["workforce_csv"]
+        .as_str()
+        .unwrap()
+        .starts_with("org,system,setting"));
+    let dataset = r.json["dataset"].as_str().unwrap().to_string();
+    let run = post_json(
+        &s.client,
+        "/runs",
+        json!({ "scenario_document": { "name": "calibrated", "start": "2025-04", "months": 12 },
+                "dataset": dataset, "detail": "total" }),
+    )
+    .await;
+    assert_eq!(run.status, 200, "{}", run.text());
+
+    // A bad row is named by the request's field, row and column; nothing is stored.
+    let mut bad = extracts.clone();
+    bad["staff"] = json!(fixture("staff.csv").replacen("1990-06-15", "15/06/1990", 1));
+    let r = post_json(
+        &s.client,
+        "/calibrations",
+        json!({ "as_of": "2025-04-01", "extracts": bad, "dataset": "bad" }),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (422, "invalid_data"),
+        "{}",
+        r.text()
+    );
+    let detail = &r.json["details"][0];
+    assert_eq!(detail["file"], "extracts.staff", "{}", r.text());
+    assert_eq!(detail["row"], 1, "{}", r.text());
+    assert_eq!(detail["column"], "DATE_OF_BIRTH", "{}", r.text());
+    let datasets = send(s.client.get("/datasets")).await;
+    assert_eq!(
+        datasets.json.as_array().unwrap().len(),
+        2,
+        "{}",
+        datasets.text()
+    );
+
+    for (body, field) in [
+        (
+            json!({ "as_of": "2025-13-01", "extracts": extracts }),
+            "as_of",
+        ),
+        (
+            json!({ "as_of": "2025-04-01", "window_months": 0, "extracts": extracts }),
+            "window_months",
+        ),
+        (
+            json!({ "as_of": "2025-04-01", "extracts": extracts, "map": { "staff": { "NOPE": "x" } } }),
+            "map",
+        ),
+        (
+            json!({ "as_of": "2025-04-01", "extracts": extracts, "defaults": { "nope": 1 } }),
+            "defaults",
+        ),
+    ] {
+        let r = post_json(&s.client, "/calibrations", body).await;
+        assert_eq!(r.status, 422, "{}", r.text());
+        assert_eq!(r.json["details"][0]["field"], field, "{}", r.text());
+    }
+
+    let r = post_json(
+        &s.client,
+        "/backtests",
+        json!({ "from": "2025-01-01", "to": "2025-04-01", "extracts": extracts }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["months"], 3);
+    assert!(
+        !r.json["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        r.text()
+    );
+    let r = post_json(
+        &s.client,
+        "/backtests",
+        json!({ "from": "2025-01-15", "to": "2025-04-01", "extracts": extracts }),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+}
