@@ -258,28 +258,8 @@ fn window_months(months: Option<u32>) -> Result<u32, ApiError> {
 }
 
 fn check_date(field: &str, text: &str, first_of_month: bool) -> Result<(), ApiError> {
-    let bytes = text.as_bytes();
-    let ok = text.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && text.is_char_boundary(7)
-        && text[..7].parse::<crate::model::YearMonth>().is_ok()
-        && text[8..]
-            .parse::<u32>()
-            .is_ok_and(|d| (1..=31).contains(&d));
-    if !ok {
-        return Err(ApiError::field(
-            field,
-            format!("'{text}' is not a date: write it as YYYY-MM-DD"),
-        ));
-    }
-    if first_of_month && !text.ends_with("-01") {
-        return Err(ApiError::field(
-            field,
-            "a back-test runs whole months: give the first day of a month",
-        ));
-    }
-    Ok(())
+    crate::app::calibrate::check_date(text, first_of_month)
+        .map_err(|message| ApiError::field(field, message))
 }
 
 fn defaults(value: Option<serde_json::Value>) -> Result<Defaults, ApiError> {

@@ -34,6 +34,39 @@ pub const AFC_PAY_2025_26: [(&str, f64, f64); 11] = [
     ("9", 105_385.0, 121_271.0),
 ];
 
+/// Checks a date is a real day written `YYYY-MM-DD`, in the years 1900 to 2200; with
+/// `first_of_month`, the first day of a month.
+pub fn check_date(text: &str, first_of_month: bool) -> Result<(), String> {
+    use crate::data::generate_extracts::{civil, days};
+    let parts: Vec<&str> = text.split('-').collect();
+    let parsed = match parts.as_slice() {
+        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
+            match (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>()) {
+                (Ok(y), Ok(m), Ok(d)) => Some((y, m, d)),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let real = parsed.is_some_and(|(y, m, d)| {
+        (1900..=2200).contains(&y)
+            && (1..=12).contains(&m)
+            && (1..=31).contains(&d)
+            && civil(days(y, m, d)) == (y, m, d)
+    });
+    if !real {
+        return Err(format!(
+            "'{text}' is not a date: write it as YYYY-MM-DD, for example 2025-04-01"
+        ));
+    }
+    if first_of_month && !text.ends_with("-01") {
+        return Err(format!(
+            "'{text}': a back-test runs whole months; give the first day of a month"
+        ));
+    }
+    Ok(())
+}
+
 /// A band's pay before on-costs: `Band 5`, `5` and `band 8A` are read alike.
 pub fn afc_pay(band: &str) -> Option<f64> {
     let band = band.trim().to_ascii_lowercase();

@@ -92,22 +92,10 @@ pub(super) struct CalibrateArgs {
     seasonality: Option<PathBuf>,
 }
 
-/// Checks a date is `YYYY-MM-DD`.
+/// Checks a date is a real day `YYYY-MM-DD`.
 pub(super) fn check_date(flag: &str, text: &str) -> Result<(), Failure> {
-    let ok = text.len() == 10
-        && text.as_bytes()[4] == b'-'
-        && text.as_bytes()[7] == b'-'
-        && text[..7].parse::<crate::model::YearMonth>().is_ok()
-        && text[8..]
-            .parse::<u32>()
-            .is_ok_and(|d| (1..=31).contains(&d));
-    if ok {
-        Ok(())
-    } else {
-        Err(Failure::Input(anyhow::anyhow!(
-            "{flag} {text}: write the date as YYYY-MM-DD"
-        )))
-    }
+    crate::app::calibrate::check_date(text, false)
+        .map_err(|message| Failure::Input(anyhow::anyhow!("{flag}: {message}")))
 }
 
 pub(super) fn run(args: CalibrateArgs) -> Result<(), Failure> {
@@ -233,12 +221,8 @@ pub(super) struct BacktestArgs {
 /// The months from one first-of-month date to a later one.
 fn months_between(from: &str, to: &str) -> Result<u32, Failure> {
     for (flag, date) in [("--from", from), ("--to", to)] {
-        check_date(flag, date)?;
-        if !date.ends_with("-01") {
-            return Err(Failure::Input(anyhow::anyhow!(
-                "{flag} {date}: a back-test runs whole months; give the first day of a month"
-            )));
-        }
+        crate::app::calibrate::check_date(date, true)
+            .map_err(|message| Failure::Input(anyhow::anyhow!("{flag}: {message}")))?;
     }
     let month = |d: &str| d[..7].parse::<crate::model::YearMonth>().expect("checked");
     let months = month(to).months_since(month(from));
