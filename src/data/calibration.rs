@@ -109,6 +109,15 @@ fn age_band_sql(window: &Window) -> String {
     cases
 }
 
+/// Logs how long a query took when dropped (`WFPLAN_LOG=wfplan=debug`).
+struct Logged(String, std::time::Instant);
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        tracing::debug!("calibration: {:?} for {}", self.1.elapsed(), self.0);
+    }
+}
+
 /// Works out the aggregates. The extracts' tables must be loaded; the absence, roster,
 /// establishment and orgs tables may be absent.
 pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates, DataError> {
@@ -144,6 +153,8 @@ pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates,
     let mut add = |sql: &str,
                    apply: &dyn Fn(&mut Measured, &duckdb::Row<'_>) -> duckdb::Result<()>|
      -> Result<(), DataError> {
+        let what = sql.split_whitespace().take(8).collect::<Vec<_>>().join(" ");
+        let _logged = Logged(what, std::time::Instant::now());
         let mut statement = connection.prepare(sql)?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {

@@ -240,7 +240,9 @@ pub fn load(connection: &Connection, files: &ExtractFiles, salt: &str) -> Result
         // the extracts whose typed rows need no number (establishment, roster,
         // organisations) are numbered only when they have bad rows to report.
         let numbered = matches!(kind, Extract::Staff | Extract::Absence);
+        let started = std::time::Instant::now();
         read_raw(connection, path, &raw, numbered)?;
+        tracing::debug!("extracts: read {} in {:?}", kind.name(), started.elapsed());
         let empty = BTreeMap::new();
         let map = files.map.get(kind.name()).unwrap_or(&empty);
         let names = match resolve_columns(connection, &raw, kind, map, &source) {
@@ -250,18 +252,30 @@ pub fn load(connection: &Connection, files: &ExtractFiles, salt: &str) -> Result
                 continue;
             }
         };
-        let (mut found, mut total) = check_rows(connection, &raw, kind, &names, &source, numbered)?;
-        if total > 0 && !numbered {
-            read_raw(connection, path, &raw, true)?;
-            (found, total) = check_rows(connection, &raw, kind, &names, &source, true)?;
+        // Typed once; only a file with bad rows is read again for its messages.
+        let bad = stage(connection, &raw, kind, &names, numbered)
+            .map_err(|e| DataError::file(&source, e))?;
+        if bad > 0 {
+            if !numbered {
+                read_raw(connection, path, &raw, true)?;
+            }
+            let (found, total) = check_rows(connection, &raw, kind, &names, &source, true)?;
+            more += total - found.len();
+            problems.extend(found);
         }
-        more += total - found.len();
-        problems.extend(found);
-        loaded.push((kind, raw, names));
+        connection.execute_batch(&format!("DROP TABLE {raw}"))?;
+        tracing::debug!(
+            "extracts: read and checked {} in {:?}",
+            kind.name(),
+            started.elapsed()
+        );
+        loaded.push((kind, names));
     }
     if problems.is_empty() {
-        for (kind, raw, names) in &loaded {
-            type_table(connection, raw, *kind, names, salt)?;
+        for (kind, names) in &loaded {
+            let started = std::time::Instant::now();
+            type_table(connection, *kind, names, salt)?;
+            tracing::debug!("extracts: typed {} in {:?}", kind.name(), started.elapsed());
         }
         if files.files.contains_key(&Extract::Absence) && files.files.contains_key(&Extract::Staff)
         {
@@ -600,80 +614,161 @@ fn collect_problems(
     Ok((problems, total as usize))
 }
 
-/// The checked text table as a typed one, employee numbers hashed, the text dropped.
-fn type_table(
+/// The typed column of one extract column in the stage table.
+fn typed(column: &str) -> String {
+    quote(&format!("t_{column}"))
+}
+
+/// Types every cell of a raw table once, into `stage_<kind>` (`t_<COLUMN>`, and whether
+/// each optional cell was given), and returns how many rows have a bad cell. The rules
+/// are [`check_rows`]'s, which words the messages when there are bad rows.
+fn stage(
     connection: &Connection,
     raw: &str,
+    kind: Extract,
+    names: &BTreeMap<&'static str, String>,
+    numbered: bool,
+) -> duckdb::Result<i64> {
+    let mut columns = Vec::new();
+    let mut bad = Vec::new();
+    if numbered {
+        columns.push("source_row".to_string());
+    }
+    for column in kind.columns() {
+        let Some(name) = names.get(column.name) else {
+            continue;
+        };
+        let cell = format!("CAST({} AS VARCHAR)", quote(name));
+        let (t, g) = (typed(column.name), quote(&format!("g_{}", column.name)));
+        let number_bad = format!("{t} IS NULL OR {t} < 0 OR NOT isfinite({t})");
+        let (expression, condition) = match column.check {
+            Check::AnyText => (format!("trim({cell})"), None),
+            Check::Text => (
+                format!("trim({cell})"),
+                Some(format!("{t} IS NULL OR {t} = ''")),
+            ),
+            Check::Date => (date_of(&cell), Some(format!("{t} IS NULL"))),
+            Check::DateOrEmpty => (date_of(&cell), Some(format!("{g} AND {t} IS NULL"))),
+            Check::Amount => (number_of(&cell), Some(number_bad)),
+            Check::AmountOrEmpty => (number_of(&cell), Some(format!("{g} AND ({number_bad})"))),
+            Check::OneOf(values) => {
+                let list = values
+                    .iter()
+                    .map(|v| sql_text(v))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    format!("lower(trim({cell}))"),
+                    Some(format!("{t} IS NULL OR {t} NOT IN ({list})")),
+                )
+            }
+        };
+        columns.push(format!("{expression} AS {t}"));
+        if matches!(column.check, Check::DateOrEmpty | Check::AmountOrEmpty) {
+            columns.push(format!("NOT {} AS {g}", empty(&cell)));
+        }
+        if let Some(condition) = condition {
+            bad.push(format!("coalesce({condition}, false)"));
+        }
+    }
+    for (end, start) in [
+        ("END_DATE_ORG", "START_DATE_ORG"),
+        ("ABSENCE_END_DATE", "ABSENCE_START_DATE"),
+    ] {
+        if names.contains_key(end) && names.contains_key(start) {
+            bad.push(format!(
+                "coalesce({} < {}, false)",
+                typed(end),
+                typed(start)
+            ));
+        }
+    }
+    let name = kind.name();
+    connection.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE stage_{name} AS SELECT {} FROM {raw}",
+        columns.join(", ")
+    ))?;
+    if bad.is_empty() {
+        return Ok(0);
+    }
+    connection.query_row(
+        &format!(
+            "SELECT count(*) FROM stage_{name} WHERE {}",
+            bad.join(" OR ")
+        ),
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// The staged table as the typed one calibration reads, employee numbers hashed, the
+/// stage dropped.
+fn type_table(
+    connection: &Connection,
     kind: Extract,
     names: &BTreeMap<&'static str, String>,
     salt: &str,
 ) -> Result<(), DataError> {
     let cell = |column: &str| -> String {
-        match names.get(column) {
-            Some(name) => format!("CAST({} AS VARCHAR)", quote(name)),
-            None => "NULL::VARCHAR".into(),
+        if names.contains_key(column) {
+            typed(column)
+        } else {
+            "NULL".into()
         }
     };
-    let text = |column: &str| format!("trim({})", cell(column));
-    let lower = |column: &str| format!("lower(trim({}))", cell(column));
-    let date = |column: &str| date_of(&cell(column));
-    let number = |column: &str| number_of(&cell(column));
-    let employee = format!(
-        "sha256({} || trim({}))",
-        sql_text(salt),
-        cell("EMPLOYEE_NUMBER")
-    );
+    let employee = format!("sha256({} || {})", sql_text(salt), cell("EMPLOYEE_NUMBER"));
     let select = match kind {
         Extract::Staff => format!(
             "source_row, {employee} AS employee, {} AS org, {} AS staff_group, {} AS band,
              {} AS date_of_birth, {} AS fte, {} AS start_date, {} AS end_date,
              coalesce({}, 37.5 * {}) AS hours_per_week",
-            text("EMPLOYING_ORG_CODE"),
-            text("STAFF_GROUP"),
-            text("AFC_BAND"),
-            date("DATE_OF_BIRTH"),
-            number("CONTRACTED_FTE"),
-            date("START_DATE_ORG"),
-            date("END_DATE_ORG"),
-            number("CONTRACTED_HOURS"),
-            number("CONTRACTED_FTE"),
+            cell("EMPLOYING_ORG_CODE"),
+            cell("STAFF_GROUP"),
+            cell("AFC_BAND"),
+            cell("DATE_OF_BIRTH"),
+            cell("CONTRACTED_FTE"),
+            cell("START_DATE_ORG"),
+            cell("END_DATE_ORG"),
+            cell("CONTRACTED_HOURS"),
+            cell("CONTRACTED_FTE"),
         ),
         Extract::Absence => format!(
             "source_row, {employee} AS employee, {} AS absence_type, {} AS start_date,
              {} AS end_date, {} AS hours_lost",
-            lower("ABSENCE_TYPE"),
-            date("ABSENCE_START_DATE"),
-            date("ABSENCE_END_DATE"),
-            number("HOURS_LOST"),
+            cell("ABSENCE_TYPE"),
+            cell("ABSENCE_START_DATE"),
+            cell("ABSENCE_END_DATE"),
+            cell("HOURS_LOST"),
         ),
         Extract::Establishment => format!(
             "{} AS org, {} AS staff_group, {} AS band, {} AS establishment",
-            text("EMPLOYING_ORG_CODE"),
-            text("STAFF_GROUP"),
-            text("AFC_BAND"),
-            number("ESTABLISHMENT_FTE"),
+            cell("EMPLOYING_ORG_CODE"),
+            cell("STAFF_GROUP"),
+            cell("AFC_BAND"),
+            cell("ESTABLISHMENT_FTE"),
         ),
         Extract::Roster => format!(
             "{} AS org, {} AS staff_group, {} AS band, {} AS shift_date, {} AS hours,
              {} AS shift_type, {} AS cost",
-            text("EMPLOYING_ORG_CODE"),
-            text("STAFF_GROUP"),
-            text("AFC_BAND"),
-            date("SHIFT_DATE"),
-            number("HOURS"),
-            lower("SHIFT_TYPE"),
-            number("COST"),
+            cell("EMPLOYING_ORG_CODE"),
+            cell("STAFF_GROUP"),
+            cell("AFC_BAND"),
+            cell("SHIFT_DATE"),
+            cell("HOURS"),
+            cell("SHIFT_TYPE"),
+            cell("COST"),
         ),
         Extract::Orgs => format!(
             "{} AS org, {} AS system, nullif({}, '') AS setting",
-            text("EMPLOYING_ORG_CODE"),
-            text("SYSTEM"),
-            text("SETTING"),
+            cell("EMPLOYING_ORG_CODE"),
+            cell("SYSTEM"),
+            cell("SETTING"),
         ),
     };
     let name = kind.name();
     connection.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select} FROM {raw}; DROP TABLE {raw};"
+        "CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select} FROM stage_{name};
+         DROP TABLE stage_{name};"
     ))?;
     Ok(())
 }
