@@ -96,6 +96,9 @@ pub struct Defaults {
     pub agency_premium: f64,
     /// Used for a band not in the Agenda for Change table.
     pub annual_pay: f64,
+    /// The roster uplift the establishments are funded for, as a share of contracted
+    /// hours, for every segment; empty (each segment's own headroom) when absent.
+    pub headroom_allowance: Option<f64>,
     /// Leavers in a segment below which its leaver rate is flagged.
     pub min_leavers: i64,
     /// Contracted hours in the window below which a segment's absence rates are flagged
@@ -116,6 +119,7 @@ impl Default for Defaults {
             bank_premium: 1.05,
             agency_premium: 1.6,
             annual_pay: 40_000.0,
+            headroom_allowance: None,
             min_leavers: 5,
             min_contracted_hours: 1_950.0,
         }
@@ -167,6 +171,7 @@ pub struct CalibratedSegment {
     pub bank_premium: f64,
     pub agency_premium: f64,
     pub demand_growth: f64,
+    pub headroom_allowance: Option<f64>,
 }
 
 /// What one segment's figures rest on.
@@ -456,6 +461,7 @@ fn build(request: &CalibrationRequest, a: &Aggregates) -> Calibration {
             bank_premium,
             agency_premium,
             demand_growth: d.demand_growth,
+            headroom_allowance: d.headroom_allowance,
         });
         report.push(SegmentReport {
             org: key.org.clone(),
@@ -591,7 +597,11 @@ pub fn write_workforce_csv(
             .map(|v| format!("{v}")),
         );
         // headroom_allowance: left empty (the segment's own headroom) unless given.
-        row.push(String::new());
+        row.push(
+            s.headroom_allowance
+                .map(|h| h.to_string())
+                .unwrap_or_default(),
+        );
         writer.write_record(&row)?;
     }
     writer.flush()

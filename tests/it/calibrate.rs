@@ -558,3 +558,57 @@ fn a_backtest_of_the_models_own_process_is_close_and_unbiased() {
     );
     assert_eq!(csv.lines().count(), 1 + 6 * 24 * 3);
 }
+
+/// The staff extract as an Excel workbook and the absence extract as Parquet give the
+/// same table as the CSV files.
+#[test]
+fn workbooks_and_parquet_read_as_csv_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cells = Vec::new();
+    for (r, line) in std::fs::read_to_string(small("staff.csv"))
+        .unwrap()
+        .lines()
+        .enumerate()
+    {
+        for (c, text) in line.split(',').enumerate() {
+            if !text.is_empty() {
+                cells.push((
+                    format!("{}{}", (b'A' + c as u8) as char, r + 1),
+                    text.to_string(),
+                ));
+            }
+        }
+    }
+    let workbook = dir.path().join("staff.xlsx");
+    super::cli::write_xlsx(&workbook, "A1:J13", &cells);
+    let parquet = dir.path().join("absence.parquet");
+    duckdb::Connection::open_in_memory()
+        .unwrap()
+        .execute_batch(&format!(
+            "COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT parquet)",
+            small("absence.csv").display(),
+            parquet.display()
+        ))
+        .unwrap();
+    let mut args = calibrate_args(dir.path());
+    for (flag, file) in [("--staff", &workbook), ("--absence", &parquet)] {
+        let at = args.iter().position(|a| a == flag).unwrap();
+        args[at + 1] = file.display().to_string();
+    }
+    Test::in_dir(dir.path()).args(args).run();
+    let from_files = segments(&dir.path().join("workforce.csv"));
+
+    let csv_dir = tempfile::tempdir().unwrap();
+    Test::in_dir(csv_dir.path())
+        .args(calibrate_args(csv_dir.path()))
+        .run();
+    let from_csv = segments(&csv_dir.path().join("workforce.csv"));
+    assert_eq!(from_files.len(), from_csv.len());
+    for (key, row) in &from_csv {
+        for (column, value) in row {
+            if let Ok(expected) = value.parse::<f64>() {
+                close(&from_files[key], column, expected);
+            }
+        }
+    }
+}

@@ -511,7 +511,7 @@ fn a_run_too_large_to_store_is_refused_with_its_estimate() {
 
 /// Writes a one-sheet .xlsx file: `cells` are `(cell name, text)`, numbers where the text
 /// reads as one; `dimension` is the extent the sheet declares.
-fn write_xlsx(path: &Path, dimension: &str, cells: &[(String, String)]) {
+pub fn write_xlsx(path: &Path, dimension: &str, cells: &[(String, String)]) {
     use std::io::Write;
     let mut rows: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
     for (name, text) in cells {
