@@ -19,7 +19,7 @@ use crate::app::calibrate::{
     calibrate, write_workforce_csv, Calibration, CalibrationRequest, Defaults,
 };
 use crate::data::calibration::Window;
-use crate::data::extracts::{Extract, ExtractFiles};
+use crate::data::extracts::{ColumnMap, Extract, ExtractFiles};
 use crate::data::DataError;
 use crate::model::workforce::InputProblems;
 
@@ -149,19 +149,20 @@ impl CalibrationApi {
         }
         let defaults = defaults(body.defaults.clone())?;
         blocking(move || {
-            let folder = write_extracts(&body.extracts)?;
-            let salt = state.store().extract_salt()?;
-            let request = CalibrationRequest {
-                files: files(folder.path(), &body.extracts, body.map.clone())?,
-                window: Window {
-                    as_of: body.as_of.clone(),
-                    months,
-                    age_bands,
-                },
-                min_headcount: body.min_headcount.unwrap_or(5),
-                defaults,
-                salt,
+            let window = Window {
+                as_of: body.as_of.clone(),
+                months,
+                age_bands,
             };
+            let min_headcount = body.min_headcount.unwrap_or(5);
+            let (folder, request) = prepare(
+                &state,
+                &body.extracts,
+                body.map.clone(),
+                defaults,
+                window,
+                min_headcount,
+            )?;
             let calibration = calibrate(&request).map_err(|e| located(e, folder.path()))?;
             let mut csv = Vec::new();
             write_workforce_csv(&calibration, &mut csv).expect("writes to memory");
@@ -202,19 +203,19 @@ impl CalibrationApi {
         }
         let defaults = defaults(body.defaults.clone())?;
         blocking(move || {
-            let folder = write_extracts(&body.extracts)?;
-            let salt = state.store().extract_salt()?;
-            let request = CalibrationRequest {
-                files: files(folder.path(), &body.extracts, body.map.clone())?,
-                window: Window {
-                    as_of: body.from.clone(),
-                    months,
-                    age_bands: Vec::new(),
-                },
-                min_headcount: 0,
-                defaults,
-                salt,
+            let window = Window {
+                as_of: body.from.clone(),
+                months,
+                age_bands: Vec::new(),
             };
+            let (folder, request) = prepare(
+                &state,
+                &body.extracts,
+                body.map.clone(),
+                defaults,
+                window,
+                0,
+            )?;
             let result: Backtest =
                 backtest(&state.rules, &request, horizon as u32).map_err(|e| match e {
                     BacktestError::Data(e) => located(e, folder.path()),
@@ -230,6 +231,27 @@ impl CalibrationApi {
         })
         .await
     }
+}
+
+/// The extracts written to private files (removed when the folder is dropped) and the
+/// request that calibration and back-tests start from.
+fn prepare(
+    state: &super::state::AppState,
+    extracts: &ExtractTexts,
+    map: Option<ColumnMap>,
+    defaults: Defaults,
+    window: Window,
+    min_headcount: i64,
+) -> Result<(tempfile::TempDir, CalibrationRequest), ApiError> {
+    let folder = write_extracts(extracts)?;
+    let request = CalibrationRequest {
+        files: files(folder.path(), extracts, map)?,
+        window,
+        min_headcount,
+        defaults,
+        salt: state.store().extract_salt()?,
+    };
+    Ok((folder, request))
 }
 
 fn to_json(value: &impl serde::Serialize) -> serde_json::Value {
@@ -300,7 +322,7 @@ fn entries(texts: &ExtractTexts) -> Vec<(&'static str, &String)> {
 fn files(
     folder: &Path,
     texts: &ExtractTexts,
-    map: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    map: Option<ColumnMap>,
 ) -> Result<ExtractFiles, ApiError> {
     let mut files = ExtractFiles::default();
     for (name, _) in entries(texts) {

@@ -92,6 +92,24 @@ pub(super) struct CalibrateArgs {
     seasonality: Option<PathBuf>,
 }
 
+/// The extracts, the defaults and the database's salt, which calibration and back-tests
+/// both start from.
+fn inputs(
+    extracts: &ExtractArgs,
+    defaults: Option<&std::path::Path>,
+    db: &std::path::Path,
+) -> Result<(ExtractFiles, Defaults, String), Failure> {
+    let defaults = match defaults {
+        Some(path) => Defaults::read(path).map_err(|e| Failure::Input(e.into()))?,
+        None => Defaults::default(),
+    };
+    let salt = Store::open(db)
+        .and_then(|store| store.extract_salt())
+        .with_context(|| format!("cannot read the salt from {}", db.display()))?;
+    let files = extracts.files().map_err(|e| Failure::Input(e.into()))?;
+    Ok((files, defaults, salt))
+}
+
 /// Checks a date is a real day `YYYY-MM-DD`.
 pub(super) fn check_date(flag: &str, text: &str) -> Result<(), Failure> {
     crate::app::calibrate::check_date(text, false)
@@ -110,18 +128,9 @@ pub(super) fn run(args: CalibrateArgs) -> Result<(), Failure> {
             "--age-bands: give increasing ages above 0, for example 35,55"
         )));
     }
-    let defaults = match &args.defaults {
-        Some(path) => Defaults::read(path).map_err(|e| Failure::Input(e.into()))?,
-        None => Defaults::default(),
-    };
-    let salt = Store::open(&args.db)
-        .and_then(|store| store.extract_salt())
-        .with_context(|| format!("cannot read the salt from {}", args.db.display()))?;
+    let (files, defaults, salt) = inputs(&args.extracts, args.defaults.as_deref(), &args.db)?;
     let request = CalibrationRequest {
-        files: args
-            .extracts
-            .files()
-            .map_err(|e| Failure::Input(e.into()))?,
+        files,
         window: Window {
             as_of: args.as_of.clone(),
             months: args.window_months,
@@ -237,18 +246,9 @@ fn months_between(from: &str, to: &str) -> Result<u32, Failure> {
 pub(super) fn backtest(args: BacktestArgs) -> Result<(), Failure> {
     let months = months_between(&args.from, &args.to)?;
     let rules = super::load_rules(args.rules.as_deref())?;
-    let defaults = match &args.defaults {
-        Some(path) => Defaults::read(path).map_err(|e| Failure::Input(e.into()))?,
-        None => Defaults::default(),
-    };
-    let salt = Store::open(&args.db)
-        .and_then(|store| store.extract_salt())
-        .with_context(|| format!("cannot read the salt from {}", args.db.display()))?;
+    let (files, defaults, salt) = inputs(&args.extracts, args.defaults.as_deref(), &args.db)?;
     let request = CalibrationRequest {
-        files: args
-            .extracts
-            .files()
-            .map_err(|e| Failure::Input(e.into()))?,
+        files,
         window: Window {
             as_of: args.from.clone(),
             months: args.window_months,

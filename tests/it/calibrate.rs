@@ -341,6 +341,27 @@ fn nothing_person_level_is_kept() {
     }
 }
 
+/// Writes synthetic extracts of 20,000 staff into `dir/ex` and returns the arguments that
+/// name them.
+fn generated(dir: &Path, years: &str, seed: &str) -> Vec<String> {
+    Test::in_dir(dir)
+        .args(["generate", "--extracts", "ex", "--staff", "20000"])
+        .args(["--years", years, "--seed", seed])
+        .run();
+    ["staff", "absence", "establishment", "roster", "orgs"]
+        .iter()
+        .flat_map(|kind| {
+            [
+                format!("--{kind}"),
+                dir.join("ex")
+                    .join(format!("{kind}.csv"))
+                    .display()
+                    .to_string(),
+            ]
+        })
+        .collect()
+}
+
 /// Generated extracts with known rates: calibration recovers them. FTE in post is exact;
 /// the rates are estimates from about 3,300 staff a staff group over a year, so they are
 /// held to about three standard errors (a leaver rate of 0.10 from ~330 leavers: 0.006).
@@ -349,24 +370,8 @@ fn generated_extracts_give_back_their_rates() {
     use wfplan::data::generate_extracts as truth;
     let dir = tempfile::tempdir().unwrap();
     let ex = dir.path().join("ex");
-    Test::in_dir(dir.path())
-        .args([
-            "generate",
-            "--extracts",
-            "ex",
-            "--staff",
-            "20000",
-            "--years",
-            "2",
-            "--seed",
-            "7",
-        ])
-        .run();
     let mut args: Vec<String> = vec!["calibrate".into(), "--as-of".into(), "2025-04-01".into()];
-    for kind in ["staff", "absence", "establishment", "roster", "orgs"] {
-        args.push(format!("--{kind}"));
-        args.push(ex.join(format!("{kind}.csv")).display().to_string());
-    }
+    args.extend(generated(dir.path(), "2", "7"));
     args.extend(
         [
             "--db",
@@ -482,28 +487,12 @@ fn generated_extracts_give_back_their_rates() {
 #[test]
 fn a_backtest_of_the_models_own_process_is_close_and_unbiased() {
     let dir = tempfile::tempdir().unwrap();
-    let ex = dir.path().join("ex");
-    Test::in_dir(dir.path())
-        .args([
-            "generate",
-            "--extracts",
-            "ex",
-            "--staff",
-            "20000",
-            "--years",
-            "4",
-            "--seed",
-            "3",
-        ])
-        .run();
+    let extracts = generated(dir.path(), "4", "3");
     std::fs::write(dir.path().join("defaults.toml"), "demand_growth = 0.0\n").unwrap();
     let mut args: Vec<String> = ["backtest", "--from", "2023-04-01", "--to", "2025-04-01"]
         .map(String::from)
         .to_vec();
-    for kind in ["staff", "absence", "establishment", "roster", "orgs"] {
-        args.push(format!("--{kind}"));
-        args.push(ex.join(format!("{kind}.csv")).display().to_string());
-    }
+    args.extend(extracts);
     args.extend(
         [
             "--window-months",
