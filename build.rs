@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=web");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    // Read at run time, not compiled in with `env!`: checkouts in different folders that
+    // share a target folder share this script's binary (cargo's hash leaves the path out).
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it");
+    let root = Path::new(&manifest).join("web");
     let mut files = Vec::new();
     collect(&root, &mut files);
     files.sort();
@@ -17,9 +20,10 @@ fn main() {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join("/");
+        // The path from the crate's own folder, resolved when the library is compiled,
+        // so the list never names another checkout's files.
         list.push_str(&format!(
-            "    Asset {{ path: {name:?}, bytes: include_bytes!({:?}) }},\n",
-            file.display().to_string()
+            "    Asset {{ path: {name:?}, bytes: include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/web/{name}\")) }},\n"
         ));
     }
     list.push_str("]\n");

@@ -435,12 +435,44 @@ async function pageRun(ctx) {
         'Optional. With draws the run always goes on in the background.'),
       field('run-seed', 'Seed', h('input', { type: 'number', id: 'run-seed', step: 1, 'aria-describedby': 'run-seed-help' }),
         'Optional. The same seed gives the same draws.')),
+    h('fieldset', {}, h('legend', {}, 'Sweep (optional)'),
+      h('p', { class: 'help' }, 'Run the scenario once for each value of one of its own numbers, side by side.'),
+      h('div', { class: 'inline' },
+        field('run-sweep-field', 'Field to vary', h('select', { id: 'run-sweep-field' })),
+        field('run-sweep-values', 'Values', h('input', { type: 'text', id: 'run-sweep-values', 'aria-describedby': 'run-sweep-values-help' }),
+          'Separated by commas, for example 10, 20, 30.'))),
     h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'start-run' }, 'Start run')));
+  const scenarioSelect = form.querySelector('#run-scenario-select');
+  const sweepField = form.querySelector('#run-sweep-field');
+  // The fields a sweep may vary: the chosen scenario's own interventions' numbers and its
+  // overrides. `[sweep]` counts in the list after `extends` (from 0), so the scenario's
+  // own items come after those it inherits.
+  const fillSweepFields = async () => {
+    const [doc, rules] = await Promise.all([api(`/scenarios/${enc(scenarioSelect.value)}`), getRules()]);
+    const inherited = await inheritedCounts(doc.extends);
+    const choices = [['', 'none: one run']];
+    (doc.interventions || []).forEach((iv, i) => {
+      const kind = rules.kinds.find((k) => k.name === iv.kind);
+      const numbers = (kind ? kind.fields : []).filter((f) => f.type === 'number' || f.type === 'integer').map((f) => f.name);
+      for (const f of [...numbers, 'ramp_months', 'cost_per_month']) {
+        choices.push([`interventions.${inherited.interventions + i}.${f}`, `${iv.name || iv.kind}: ${f}`]);
+      }
+    });
+    (doc.overrides || []).forEach((o, i) => {
+      for (const column of Object.keys(o.set || {})) {
+        choices.push([`overrides.${inherited.overrides + i}.set.${column}`, `override ${i + 1}: ${column}`]);
+      }
+    });
+    sweepField.replaceChildren(...options(choices, ''));
+    return doc;
+  };
+  scenarioSelect.addEventListener('change', () => action(fillSweepFields));
+  await fillSweepFields();
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     action(async () => {
       const body = {
-        scenario: form.querySelector('#run-scenario-select').value,
+        scenario: scenarioSelect.value,
         dataset: form.querySelector('#run-dataset').value,
         detail: form.querySelector('#run-detail').value,
       };
@@ -448,6 +480,14 @@ async function pageRun(ctx) {
       for (const k of ['draws', 'seed']) {
         const raw = form.querySelector(`#run-${k}`).value.trim();
         if (raw !== '') body[k] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
+      }
+      const values = form.querySelector('#run-sweep-values').value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+      if (sweepField.value && values.length) {
+        // The saved scenario with a sweep added, sent whole; the server checks the values.
+        const doc = await api(`/scenarios/${enc(body.scenario)}`);
+        doc.sweep = { [sweepField.value]: values.map((v) => (Number.isFinite(Number(v)) ? Number(v) : v)) };
+        delete body.scenario;
+        body.scenario_document = doc;
       }
       const run = await api('/runs', { method: 'POST', body });
       go(`#/runs/${run.id}`);

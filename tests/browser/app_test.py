@@ -43,6 +43,7 @@ WAIT_SECONDS = 60
 
 class AppTest:
     def __init__(self, binary, out):
+        self.binary = binary
         self.out = out
         self.work = tempfile.mkdtemp(prefix="wfplan-browser-")
         self.log = open(os.path.join(out, "serve.log"), "w")
@@ -243,9 +244,11 @@ class AppTest:
         self.check_form()
         self.check_compare()
         self.check_monte_carlo()
+        self.check_sweep()
         self.check_progress_and_cancel()
         self.check_other_pages(run_id)
         self.check_keyboard()
+        self.check_api_keys(self.binary)
 
     def check_results(self, run_id):
         """Each chart plots one point per row (and series) of the results the API gives
@@ -388,6 +391,51 @@ class AppTest:
         assert points > 0
         self.screenshot("monte-carlo")
         self.open(f"#/runs/{run_id}", "Monte Carlo results (bookmarked)")
+
+    def check_sweep(self):
+        """A sweep of one of the scenario's own numbers, chosen on the run form: one run
+        per value, each with its results."""
+        self.open("#/run?scenario=retention", "run form (sweep)")
+        Select(self.find("#run-scenario-select")).select_by_value("retention")
+        Select(self.find("#run-detail")).select_by_value("staff_group")
+        # The baseline's two interventions come first: retention's own is the third.
+        Select(self.find("#run-sweep-field")).select_by_value("interventions.2.reduction")
+        self.find("#run-sweep-values").send_keys("0.04, 0.08, 0.12")
+        self.set_ready_marker()
+        self.find("#start-run").click()
+        self.wait_for("the run's page", lambda: "#/runs/" in self.driver.current_url)
+        self.wait_ready("sweep results")
+        run_id = int(self.driver.current_url.rsplit("/", 1)[1].split("?")[0])
+        run = self.api(f"/runs/{run_id}")
+        names = sorted(s["scenario"] for s in run["scenarios"])
+        assert names == [f"retention[interventions.2.reduction={v}]" for v in ("0.04", "0.08", "0.12")], names
+        assert len(self.find_all("section.scenario-results")) == 3
+        self.screenshot("sweep")
+
+    def check_api_keys(self, binary):
+        """On a server started with API keys the app asks for one, keeps it, and then
+        shows the data; the page itself needs no key."""
+        work = tempfile.mkdtemp(prefix="wfplan-browser-keyed-")
+        env = dict(os.environ, WFPLAN_API_KEYS="writer-key-0123456789:write")
+        server = subprocess.Popen(
+            [binary, "serve", "--bind", "127.0.0.1:0", "--db", os.path.join(work, "w.duckdb")],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        try:
+            base = re.search(r"http://[0-9.:]+", server.stdout.readline()).group(0)
+            self.driver.get("about:blank")
+            self.driver.get(f"{base}/#/scenarios")
+            self.wait_for("the key form", lambda: self.find("#api-key-box").is_displayed())
+            self.driver.get_log("browser")  # the 401 that asked for the key
+            self.screenshot("api-key")
+            self.find("#api-key").send_keys("writer-key-0123456789")
+            self.find("#api-key-form button[type=submit]").click()
+            self.wait_ready("scenarios with a key")
+            assert self.find_all('a[data-scenario="baseline"]'), "the list after the key"
+            assert not self.find("#api-key-box").is_displayed()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            shutil.rmtree(work, ignore_errors=True)
 
     def check_progress_and_cancel(self):
         """A long background run shows its progress (draws, for a Monte Carlo run) and
