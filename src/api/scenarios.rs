@@ -47,8 +47,9 @@ pub struct ScenarioDocument {
     /// `interventions.1.completion`, whose drawn value replaces it), `where`, `per` (a key
     /// column: one draw for each of its values), `p10` and `p90`.
     pub uncertain: Option<Vec<UncertainDocument>>,
-    /// Field paths (for example `interventions.0.starts_per_year`) mapped to lists of
-    /// values: the scenario runs once for every combination.
+    /// Field paths (for example `interventions.0.starts_per_year`, counted from 0 in the
+    /// lists after `extends`, the parent's items first) mapped to lists of values: the
+    /// scenario runs once for every combination.
     pub sweep: Option<BTreeMap<String, Vec<Value>>>,
 }
 
