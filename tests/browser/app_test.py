@@ -325,6 +325,24 @@ class AppTest:
         start = self.find('[data-field="start"]')
         start.clear()
         start.send_keys("2025-04")
+        # An intervention from the kinds' declared fields, with a value out of its range:
+        # the server names the merged list's third item (after the baseline's two); the
+        # form shows it beside this scenario's first.
+        self.find("#add-intervention").click()
+        Select(self.find('[data-field="interventions[0].kind"]')).select_by_value("retention")
+        reduction = self.find('[data-field="interventions[0].reduction"]')
+        reduction.send_keys("1.5")
+        self.set_ready_marker()
+        self.find('form#scenario-form button[type="submit"]').click()
+        message = self.wait_for(
+            "the message beside reduction",
+            lambda: self.find('.field-error[data-error-for="interventions[0].reduction"]').text.strip()
+            or False)
+        assert "1.5" in message or "allowed" in message, message
+        self.no_console_errors("form with a value out of range", expected_status=422)
+        self.screenshot("form-error-intervention")
+        reduction.clear()
+        reduction.send_keys("0.1")
         self.set_ready_marker()
         self.find('form#scenario-form button[type="submit"]').click()
         self.wait_for("the saved scenario's page",
@@ -333,6 +351,7 @@ class AppTest:
         saved = self.api("/scenarios/browser_test")
         assert saved["start"] == "2025-04" and saved["months"] == 36, saved
         assert saved["extends"] == "baseline", saved
+        assert saved["interventions"] == [{"kind": "retention", "reduction": 0.1}], saved
         # A new scenario may not take a name already in use: the form says so beside it.
         self.open("#/scenarios/new", "new scenario (name taken)")
         self.find('[data-field="name"]').send_keys("baseline")
