@@ -89,12 +89,13 @@ async function renderResults(ctx, run, v) {
   const keyCols = run.detail === 'total' ? []
     : run.detail === 'segment' ? (ds ? ds.summary.key_columns : [])
       : run.detail.split(',').map((s) => s.trim()).filter(Boolean);
-  // One look at the run: its scenarios, the key values present, whether it has draws.
-  const probe = await api(resultsUrl(run.id, { group_by: keyCols.join(','), period: 'financial_year', metrics: ['fte'] }));
+  // One look at the run's totals: its scenarios, its years, whether it has draws. The
+  // filters' values are asked for one key column at a time (below), never as every
+  // combination of the keys, which a national run kept by segment would make huge.
+  const probe = await api(resultsUrl(run.id, { period: 'financial_year', metrics: ['fte'] }));
   const scenarios = [...new Set(probe.rows.map((r) => r.scenario))];
   const years = [...new Set(probe.rows.map((r) => r.period))].sort();
   const mc = probe.rows.some((r) => 'fte_p10' in r.figures);
-  const segs = [...new Map(probe.rows.map((r) => [JSON.stringify(r.keys), r.keys])).values()];
 
   const p = ctx.params;
   const st = {
@@ -123,18 +124,17 @@ async function renderResults(ctx, run, v) {
   const groupSel = h('select', {}, options([['none', 'none (totals)'], ...keyCols], st.groupBy));
   const periodSel = h('select', {}, options([['month', 'month'], ['financial_year', 'financial year']], st.period));
   const filterSels = keyCols.map((c) => h('select', { dataset: { filter: c } }));
-  const updateFilterOptions = () => {
-    for (const sel of filterSels) {
-      const c = sel.dataset.filter;
-      // Only values that exist under the other filters, so every choice shows something.
-      const vals = [...new Set(segs.filter((k) => Object.entries(st.filters)
-        .every(([fc, fv]) => fc === c || !fv || k[fc] === fv)).map((k) => k[c]))].sort();
-      const cur = st.filters[c] || 'all';
-      sel.replaceChildren(...options([['all', 'all'], ...vals], cur));
-      sel.value = cur;
-    }
-  };
-  updateFilterOptions();
+  // Only values that exist under the other filters, so every choice shows something.
+  const updateFilterOptions = () => Promise.all(filterSels.map(async (sel) => {
+    const c = sel.dataset.filter;
+    const others = Object.fromEntries(Object.entries(st.filters).filter(([fc]) => fc !== c));
+    const q = { group_by: c, period: 'financial_year', metrics: ['fte'], filters: others, stats: mc ? 'central' : null };
+    const vals = [...new Set((await api(resultsUrl(run.id, q))).rows.map((r) => r.keys[c]))].sort();
+    const cur = st.filters[c] || 'all';
+    sel.replaceChildren(...options([['all', 'all'], ...vals], cur));
+    sel.value = cur;
+  }));
+  await updateFilterOptions();
   v.append(h('section', { class: 'controls', 'aria-labelledby': 'controls-title' },
     h('h2', { id: 'controls-title' }, 'Break down and filter'),
     keyCols.length ? null : h('p', { class: 'help' }, 'This run kept totals only, so it cannot be broken down.'),
@@ -280,7 +280,8 @@ async function renderResults(ctx, run, v) {
   groupSel.addEventListener('change', onChange((x) => { st.groupBy = x; }, drawMain));
   periodSel.addEventListener('change', onChange((x) => { st.period = x; }, drawMain));
   for (const sel of filterSels) {
-    sel.addEventListener('change', onChange((x) => { st.filters[sel.dataset.filter] = x === 'all' ? '' : x; updateFilterOptions(); }, drawAll));
+    sel.addEventListener('change', onChange((x) => { st.filters[sel.dataset.filter] = x === 'all' ? '' : x; },
+      () => Promise.all([updateFilterOptions(), drawAll()])));
   }
   if (mc) {
     fanSel.addEventListener('change', onChange((x) => { st.fan = x; }, drawFan));

@@ -236,6 +236,19 @@ class AppTest:
         _, points = self.chart("staff-vs-required")
         assert points == len(rows), f"{points} points by staff group, {len(rows)} rows"
         self.screenshot("results-by-staff-group")
+        # A filter: the charts redraw for its segments, and the other filters offer only
+        # values found with it.
+        self.set_ready_marker()
+        Select(self.find('select[data-filter="staff_group"]')).select_by_value("physiotherapy")
+        self.wait_ready("results filtered to physiotherapy")
+        only = "&filter=staff_group=physiotherapy"
+        rows = self.api(f"/runs/{run_id}/results?group_by=staff_group&period=month&metrics=fte{only}")["rows"]
+        _, points = self.chart("staff-vs-required")
+        assert points == len(rows) > 0, f"{points} points, {len(rows)} rows"
+        offered = [o.get_attribute("value") for o in self.find_all('select[data-filter="org"] option')]
+        with_physio = sorted({r["keys"]["org"] for r in self.api(
+            f"/runs/{run_id}/results?group_by=org&period=financial_year&metrics=fte{only}")["rows"]})
+        assert offered == ["all"] + with_physio, (offered, with_physio)
         self.check_download(run_id)
 
         # A bookmarked results page renders from its URL alone.
