@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::data::calibration::{aggregate, Aggregates, Measured, SegmentKey, Window};
 use crate::data::extracts::{self, ExtractFiles};
 use crate::data::DataError;
+use crate::model::InputColumn;
 
 /// Agenda for Change annual pay points in England from 1 April 2025 (NHS Employers, "Pay
 /// scales for 2025/26", the 3.6% award): each band's first and top pay point, GBP a year
@@ -37,7 +38,7 @@ pub const AFC_PAY_2025_26: [(&str, f64, f64); 11] = [
 /// Checks a date is a real day written `YYYY-MM-DD`, in the years 1900 to 2200; with
 /// `first_of_month`, the first day of a month.
 pub fn check_date(text: &str, first_of_month: bool) -> Result<(), String> {
-    use crate::data::generate_extracts::{civil, days};
+    use crate::model::month::{civil_from_days, days_from_civil};
     let parts: Vec<&str> = text.split('-').collect();
     let parsed = match parts.as_slice() {
         [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
@@ -52,7 +53,7 @@ pub fn check_date(text: &str, first_of_month: bool) -> Result<(), String> {
         (1900..=2200).contains(&y)
             && (1..=12).contains(&m)
             && (1..=31).contains(&d)
-            && civil(days(y, m, d)) == (y, m, d)
+            && civil_from_days(days_from_civil(y, m, d)) == (y, m, d)
     });
     if !real {
         return Err(format!(
@@ -172,6 +173,32 @@ pub struct CalibratedSegment {
     pub agency_premium: f64,
     pub demand_growth: f64,
     pub headroom_allowance: Option<f64>,
+}
+
+impl CalibratedSegment {
+    /// The segment's value of one input column of the workforce table (none: empty).
+    pub fn input(&self, column: InputColumn) -> Option<f64> {
+        use InputColumn::*;
+        Some(match column {
+            Fte => self.fte,
+            Establishment => self.establishment,
+            LeaverRate => self.leaver_rate,
+            SicknessRate => self.sickness_rate,
+            AnnualLeaveRate => self.annual_leave_rate,
+            StudyLeaveRate => self.study_leave_rate,
+            OtherLeaveRate => self.other_leave_rate,
+            HoursPerWeek => self.hours_per_week,
+            DccShare => self.dcc_share,
+            AnnualPay => self.annual_pay,
+            TimeToFill => self.time_to_fill,
+            BankShare => self.bank_share,
+            AgencyShare => self.agency_share,
+            BankPremium => self.bank_premium,
+            AgencyPremium => self.agency_premium,
+            DemandGrowth => self.demand_growth,
+            HeadroomAllowance => return self.headroom_allowance,
+        })
+    }
 }
 
 /// What one segment's figures rest on.
@@ -545,25 +572,7 @@ pub fn write_workforce_csv(
     if with_age {
         header.push("age_band");
     }
-    header.extend([
-        "fte",
-        "establishment",
-        "leaver_rate",
-        "sickness_rate",
-        "annual_leave_rate",
-        "study_leave_rate",
-        "other_leave_rate",
-        "hours_per_week",
-        "dcc_share",
-        "annual_pay",
-        "time_to_fill",
-        "bank_share",
-        "agency_share",
-        "bank_premium",
-        "agency_premium",
-        "demand_growth",
-        "headroom_allowance",
-    ]);
+    header.extend(InputColumn::ALL.map(InputColumn::name));
     writer.write_record(&header)?;
     for s in &calibration.segments {
         let mut row = vec![s.org.clone(), s.system.clone()];
@@ -574,34 +583,8 @@ pub fn write_workforce_csv(
         if with_age {
             row.push(s.age_band.clone().unwrap_or_default());
         }
-        row.extend(
-            [
-                s.fte,
-                s.establishment,
-                s.leaver_rate,
-                s.sickness_rate,
-                s.annual_leave_rate,
-                s.study_leave_rate,
-                s.other_leave_rate,
-                s.hours_per_week,
-                s.dcc_share,
-                s.annual_pay,
-                s.time_to_fill,
-                s.bank_share,
-                s.agency_share,
-                s.bank_premium,
-                s.agency_premium,
-                s.demand_growth,
-            ]
-            .iter()
-            .map(|v| format!("{v}")),
-        );
-        // headroom_allowance: left empty (the segment's own headroom) unless given.
-        row.push(
-            s.headroom_allowance
-                .map(|h| h.to_string())
-                .unwrap_or_default(),
-        );
+        // An empty cell (headroom_allowance not given) is the segment's own headroom.
+        row.extend(InputColumn::ALL.map(|c| s.input(c).map(|v| v.to_string()).unwrap_or_default()));
         writer.write_record(&row)?;
     }
     writer.flush()

@@ -252,14 +252,17 @@ pub fn load(connection: &Connection, files: &ExtractFiles, salt: &str) -> Result
                 continue;
             }
         };
-        // Typed once; only a file with bad rows is read again for its messages.
-        let bad = stage(connection, &raw, kind, &names, numbered)
+        // Typed once; only a file with bad rows is staged again, numbered and with its
+        // text, to word its messages.
+        let rules = stage(connection, &raw, kind, &names, numbered, false)
             .map_err(|e| DataError::file(&source, e))?;
-        if bad > 0 {
+        if count_bad(connection, kind, &rules).map_err(|e| DataError::file(&source, e))? > 0 {
             if !numbered {
                 read_raw(connection, path, &raw, true)?;
             }
-            let (found, total) = check_rows(connection, &raw, kind, &names, &source, true)?;
+            let rules = stage(connection, &raw, kind, &names, true, true)
+                .map_err(|e| DataError::file(&source, e))?;
+            let (found, total) = bad_rows(connection, kind, &rules, &names, &source)?;
             more += total - found.len();
             problems.extend(found);
         }
@@ -391,19 +394,9 @@ fn xlsx_to_csv(path: &Path) -> Result<tempfile::NamedTempFile, DataError> {
     Ok(file)
 }
 
-/// An Excel serial date (days since 1899-12-30) as `YYYY-MM-DD`.
+/// An Excel serial date (days since 1899-12-30; 1970-01-01 is 25,569) as `YYYY-MM-DD`.
 fn excel_date(serial: f64) -> String {
-    // Howard Hinnant's civil-from-days, from the Unix epoch (serial 25569).
-    let z = serial.floor() as i64 - 25_569 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    crate::model::month::iso_date(serial.floor() as i64 - 25_569)
 }
 
 /// Each of the extract's columns' name in the file, matched ignoring case after the map;
@@ -473,116 +466,6 @@ fn empty(cell: &str) -> String {
     format!("({cell} IS NULL OR trim({cell}) = '')")
 }
 
-/// Every bad row of one file (at most [`MAX_PROBLEMS`]) and how many there are.
-fn check_rows(
-    connection: &Connection,
-    table: &str,
-    kind: Extract,
-    names: &BTreeMap<&'static str, String>,
-    source: &str,
-    numbered: bool,
-) -> Result<(Vec<InputProblem>, usize), DataError> {
-    let row = if numbered { "source_row" } else { "0" };
-    let mut checks: Vec<(String, String, String)> = Vec::new();
-    for column in kind.columns() {
-        let Some(name) = names.get(column.name) else {
-            continue;
-        };
-        let cell = format!("CAST({} AS VARCHAR)", quote(name));
-        let shown = format!("'''' || coalesce({cell}, '') || ''''");
-        let (bad, message) = match column.check {
-            Check::AnyText => continue,
-            Check::Text => (empty(&cell), "'empty'".to_string()),
-            Check::Date => (
-                format!("{} IS NULL", date_of(&cell)),
-                format!("{shown} || ' is not a date: write it as YYYY-MM-DD'"),
-            ),
-            Check::DateOrEmpty => (
-                format!("NOT {} AND {} IS NULL", empty(&cell), date_of(&cell)),
-                format!("{shown} || ' is not a date: write it as YYYY-MM-DD, or leave it empty'"),
-            ),
-            Check::Amount => (
-                format!(
-                    "{n} IS NULL OR {n} < 0 OR NOT isfinite({n})",
-                    n = number_of(&cell)
-                ),
-                format!("{shown} || ' is not a number of 0 or more'"),
-            ),
-            Check::AmountOrEmpty => (
-                format!(
-                    "NOT {} AND ({n} IS NULL OR {n} < 0 OR NOT isfinite({n}))",
-                    empty(&cell),
-                    n = number_of(&cell)
-                ),
-                format!("{shown} || ' is not a number of 0 or more'"),
-            ),
-            Check::OneOf(values) => {
-                let list = values
-                    .iter()
-                    .map(|v| sql_text(v))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                (
-                    format!("lower(trim(coalesce({cell}, ''))) NOT IN ({list})"),
-                    format!(
-                        "{shown} || ' is not one of {}'",
-                        values.join(", ").replace('\'', "''")
-                    ),
-                )
-            }
-        };
-        checks.push((column.name.to_string(), bad, message));
-    }
-    // Rules across columns: an end before its start.
-    let pair = |end: &str, start: &str| -> Option<(String, String, String)> {
-        let (end_name, start_name) = (names.get(end)?, names.get(start)?);
-        let (e, s) = (
-            date_of(&format!("CAST({} AS VARCHAR)", quote(end_name))),
-            date_of(&format!("CAST({} AS VARCHAR)", quote(start_name))),
-        );
-        Some((
-            end.to_string(),
-            format!("{e} < {s}"),
-            format!("'ends before it starts (' || {s} || ')'"),
-        ))
-    };
-    match kind {
-        Extract::Staff => checks.extend(pair("END_DATE_ORG", "START_DATE_ORG")),
-        Extract::Absence => checks.extend(pair("ABSENCE_END_DATE", "ABSENCE_START_DATE")),
-        _ => {}
-    }
-    if checks.is_empty() {
-        return Ok((Vec::new(), 0));
-    }
-    // One pass for the usual answer, none bad; the listing below takes a pass a check.
-    let any_bad = checks
-        .iter()
-        .map(|(_, bad, _)| format!("({bad})"))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let bad_rows: i64 = connection
-        .query_row(
-            &format!("SELECT count(*) FROM {table} WHERE {any_bad}"),
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|e| DataError::file(source, e))?;
-    if bad_rows == 0 {
-        return Ok((Vec::new(), 0));
-    }
-    let union = checks
-        .iter()
-        .map(|(column, bad, message)| {
-            format!(
-                "SELECT {row} AS source_row, {} AS column_name, {message} AS message FROM {table} WHERE {bad}",
-                sql_text(column)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\nUNION ALL\n");
-    collect_problems(connection, &union, source, names)
-}
-
 /// Runs a query of (source_row, column, message) and turns its first rows into problems.
 fn collect_problems(
     connection: &Connection,
@@ -619,18 +502,27 @@ fn typed(column: &str) -> String {
     quote(&format!("t_{column}"))
 }
 
-/// Types every cell of a raw table once, into `stage_<kind>` (`t_<COLUMN>`, and whether
-/// each optional cell was given), and returns how many rows have a bad cell. The rules
-/// are [`check_rows`]'s, which words the messages when there are bad rows.
+/// One way a row can be bad: the extract column named, the condition on the stage
+/// table's columns, and the message (an SQL text expression over them).
+struct Rule {
+    column: &'static str,
+    bad: String,
+    message: String,
+}
+
+/// Types every cell of a raw table once, into `stage_<kind>` (`t_<COLUMN>`, whether each
+/// optional cell was given, the row number when `numbered`, and each cell's text when
+/// `with_text`, for messages), and returns the rules a row must pass.
 fn stage(
     connection: &Connection,
     raw: &str,
     kind: Extract,
     names: &BTreeMap<&'static str, String>,
     numbered: bool,
-) -> duckdb::Result<i64> {
+    with_text: bool,
+) -> duckdb::Result<Vec<Rule>> {
     let mut columns = Vec::new();
-    let mut bad = Vec::new();
+    let mut rules = Vec::new();
     if numbered {
         columns.push("source_row".to_string());
     }
@@ -639,18 +531,49 @@ fn stage(
             continue;
         };
         let cell = format!("CAST({} AS VARCHAR)", quote(name));
-        let (t, g) = (typed(column.name), quote(&format!("g_{}", column.name)));
+        let (t, g, x) = (
+            typed(column.name),
+            quote(&format!("g_{}", column.name)),
+            quote(&format!("x_{}", column.name)),
+        );
+        let shown = format!("'''' || coalesce({x}, '') || ''''");
         let number_bad = format!("{t} IS NULL OR {t} < 0 OR NOT isfinite({t})");
-        let (expression, condition) = match column.check {
+        let (expression, rule) = match column.check {
             Check::AnyText => (format!("trim({cell})"), None),
             Check::Text => (
                 format!("trim({cell})"),
-                Some(format!("{t} IS NULL OR {t} = ''")),
+                Some((format!("{t} IS NULL OR {t} = ''"), "'empty'".to_string())),
             ),
-            Check::Date => (date_of(&cell), Some(format!("{t} IS NULL"))),
-            Check::DateOrEmpty => (date_of(&cell), Some(format!("{g} AND {t} IS NULL"))),
-            Check::Amount => (number_of(&cell), Some(number_bad)),
-            Check::AmountOrEmpty => (number_of(&cell), Some(format!("{g} AND ({number_bad})"))),
+            Check::Date => (
+                date_of(&cell),
+                Some((
+                    format!("{t} IS NULL"),
+                    format!("{shown} || ' is not a date: write it as YYYY-MM-DD'"),
+                )),
+            ),
+            Check::DateOrEmpty => (
+                date_of(&cell),
+                Some((
+                    format!("{g} AND {t} IS NULL"),
+                    format!(
+                        "{shown} || ' is not a date: write it as YYYY-MM-DD, or leave it empty'"
+                    ),
+                )),
+            ),
+            Check::Amount => (
+                number_of(&cell),
+                Some((
+                    number_bad,
+                    format!("{shown} || ' is not a number of 0 or more'"),
+                )),
+            ),
+            Check::AmountOrEmpty => (
+                number_of(&cell),
+                Some((
+                    format!("{g} AND ({number_bad})"),
+                    format!("{shown} || ' is not a number of 0 or more'"),
+                )),
+            ),
             Check::OneOf(values) => {
                 let list = values
                     .iter()
@@ -659,7 +582,13 @@ fn stage(
                     .join(", ");
                 (
                     format!("lower(trim({cell}))"),
-                    Some(format!("{t} IS NULL OR {t} NOT IN ({list})")),
+                    Some((
+                        format!("{t} IS NULL OR {t} NOT IN ({list})"),
+                        format!(
+                            "{shown} || ' is not one of {}'",
+                            values.join(", ").replace('\'', "''")
+                        ),
+                    )),
                 )
             }
         };
@@ -667,20 +596,28 @@ fn stage(
         if matches!(column.check, Check::DateOrEmpty | Check::AmountOrEmpty) {
             columns.push(format!("NOT {} AS {g}", empty(&cell)));
         }
-        if let Some(condition) = condition {
-            bad.push(format!("coalesce({condition}, false)"));
+        if with_text {
+            columns.push(format!("{cell} AS {x}"));
+        }
+        if let Some((bad, message)) = rule {
+            rules.push(Rule {
+                column: column.name,
+                bad,
+                message,
+            });
         }
     }
+    // Rules across columns: an end before its start.
     for (end, start) in [
         ("END_DATE_ORG", "START_DATE_ORG"),
         ("ABSENCE_END_DATE", "ABSENCE_START_DATE"),
     ] {
         if names.contains_key(end) && names.contains_key(start) {
-            bad.push(format!(
-                "coalesce({} < {}, false)",
-                typed(end),
-                typed(start)
-            ));
+            rules.push(Rule {
+                column: end,
+                bad: format!("{} < {}", typed(end), typed(start)),
+                message: format!("'ends before it starts (' || {} || ')'", typed(start)),
+            });
         }
     }
     let name = kind.name();
@@ -688,17 +625,49 @@ fn stage(
         "CREATE OR REPLACE TEMP TABLE stage_{name} AS SELECT {} FROM {raw}",
         columns.join(", ")
     ))?;
-    if bad.is_empty() {
+    Ok(rules)
+}
+
+/// How many staged rows break a rule: one pass.
+fn count_bad(connection: &Connection, kind: Extract, rules: &[Rule]) -> duckdb::Result<i64> {
+    if rules.is_empty() {
         return Ok(0);
     }
+    let any = rules
+        .iter()
+        .map(|r| format!("coalesce({}, false)", r.bad))
+        .collect::<Vec<_>>()
+        .join(" OR ");
     connection.query_row(
-        &format!(
-            "SELECT count(*) FROM stage_{name} WHERE {}",
-            bad.join(" OR ")
-        ),
+        &format!("SELECT count(*) FROM stage_{} WHERE {any}", kind.name()),
         [],
         |r| r.get(0),
     )
+}
+
+/// Every bad row of a file staged with numbers and text (at most [`MAX_PROBLEMS`]) and
+/// how many there are: a pass a rule, only for a file that has bad rows.
+fn bad_rows(
+    connection: &Connection,
+    kind: Extract,
+    rules: &[Rule],
+    names: &BTreeMap<&'static str, String>,
+    source: &str,
+) -> Result<(Vec<InputProblem>, usize), DataError> {
+    let union = rules
+        .iter()
+        .map(|r| {
+            format!(
+                "SELECT source_row, {} AS column_name, {} AS message FROM stage_{} WHERE coalesce({}, false)",
+                sql_text(r.column),
+                r.message,
+                kind.name(),
+                r.bad
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL\n");
+    collect_problems(connection, &union, source, names)
 }
 
 /// The staged table as the typed one calibration reads, employee numbers hashed, the

@@ -17,6 +17,8 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
+use crate::model::month::{civil_from_days as civil, days_from_civil as days, iso_date as date};
+
 /// The staff groups and their true yearly leaver rates.
 pub const GROUPS: [(&str, f64); 6] = [
     ("physiotherapy", 0.10),
@@ -51,35 +53,6 @@ pub const AGENCY_PREMIUM: f64 = 1.7;
 /// The as-of date the history ends at (the day after its last day).
 pub const END: (i64, u32, u32) = (2025, 4, 1);
 const FTES: [f64; 4] = [1.0, 0.8, 0.6, 0.5];
-
-/// Days since 1970-01-01 of a date (Howard Hinnant's days-from-civil).
-pub fn days(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number, as (year, month, day).
-pub fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
-fn date(days: i64) -> String {
-    let (y, m, d) = civil(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
 
 struct Assignment {
     employee: u64,

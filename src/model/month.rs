@@ -33,20 +33,9 @@ impl YearMonth {
         Self::from_serial(self.serial() + offset)
     }
 
-    /// Days from 1970-01-01 to the month's first day (Howard Hinnant's `days_from_civil`),
-    /// as Arrow and DuckDB count dates.
+    /// Days from 1970-01-01 to the month's first day, as Arrow and DuckDB count dates.
     pub fn days_since_epoch(self) -> i32 {
-        let year = if self.month <= 2 {
-            self.year - 1
-        } else {
-            self.year
-        } as i64;
-        let era = year.div_euclid(400);
-        let year_of_era = year - era * 400;
-        let shifted_month = (self.month as i64 + 9) % 12; // March is 0
-        let day_of_year = (153 * shifted_month + 2) / 5; // of the month's first day
-        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-        (era * 146_097 + day_of_era - 719_468) as i32
+        days_from_civil(i64::from(self.year), self.month, 1) as i32
     }
 
     /// Months from `origin` to `self`: the month index `t` of `self` in a run starting at `origin`.
@@ -63,6 +52,41 @@ impl YearMonth {
         };
         format!("{}/{:02}", first, (first + 1).rem_euclid(100))
     }
+}
+
+/// Days from 1970-01-01 to a date (Howard Hinnant's `days_from_civil`).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let shifted_month = (i64::from(month) + 9) % 12; // March is 0
+    let day_of_year = (153 * shifted_month + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The date `days` after 1970-01-01, as (year, month, day) (Hinnant's `civil_from_days`).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153; // March is 0
+    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    } as u32;
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// A date as `YYYY-MM-DD`.
+pub fn iso_date(days: i64) -> String {
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 impl fmt::Display for YearMonth {
