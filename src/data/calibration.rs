@@ -81,6 +81,27 @@ pub struct Aggregates {
     pub monthly: BTreeMap<u32, (f64, f64, f64)>,
 }
 
+/// SQL: the row `row` is in post on `day` (its end date is its last day in post).
+pub(super) fn in_post(row: &str, day: &str) -> String {
+    format!("{row}.start_date <= {day} AND ({row}.end_date IS NULL OR {day} <= {row}.end_date)")
+}
+
+/// SQL: the employee of row `row` has a row of `table` in the same organisation in post on
+/// `day`. Not so the day after a row ends: the row is a leaver; not so the day before a
+/// row starts: the row is a joiner (a change of band or hours is neither).
+fn in_org_on(table: &str, row: &str, day: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM {table} o WHERE o.employee = {row}.employee AND o.org = {row}.org AND {})",
+        in_post("o", day)
+    )
+}
+
+/// SQL: the days from `start` to `end` that fall between `from` and `to`, both days
+/// counted (0 when none do).
+fn days_between(start: &str, end: &str, from: &str, to: &str) -> String {
+    format!("greatest(0, date_diff('day', greatest({start}, {from}), least({end}, {to})) + 1)")
+}
+
 /// The SQL of a person's age band on the as-of date, fixed by their date of birth.
 fn age_band_sql(window: &Window) -> String {
     if window.age_bands.is_empty() {
@@ -171,9 +192,9 @@ pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates,
     add(
         &format!(
             "SELECT {keys}, sum(fte), count(DISTINCT employee), sum(hours_per_week)
-             FROM cal_rows, cal_window w
-             WHERE start_date <= w.as_of AND (end_date IS NULL OR w.as_of <= end_date)
-             GROUP BY ALL"
+             FROM cal_rows r, cal_window w WHERE {}
+             GROUP BY ALL",
+            in_post("r", "w.as_of")
         ),
         &|s, r| {
             s.fte = r.get(4)?;
@@ -185,15 +206,12 @@ pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates,
     // A leaver: a row ending in the window with no row of the same employee in the same
     // organisation in post the next day (a change of band or hours is not leaving).
     add(
-        "SELECT r.org, r.staff_group, r.band, r.age_band, count(*), sum(r.fte)
-             FROM cal_rows r, cal_window w
-             WHERE r.end_date BETWEEN w.w0 AND w.w1
-               AND NOT EXISTS (
-                   SELECT 1 FROM cal_rows n
-                   WHERE n.employee = r.employee AND n.org = r.org
-                     AND n.start_date <= r.end_date + 1
-                     AND (n.end_date IS NULL OR r.end_date + 1 <= n.end_date))
+        &format!(
+            "SELECT {keys}, count(*), sum(fte) FROM cal_rows r, cal_window w
+             WHERE r.end_date BETWEEN w.w0 AND w.w1 AND NOT {}
              GROUP BY ALL",
+            in_org_on("cal_rows", "r", "r.end_date + 1")
+        ),
         &|s, r| {
             s.leavers = r.get(4)?;
             s.leaver_fte = r.get(5)?;
@@ -202,9 +220,9 @@ pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates,
     )?;
     add(
         &format!(
-            "SELECT {keys}, sum(fte) FROM cal_rows r JOIN cal_month_ends e
-                 ON r.start_date <= e.d AND (r.end_date IS NULL OR e.d <= r.end_date)
-             GROUP BY ALL"
+            "SELECT {keys}, sum(fte) FROM cal_rows r JOIN cal_month_ends e ON {}
+             GROUP BY ALL",
+            in_post("r", "e.d")
         ),
         &|s, r| {
             s.mean_fte = r.get::<_, f64>(4)? / month_ends;
@@ -214,11 +232,10 @@ pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates,
     // Contracted hours: each row's weekly hours for its days in post in the window.
     add(
         &format!(
-            "SELECT {keys}, sum(hours_per_week * greatest(0, date_diff('day',
-                        greatest(start_date, w.w0), least(coalesce(end_date, w.w1), w.w1)) + 1) / 7.0)
-             FROM cal_rows, cal_window w
-             GROUP BY ALL HAVING sum(greatest(0, date_diff('day',
-                        greatest(start_date, w.w0), least(coalesce(end_date, w.w1), w.w1)) + 1)) > 0"
+            "SELECT {keys}, sum(hours_per_week * days / 7.0) FROM (
+                 SELECT *, {} AS days FROM cal_rows, cal_window w)
+             GROUP BY ALL HAVING sum(days) > 0",
+            days_between("start_date", "coalesce(end_date, w.w1)", "w.w0", "w.w1")
         ),
         &|s, r| {
             s.contracted_hours = r.get(4)?;
@@ -229,15 +246,14 @@ pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates,
         // Each absence belongs to its employee's row in post on its first day (the one of
         // most FTE, then the first in the file, when there are two), and counts its
         // hours for its days in the window.
-        connection.execute_batch(
+        connection.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE cal_absence AS
                  SELECT a.absence_type, a.start_date, a.end_date, a.hours_lost,
                         r.org, r.staff_group, r.band, r.age_band
-                 FROM absence a JOIN cal_rows r
-                   ON r.employee = a.employee AND r.start_date <= a.start_date
-                  AND (r.end_date IS NULL OR a.start_date <= r.end_date)
+                 FROM absence a JOIN cal_rows r ON r.employee = a.employee AND {}
                  QUALIFY row_number() OVER (PARTITION BY a.source_row ORDER BY r.fte DESC, r.source_row) = 1;",
-        )?;
+            in_post("r", "a.start_date")
+        ))?;
         let by_type = ABSENCE_TYPES
             .iter()
             .map(|t| {
@@ -251,11 +267,10 @@ pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates,
         add(
             &format!(
                 "SELECT {keys}, {by_type} FROM (
-                     SELECT *, hours_lost * greatest(0, date_diff('day', greatest(start_date, w.w0),
-                                 least(end_date, w.w1)) + 1)
-                               / (date_diff('day', start_date, end_date) + 1) AS h
+                     SELECT *, hours_lost * {} / (date_diff('day', start_date, end_date) + 1) AS h
                      FROM cal_absence, cal_window w)
-                 GROUP BY ALL"
+                 GROUP BY ALL",
+                days_between("start_date", "end_date", "w.w0", "w.w1")
             ),
             &|s, r| {
                 for (i, slot) in s.absence_hours.iter_mut().enumerate() {
@@ -265,30 +280,31 @@ pub fn aggregate(connection: &Connection, window: &Window) -> Result<Aggregates,
             },
         )?;
         // The monthly pattern: hours lost and contracted hours in each month of the window.
-        let mut statement = connection.prepare(
+        let mut statement = connection.prepare(&format!(
             "WITH lost AS (
-                 SELECT m.calendar_month,
-                        sum(a.hours_lost * (date_diff('day', greatest(a.start_date, m.first_day),
-                                   least(a.end_date, m.last_day)) + 1)
-                            / (date_diff('day', a.start_date, a.end_date) + 1))
-                            FILTER (WHERE a.absence_type = 'annual_leave') AS annual_leave,
-                        sum(a.hours_lost * (date_diff('day', greatest(a.start_date, m.first_day),
-                                   least(a.end_date, m.last_day)) + 1)
-                            / (date_diff('day', a.start_date, a.end_date) + 1))
-                            FILTER (WHERE a.absence_type = 'sickness') AS sickness
-                 FROM cal_absence a JOIN cal_months m
-                   ON a.start_date <= m.last_day AND m.first_day <= a.end_date
+                 SELECT calendar_month,
+                        sum(h) FILTER (WHERE absence_type = 'annual_leave') AS annual_leave,
+                        sum(h) FILTER (WHERE absence_type = 'sickness') AS sickness
+                 FROM (SELECT m.calendar_month, a.absence_type,
+                              a.hours_lost * {lost_days} / (date_diff('day', a.start_date, a.end_date) + 1) AS h
+                       FROM cal_absence a JOIN cal_months m
+                         ON a.start_date <= m.last_day AND m.first_day <= a.end_date)
                  GROUP BY ALL),
              hours AS (
-                 SELECT m.calendar_month,
-                        sum(r.hours_per_week * (date_diff('day', greatest(r.start_date, m.first_day),
-                                   least(coalesce(r.end_date, m.last_day), m.last_day)) + 1) / 7.0) AS contracted
+                 SELECT m.calendar_month, sum(r.hours_per_week * {post_days} / 7.0) AS contracted
                  FROM cal_rows r JOIN cal_months m
                    ON r.start_date <= m.last_day AND (r.end_date IS NULL OR m.first_day <= r.end_date)
                  GROUP BY ALL)
              SELECT h.calendar_month, coalesce(l.annual_leave, 0), coalesce(l.sickness, 0), h.contracted
              FROM hours h LEFT JOIN lost l USING (calendar_month)",
-        )?;
+            lost_days = days_between("a.start_date", "a.end_date", "m.first_day", "m.last_day"),
+            post_days = days_between(
+                "r.start_date",
+                "coalesce(r.end_date, m.last_day)",
+                "m.first_day",
+                "m.last_day"
+            ),
+        ))?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
             let month: i64 = row.get(0)?;
@@ -368,31 +384,25 @@ pub fn actuals(
     ))?;
     let end = format!("({f} + INTERVAL {months} MONTH)::DATE");
     let queries = [
-        "SELECT s.staff_group, strftime(m.m, '%Y-%m'), sum(s.fte)
-         FROM staff s JOIN bt_months m ON s.start_date <= m.m AND (s.end_date IS NULL OR m.m <= s.end_date)
-         GROUP BY ALL"
-            .to_string(),
+        format!(
+            "SELECT s.staff_group, strftime(m.m, '%Y-%m'), sum(s.fte)
+             FROM staff s JOIN bt_months m ON {}
+             GROUP BY ALL",
+            in_post("s", "m.m")
+        ),
         format!(
             "SELECT r.staff_group, strftime(r.end_date, '%Y-%m'), sum(r.fte)
              FROM staff r
-             WHERE r.end_date >= {f} AND r.end_date < {end}
-               AND NOT EXISTS (
-                   SELECT 1 FROM staff n
-                   WHERE n.employee = r.employee AND n.org = r.org
-                     AND n.start_date <= r.end_date + 1
-                     AND (n.end_date IS NULL OR r.end_date + 1 <= n.end_date))
-             GROUP BY ALL"
+             WHERE r.end_date >= {f} AND r.end_date < {end} AND NOT {}
+             GROUP BY ALL",
+            in_org_on("staff", "r", "r.end_date + 1")
         ),
         format!(
             "SELECT r.staff_group, strftime(r.start_date, '%Y-%m'), sum(r.fte)
              FROM staff r
-             WHERE r.start_date >= {f} AND r.start_date < {end}
-               AND NOT EXISTS (
-                   SELECT 1 FROM staff p
-                   WHERE p.employee = r.employee AND p.org = r.org
-                     AND p.start_date <= r.start_date - 1
-                     AND (p.end_date IS NULL OR r.start_date - 1 <= p.end_date))
-             GROUP BY ALL"
+             WHERE r.start_date >= {f} AND r.start_date < {end} AND NOT {}
+             GROUP BY ALL",
+            in_org_on("staff", "r", "r.start_date - 1")
         ),
     ];
     let mut out: BTreeMap<(String, String), [f64; 3]> = BTreeMap::new();

@@ -748,17 +748,17 @@ fn check_absence_employees(
     connection: &Connection,
     source: &str,
 ) -> Result<(Vec<InputProblem>, usize), DataError> {
-    let query = "
+    let query = format!(
+        "
         SELECT a.source_row, 'EMPLOYEE_NUMBER' AS column_name,
                CASE WHEN NOT EXISTS (SELECT 1 FROM staff s WHERE s.employee = a.employee)
                     THEN 'no such employee in the staff extract'
                     ELSE 'the employee has no assignment in post on the absence''s start date, ' || a.start_date
                END AS message
         FROM absence a
-        WHERE NOT EXISTS (
-            SELECT 1 FROM staff s
-            WHERE s.employee = a.employee AND s.start_date <= a.start_date
-              AND (s.end_date IS NULL OR a.start_date <= s.end_date))";
+        WHERE NOT EXISTS (SELECT 1 FROM staff s WHERE s.employee = a.employee AND {})",
+        super::calibration::in_post("s", "a.start_date")
+    );
     let names = BTreeMap::from([("EMPLOYEE_NUMBER", "EMPLOYEE_NUMBER".to_string())]);
-    collect_problems(connection, query, source, &names)
+    collect_problems(connection, &query, source, &names)
 }
