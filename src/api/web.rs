@@ -10,13 +10,14 @@
 //! `WFPLAN_WEB_DIR=<folder>` serves the files from that folder instead, read at each
 //! request, so the front end can be edited without recompiling (as the rules can).
 
+use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
 use std::sync::Arc;
 
 use poem::http::{header, Method, StatusCode};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
 
 /// One file of the app.
@@ -65,19 +66,16 @@ pub async fn serve_app<E: Endpoint>(endpoint: Arc<E>, request: Request) -> poem:
 }
 
 fn serve(path: &str, request: &Request) -> Response {
-    let Some(bytes) = read(path) else {
+    let Some(File { bytes, tag }) = read(path) else {
         return not_found(path);
     };
-    // The content's own hash as its tag: a browser revalidates and gets 304 until the
-    // binary (or, in development, the file) changes.
-    let tag = format!("\"{}\"", crate::model::hex(&Sha256::digest(&bytes)));
     let fresh = request
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|given| given.split(',').any(|t| t.trim() == tag));
+        .is_some_and(|given| given.split(',').any(|t| t.trim() == tag.as_ref()));
     let builder = Response::builder()
-        .header(header::ETAG, tag)
+        .header(header::ETAG, tag.as_ref())
         .header(header::CACHE_CONTROL, "no-cache")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)
@@ -102,15 +100,35 @@ fn not_found(path: &str) -> Response {
         .body(body.to_string())
 }
 
-/// The file's bytes: from `WFPLAN_WEB_DIR` when set, else compiled in.
-fn read(path: &str) -> Option<Vec<u8>> {
-    match development_folder() {
-        Some(folder) => std::fs::read(folder.join(safe_relative(path)?)).ok(),
-        None => ASSETS
-            .iter()
-            .find(|a| a.path == path)
-            .map(|a| a.bytes.to_vec()),
+/// A file to send and its ETag: the content's own hash, so a browser revalidates and
+/// gets 304 until the binary (or, in development, the file) changes.
+struct File {
+    bytes: Body,
+    tag: Cow<'static, str>,
+}
+
+fn tag_of(bytes: &[u8]) -> String {
+    format!("\"{}\"", crate::model::hex(&Sha256::digest(bytes)))
+}
+
+/// The file: from `WFPLAN_WEB_DIR` when set, read at each request; else compiled in,
+/// sent from the binary's own bytes with a tag worked out once.
+fn read(path: &str) -> Option<File> {
+    if let Some(folder) = development_folder() {
+        let bytes = std::fs::read(folder.join(safe_relative(path)?)).ok()?;
+        let tag = Cow::Owned(tag_of(&bytes));
+        return Some(File {
+            bytes: Body::from(bytes),
+            tag,
+        });
     }
+    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| ASSETS.iter().map(|a| tag_of(a.bytes)).collect());
+    let i = ASSETS.iter().position(|a| a.path == path)?;
+    Some(File {
+        bytes: Body::from(ASSETS[i].bytes),
+        tag: Cow::Borrowed(&tags[i]),
+    })
 }
 
 fn development_folder() -> Option<&'static PathBuf> {

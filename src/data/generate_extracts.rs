@@ -105,6 +105,14 @@ pub fn write_extracts(dir: &Path, staff: usize, years: u32, seed: u64) -> std::i
     // Establishment: the starting FTE of each segment plus 8%.
     let segments = orgs * GROUPS.len() * BANDS.len();
     let seg = |a: &Assignment| (a.org * GROUPS.len() + a.group) * BANDS.len() + a.band;
+    // A segment's number back to (organisation, staff group, band).
+    let parts = |s: usize| {
+        let (org, rest) = (
+            s / (GROUPS.len() * BANDS.len()),
+            s % (GROUPS.len() * BANDS.len()),
+        );
+        (org, rest / BANDS.len(), rest % BANDS.len())
+    };
     let mut establishment = vec![0.0; segments];
     for a in &rows {
         establishment[seg(a)] += a.fte;
@@ -226,15 +234,12 @@ pub fn write_extracts(dir: &Path, staff: usize, years: u32, seed: u64) -> std::i
                 }
                 target -= fte_new;
                 next_employee += 1;
-                let (org, rest) = (
-                    s / (GROUPS.len() * BANDS.len()),
-                    s % (GROUPS.len() * BANDS.len()),
-                );
+                let (org, group, band) = parts(s);
                 rows.push(Assignment {
                     employee: next_employee,
                     org,
-                    group: rest / BANDS.len(),
-                    band: rest % BANDS.len(),
+                    group,
+                    band,
                     birth: month_start - rng.i64(21 * 365..60 * 365),
                     fte: fte_new,
                     start: month_start + rng.i64(0..month_days),
@@ -250,11 +255,7 @@ pub fn write_extracts(dir: &Path, staff: usize, years: u32, seed: u64) -> std::i
             }
             let when = date(day);
             for (s, &e) in establishment.iter().enumerate() {
-                let (org, rest) = (
-                    s / (GROUPS.len() * BANDS.len()),
-                    s % (GROUPS.len() * BANDS.len()),
-                );
-                let (group, band) = (rest / BANDS.len(), rest % BANDS.len());
+                let (org, group, band) = parts(s);
                 if e == 0.0 {
                     continue;
                 }
@@ -319,16 +320,13 @@ pub fn write_extracts(dir: &Path, staff: usize, years: u32, seed: u64) -> std::i
         "EMPLOYING_ORG_CODE,STAFF_GROUP,AFC_BAND,ESTABLISHMENT_FTE"
     )?;
     for (s, e) in establishment.iter().enumerate() {
-        let (org, rest) = (
-            s / (GROUPS.len() * BANDS.len()),
-            s % (GROUPS.len() * BANDS.len()),
-        );
+        let (org, group, band) = parts(s);
         writeln!(
             out,
             "{},{},{},{e:.3}",
             org_code(org),
-            GROUPS[rest / BANDS.len()].0,
-            BANDS[rest % BANDS.len()].0
+            GROUPS[group].0,
+            BANDS[band].0
         )?;
     }
     out.flush()?;

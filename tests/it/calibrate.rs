@@ -169,6 +169,21 @@ fn a_dozen_staff_calibrate_as_worked_by_hand() {
         .run();
 }
 
+/// `wfplan calibrate` of these staff and absence files (with the small establishment),
+/// expected to refuse them.
+fn refused(dir: &Path, staff: &Path, absence: &Path, out: &Path) -> Test {
+    Test::in_dir(dir)
+        .args(["calibrate", "--as-of", "2025-04-01", "--staff"])
+        .arg(staff)
+        .arg("--absence")
+        .arg(absence)
+        .arg("--establishment")
+        .arg(small("establishment.csv"))
+        .args(["--db", "wfplan.duckdb", "--out"])
+        .arg(out)
+        .status(2)
+}
+
 /// Every bad-row rule, all reported at once with file, row (from the first data row) and
 /// column; nothing is written.
 #[test]
@@ -194,16 +209,7 @@ fn bad_rows_are_all_reported_and_nothing_is_written() {
     )
     .unwrap();
     let out = dir.path().join("workforce.csv");
-    let ran = Test::in_dir(dir.path())
-        .args(["calibrate", "--as-of", "2025-04-01", "--staff"])
-        .arg(&staff)
-        .arg("--absence")
-        .arg(&absence)
-        .arg("--establishment")
-        .arg(small("establishment.csv"))
-        .args(["--db", "wfplan.duckdb", "--out"])
-        .arg(&out)
-        .status(2)
+    let ran = refused(dir.path(), &staff, &absence, &out)
         .stderr_contains("row 2, column DATE_OF_BIRTH")
         .stderr_contains("'15/06/1990' is not a date")
         .stderr_contains("row 3, column CONTRACTED_FTE")
@@ -228,16 +234,7 @@ fn bad_rows_are_all_reported_and_nothing_is_written() {
          E99,sickness,2024-06-03,2024-06-07,37.5\n",
     )
     .unwrap();
-    Test::in_dir(dir.path())
-        .args(["calibrate", "--as-of", "2025-04-01", "--staff"])
-        .arg(&staff)
-        .arg("--absence")
-        .arg(&absence)
-        .arg("--establishment")
-        .arg(small("establishment.csv"))
-        .args(["--db", "wfplan.duckdb", "--out"])
-        .arg(&out)
-        .status(2)
+    refused(dir.path(), &staff, &absence, &out)
         .stderr_contains("row 1, column EMPLOYEE_NUMBER: the employee has no assignment in post")
         .stderr_contains("row 2, column EMPLOYEE_NUMBER: no such employee in the staff extract")
         .run();
@@ -245,16 +242,7 @@ fn bad_rows_are_all_reported_and_nothing_is_written() {
 
     // A missing column is named, with what the extract needs.
     std::fs::write(&staff, "EMPLOYEE_NUMBER,ORG\nE01,R1\n").unwrap();
-    Test::in_dir(dir.path())
-        .args(["calibrate", "--as-of", "2025-04-01", "--staff"])
-        .arg(&staff)
-        .arg("--absence")
-        .arg(&absence)
-        .arg("--establishment")
-        .arg(small("establishment.csv"))
-        .args(["--db", "wfplan.duckdb", "--out"])
-        .arg(&out)
-        .status(2)
+    refused(dir.path(), &staff, &absence, &out)
         .stderr_contains("no column EMPLOYING_ORG_CODE")
         .run();
 }
