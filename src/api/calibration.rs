@@ -135,25 +135,17 @@ impl CalibrationApi {
     ) -> Result<Json<CalibrationView>, ApiError> {
         let state = state.0.clone();
         let body = body.0;
-        let months = window_months(body.window_months)?;
         check_date("as_of", &body.as_of, false)?;
-        let age_bands = body.age_bands.clone().unwrap_or_default();
-        if age_bands.windows(2).any(|w| w[0] >= w[1]) || age_bands.contains(&0) {
-            return Err(ApiError::field(
-                "age_bands",
-                "give increasing ages above 0, for example [35, 55]",
-            ));
-        }
+        let window = checked(Window {
+            as_of: body.as_of.clone(),
+            months: body.window_months.unwrap_or(12),
+            age_bands: body.age_bands.clone().unwrap_or_default(),
+        })?;
         if let Some(name) = &body.dataset {
             super::text::check_name("dataset", name)?;
         }
         let defaults = defaults(body.defaults.clone())?;
         blocking(move || {
-            let window = Window {
-                as_of: body.as_of.clone(),
-                months,
-                age_bands,
-            };
             let min_headcount = body.min_headcount.unwrap_or(5);
             let (folder, request) = prepare(
                 &state,
@@ -193,7 +185,6 @@ impl CalibrationApi {
     ) -> Result<Json<BacktestView>, ApiError> {
         let state = state.0.clone();
         let body = body.0;
-        let months = window_months(body.window_months)?;
         check_date("from", &body.from, true)?;
         check_date("to", &body.to, true)?;
         let month = |d: &str| d[..7].parse::<crate::model::YearMonth>().expect("checked");
@@ -201,13 +192,13 @@ impl CalibrationApi {
         if !(1..=600).contains(&horizon) {
             return Err(ApiError::field("to", "must be 1 to 600 months after from"));
         }
+        let window = checked(Window {
+            as_of: body.from.clone(),
+            months: body.window_months.unwrap_or(12),
+            age_bands: Vec::new(),
+        })?;
         let defaults = defaults(body.defaults.clone())?;
         blocking(move || {
-            let window = Window {
-                as_of: body.from.clone(),
-                months,
-                age_bands: Vec::new(),
-            };
             let (folder, request) = prepare(
                 &state,
                 &body.extracts,
@@ -270,13 +261,11 @@ fn view(c: Calibration, dataset: Option<String>, workforce_csv: String) -> Calib
     }
 }
 
-fn window_months(months: Option<u32>) -> Result<u32, ApiError> {
-    let months = months.unwrap_or(12);
-    if (1..=120).contains(&months) {
-        Ok(months)
-    } else {
-        Err(ApiError::field("window_months", "must be 1 to 120"))
-    }
+fn checked(window: Window) -> Result<Window, ApiError> {
+    window
+        .check()
+        .map_err(|(field, message)| ApiError::field(field, message))?;
+    Ok(window)
 }
 
 fn check_date(field: &str, text: &str, first_of_month: bool) -> Result<(), ApiError> {

@@ -110,6 +110,14 @@ fn inputs(
     Ok((files, defaults, salt))
 }
 
+/// The window, checked; the error names the flag.
+fn checked(window: Window) -> Result<Window, Failure> {
+    window.check().map_err(|(field, message)| {
+        Failure::Input(anyhow::anyhow!("--{}: {message}", field.replace('_', "-")))
+    })?;
+    Ok(window)
+}
+
 /// Checks a date is a real day `YYYY-MM-DD`.
 pub(super) fn check_date(flag: &str, text: &str) -> Result<(), Failure> {
     crate::app::calibrate::check_date(text, false)
@@ -118,24 +126,15 @@ pub(super) fn check_date(flag: &str, text: &str) -> Result<(), Failure> {
 
 pub(super) fn run(args: CalibrateArgs) -> Result<(), Failure> {
     check_date("--as-of", &args.as_of)?;
-    if !(1..=120).contains(&args.window_months) {
-        return Err(Failure::Input(anyhow::anyhow!(
-            "--window-months must be 1 to 120"
-        )));
-    }
-    if args.age_bands.windows(2).any(|w| w[0] >= w[1]) || args.age_bands.contains(&0) {
-        return Err(Failure::Input(anyhow::anyhow!(
-            "--age-bands: give increasing ages above 0, for example 35,55"
-        )));
-    }
+    let window = checked(Window {
+        as_of: args.as_of.clone(),
+        months: args.window_months,
+        age_bands: args.age_bands.clone(),
+    })?;
     let (files, defaults, salt) = inputs(&args.extracts, args.defaults.as_deref(), &args.db)?;
     let request = CalibrationRequest {
         files,
-        window: Window {
-            as_of: args.as_of.clone(),
-            months: args.window_months,
-            age_bands: args.age_bands.clone(),
-        },
+        window,
         min_headcount: args.min_headcount,
         defaults,
         salt,
@@ -246,14 +245,15 @@ fn months_between(from: &str, to: &str) -> Result<u32, Failure> {
 pub(super) fn backtest(args: BacktestArgs) -> Result<(), Failure> {
     let months = months_between(&args.from, &args.to)?;
     let rules = super::load_rules(args.rules.as_deref())?;
+    let window = checked(Window {
+        as_of: args.from.clone(),
+        months: args.window_months,
+        age_bands: Vec::new(),
+    })?;
     let (files, defaults, salt) = inputs(&args.extracts, args.defaults.as_deref(), &args.db)?;
     let request = CalibrationRequest {
         files,
-        window: Window {
-            as_of: args.from.clone(),
-            months: args.window_months,
-            age_bands: Vec::new(),
-        },
+        window,
         min_headcount: 0,
         defaults,
         salt,

@@ -24,6 +24,24 @@ pub struct Window {
     pub age_bands: Vec<u32>,
 }
 
+impl Window {
+    /// Checks the window's length and age bands; the error names the field (as the API
+    /// names it) and what is wrong. The as-of date is checked by its reader.
+    pub fn check(&self) -> Result<(), (&'static str, &'static str)> {
+        if !(1..=120).contains(&self.months) {
+            return Err(("window_months", "must be 1 to 120"));
+        }
+        let bands = &self.age_bands;
+        if bands.windows(2).any(|w| w[0] >= w[1]) || bands.contains(&0) {
+            return Err((
+                "age_bands",
+                "give increasing ages above 0, for example 35 and 55",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A segment: organisation, staff group, band and (when asked for) age band.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SegmentKey {
