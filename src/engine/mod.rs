@@ -6,6 +6,7 @@
 //! rayon workers never hold a database connection.
 
 pub mod batch;
+mod fused;
 pub mod monte_carlo;
 pub mod trace;
 pub mod variants;
@@ -188,18 +189,7 @@ pub fn run_scenario(
         deadline,
     };
     let ranges = plan_parts(&workforce, part_segments());
-    if ranges.len() > 1 {
-        if let Ok(results) = run.in_parts(&ranges) {
-            return all_finite(results, &rules.flows.file);
-        }
-        // A rule looked across segments, or failed: run over whole columns, which gives
-        // the figures or the error a single part gives (within the same deadline).
-    }
-    let whole = 0..workforce.len();
-    all_finite(
-        run.in_parts(std::slice::from_ref(&whole))?,
-        &rules.flows.file,
-    )
+    all_finite(run.execute(&ranges)?, &rules.flows.file)
 }
 
 /// The results, or the scenario's failure if any figure is not a finite number (stored,
@@ -301,7 +291,48 @@ struct Run<'a, 'r> {
 }
 
 impl<'r> Run<'_, 'r> {
-    fn in_parts(&self, ranges: &[Range<usize>]) -> Result<RunResults, RunError> {
+    /// Runs the scenario in `ranges` on the rule compiler, falling back to the
+    /// interpreter (the rules' [`Execution`](crate::rules::Execution) permitting), and over
+    /// whole columns where a rule looks across the parts' boundaries. The figures are the
+    /// same whichever way they were made; only a rule that fails everywhere fails the run,
+    /// with the interpreter's own error.
+    fn execute(&self, ranges: &[Range<usize>]) -> Result<RunResults, RunError> {
+        let whole = [0..self.workforce.len()];
+        let mut attempts: Vec<(&[Range<usize>], bool)> = Vec::new();
+        use crate::rules::Execution;
+        let ways: &[bool] = match self.rules.execution {
+            Execution::Auto => &[true, false],
+            Execution::Compiled => &[true],
+            Execution::Interpreted => &[false],
+        };
+        for &compile in ways {
+            if ranges.len() > 1 {
+                attempts.push((ranges, compile));
+            }
+            attempts.push((&whole, compile));
+        }
+        let mut not_compiled: Option<String> = None;
+        let mut last = None;
+        for (ranges, compile) in attempts {
+            match self.in_parts(ranges, compile) {
+                Ok(results) => {
+                    if let (false, Some(reason)) = (compile, &not_compiled) {
+                        fused::note_interpreted(&self.scenario.name, reason);
+                    }
+                    return Ok(results);
+                }
+                Err(e) => {
+                    if compile {
+                        not_compiled = Some(e.to_string());
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    fn in_parts(&self, ranges: &[Range<usize>], compile: bool) -> Result<RunResults, RunError> {
         let months = self.scenario.months;
         let width = self.grouping.rows.len() * METRICS.len();
         let mut figures = vec![0.0; months * width];
@@ -309,21 +340,36 @@ impl<'r> Run<'_, 'r> {
         touch_pages(&mut figures);
         let whole_groups = whole_groups(self.workforce, ranges);
         let in_parts = ranges.len() > 1;
-        let mut parts: Vec<Part> = ranges
+        let mut parts: Vec<Stepper> = ranges
             .iter()
-            .map(|range| Part::new(self, range.clone()))
+            .map(|range| {
+                Ok::<_, RunError>(if compile {
+                    let (workforce, prepared) = self.part_inputs(range.clone());
+                    Stepper::Compiled(Box::new(fused::FusedPart::new(
+                        self,
+                        range.clone(),
+                        workforce,
+                        prepared,
+                    )))
+                } else {
+                    Stepper::Interpreted(Box::new(Part::new(self, range.clone())?))
+                })
+            })
             .collect::<Result<_, _>>()?;
-        let step = |part: &mut Part<'r>, t: usize| {
+        let step = |part: &mut Stepper<'r>, t: usize| {
             let calendar_month = self.scenario.start.plus(t as i64).month as INT;
-            part.month(
-                self.rules,
-                t as INT,
-                calendar_month,
-                &self.scenario.seasonality,
-            )?;
-            let month = part.figures(self.rules)?;
-            part.advance(self.rules)?;
-            Ok::<_, RunError>(month)
+            let seasonality = &self.scenario.seasonality;
+            match part {
+                Stepper::Compiled(part) => {
+                    part.month(self.rules, t as INT, calendar_month, seasonality)
+                }
+                Stepper::Interpreted(part) => {
+                    part.month(self.rules, t as INT, calendar_month, seasonality)?;
+                    let month = part.figures(self.rules)?;
+                    part.advance(self.rules)?;
+                    Ok::<_, RunError>(month)
+                }
+            }
         };
         let guards = || {
             (
@@ -336,7 +382,7 @@ impl<'r> Run<'_, 'r> {
             let part = &mut parts[0];
             for (t, month_out) in figures.chunks_exact_mut(width).enumerate() {
                 let month = step(part, t)?;
-                self.grouping.add(&month, part.range.start, month_out);
+                self.grouping.add(&month, part.range().start, month_out);
             }
         } else if self.grouping.rows_are_segments() {
             // Every segment is its own row, so each part owns its rows of every month and
@@ -345,7 +391,7 @@ impl<'r> Run<'_, 'r> {
             for month_out in figures.chunks_exact_mut(width) {
                 let mut rest = month_out;
                 for (part, part_outs) in parts.iter().zip(outs.iter_mut()) {
-                    let (out, tail) = rest.split_at_mut(part.range.len() * METRICS.len());
+                    let (out, tail) = rest.split_at_mut(part.range().len() * METRICS.len());
                     part_outs.push(out);
                     rest = tail;
                 }
@@ -376,7 +422,7 @@ impl<'r> Run<'_, 'r> {
                     })
                     .collect();
                 for (part, month) in parts.iter().zip(done) {
-                    self.grouping.add(&month?, part.range.start, month_out);
+                    self.grouping.add(&month?, part.range().start, month_out);
                 }
             }
         }
@@ -393,6 +439,45 @@ impl<'r> Run<'_, 'r> {
     }
 }
 
+impl<'r> Run<'_, 'r> {
+    /// The segments' inputs and the interventions as a part of the segments sees them.
+    fn part_inputs(&self, range: Range<usize>) -> (Arc<Workforce>, Vec<Prepared<'r>>) {
+        let whole = range.len() == self.workforce.len();
+        let workforce = if whole {
+            self.workforce.clone()
+        } else {
+            Arc::new(slice_workforce(self.workforce, range.clone()))
+        };
+        let prepared = self
+            .prepared
+            .iter()
+            .map(|p| {
+                if whole {
+                    p.clone()
+                } else {
+                    p.slice(range.clone())
+                }
+            })
+            .collect();
+        (workforce, prepared)
+    }
+}
+
+/// A part run on the rule compiler or on the interpreter.
+enum Stepper<'r> {
+    Compiled(Box<fused::FusedPart<'r>>),
+    Interpreted(Box<Part<'r>>),
+}
+
+impl Stepper<'_> {
+    fn range(&self) -> &Range<usize> {
+        match self {
+            Stepper::Compiled(part) => &part.range,
+            Stepper::Interpreted(part) => &part.range,
+        }
+    }
+}
+
 /// One part of a run: a range of segments with its own scope, carried from month to month.
 struct Part<'r> {
     range: Range<usize>,
@@ -406,24 +491,8 @@ struct Part<'r> {
 
 impl<'r> Part<'r> {
     fn new(run: &Run<'_, 'r>, range: Range<usize>) -> Result<Self, RunError> {
-        let whole = range.len() == run.workforce.len();
-        let workforce = if whole {
-            run.workforce.clone()
-        } else {
-            Arc::new(slice_workforce(run.workforce, range.clone()))
-        };
+        let (workforce, prepared) = run.part_inputs(range.clone());
         let segments = range.len();
-        let prepared = run
-            .prepared
-            .iter()
-            .map(|p| {
-                if whole {
-                    p.clone()
-                } else {
-                    p.slice(range.clone())
-                }
-            })
-            .collect();
         let zeros = Column::filled(segments, 0.0);
         let mut scope = Scope::new();
         scope.push_constant("seg", Segments(workforce.clone()));

@@ -745,7 +745,7 @@ impl Blocks<'_, '_, '_> {
             prepared: &interventions,
             deadline,
         };
-        let mut results = run.in_parts(std::slice::from_ref(&(0..wide.len())))?;
+        let mut results = run.execute(std::slice::from_ref(&(0..wide.len())))?;
         results.draws = DrawRange {
             first,
             count: copies,

@@ -411,7 +411,7 @@ pub(crate) fn whole_columns_only(what: &str) -> Result<(), Box<EvalAltResult>> {
     }
 }
 
-fn whole_groups_only(group: &KeyColumn) -> Result<(), Box<EvalAltResult>> {
+pub(crate) fn whole_groups_only(group: &KeyColumn) -> Result<(), Box<EvalAltResult>> {
     groups_whole_by_any(&[key_identity(group)])
 }
 
@@ -433,7 +433,7 @@ fn groups_whole_by_any(keys: &[usize]) -> Result<(), Box<EvalAltResult>> {
     }
 }
 
-fn key_mask(key: &KeyColumn, test: impl Fn(&str) -> bool) -> Column {
+pub(crate) fn key_mask(key: &KeyColumn, test: impl Fn(&str) -> bool) -> Column {
     let by_code: Vec<f64> = key.dictionary.iter().map(|v| mask(test(v))).collect();
     Column::new(key.codes.iter().map(|&c| by_code[c as usize]).collect())
 }
@@ -575,10 +575,16 @@ impl Groups {
         self.codes.len()
     }
 
+    /// The address that identifies these groups while they live (as [`key_identity`]
+    /// identifies a key column).
+    pub fn identity(&self) -> usize {
+        Arc::as_ptr(&self.codes) as usize
+    }
+
     /// Inside a part of the segments, a group is whole when one of its key columns has
     /// every group inside one part (a part holds whole organisations, so groups by org
     /// and anything are whole there).
-    fn whole_only(&self) -> Result<(), Box<EvalAltResult>> {
+    pub(crate) fn whole_only(&self) -> Result<(), Box<EvalAltResult>> {
         groups_whole_by_any(&self.keys)
     }
 }

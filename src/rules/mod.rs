@@ -9,6 +9,7 @@
 //! `rules/README.md`; [`contract`] lists the names in code.
 
 pub mod columns;
+pub mod fused;
 pub mod sandbox;
 pub mod values;
 
@@ -218,6 +219,10 @@ pub struct KindRule {
 /// The whole rule set: the two month scripts and every intervention kind.
 pub struct RuleSet {
     engine: Engine,
+    /// The engine that records scripts for the rule compiler ([`fused`]).
+    recorder: Engine,
+    /// Whether runs use the rule compiler or the interpreter alone.
+    pub execution: Execution,
     /// `rates.rhai`: the month's effective rates and required FTE before interventions.
     pub rates: RuleScript,
     /// `flows.rhai`: the month's figures and next month's staff in post.
@@ -232,6 +237,31 @@ impl fmt::Debug for RuleSet {
         f.debug_struct("RuleSet")
             .field("kinds", &self.kinds.keys())
             .finish()
+    }
+}
+
+/// How runs execute the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Execution {
+    /// Record each month's rules once and replay them as fused kernels ([`fused`]),
+    /// falling back to the interpreter for a scenario whose rules it cannot record.
+    Auto,
+    /// The rule compiler alone: a scenario it cannot record fails, saying why (for tests
+    /// and benchmarks that must know which ran).
+    Compiled,
+    /// Run every statement of every rule each month on the interpreter.
+    Interpreted,
+}
+
+impl Execution {
+    /// `WFPLAN_RULES=interpreted` or `compiled` choose one way (for comparisons); the
+    /// default is the compiler with the interpreter to fall back on.
+    pub fn from_env() -> Execution {
+        match std::env::var("WFPLAN_RULES").as_deref() {
+            Ok("interpreted") => Execution::Interpreted,
+            Ok("compiled") => Execution::Compiled,
+            _ => Execution::Auto,
+        }
     }
 }
 
@@ -355,6 +385,8 @@ impl RuleSet {
         match (rates, flows, problems.is_empty()) {
             (Some(rates), Some(flows), true) => Ok(RuleSet {
                 engine,
+                recorder: fused::new_engine(),
+                execution: Execution::from_env(),
                 rates,
                 flows,
                 kinds,
@@ -368,6 +400,21 @@ impl RuleSet {
     /// the scope; the caller rewinds it.
     pub fn run(&self, script: &RuleScript, scope: &mut Scope) -> Result<(), RuleProblem> {
         self.engine
+            .run_ast_with_scope(scope, &script.ast)
+            .map_err(|e| runtime_problem(&script.file, &e))
+    }
+
+    /// Runs a script's statements on the rule compiler's stand-in values, recording its
+    /// column operations (see [`fused`]); refuses a script the recorder cannot be
+    /// trusted with.
+    pub fn record(&self, script: &RuleScript, scope: &mut Scope) -> Result<(), RuleProblem> {
+        fused::compilable(&script.source).map_err(|message| RuleProblem {
+            file: script.file.clone(),
+            line: None,
+            column: None,
+            message,
+        })?;
+        self.recorder
             .run_ast_with_scope(scope, &script.ast)
             .map_err(|e| runtime_problem(&script.file, &e))
     }

@@ -92,6 +92,11 @@ pub fn register(engine: &mut Engine) {
         },
     );
 
+    register_timing(engine);
+}
+
+/// `timing` and its functions of a month index.
+pub fn register_timing(engine: &mut Engine) {
     engine.register_type_with_name::<Timing>("Timing");
     engine.register_fn("active", |t: &mut Timing, s: INT| t.active(s));
     engine.register_fn("starts", |t: &mut Timing, s: INT| t.starts(s));

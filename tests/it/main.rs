@@ -8,6 +8,7 @@ mod attribution;
 mod calibrate;
 mod cli;
 mod common;
+mod compiled;
 mod data_defects;
 mod golden;
 mod kinds;

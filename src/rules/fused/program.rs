@@ -1,0 +1,738 @@
+//! A recorded month compiled into fused kernels, and their execution over blocks of
+//! segments.
+//!
+//! The column nodes a month's outputs need are split into groups by what they depend on:
+//! - the data alone (computed once, the first month the trace runs),
+//! - the data and some of the month's numbers (`t`, a ramp, a seasonal factor): computed
+//!   again only in months where one of those numbers changed (`pow(1 - leaver, 1/12)`
+//!   stops being recomputed once a retention ramp is at full effect),
+//! - the month's staff in post or another engine variable: computed every month.
+//!
+//! Within a group, runs of elementwise nodes become one kernel: every block of
+//! [`BLOCK`] segments goes through all the kernel's instructions while its intermediates
+//! stay in a few block-sized registers (in L1/L2 cache) instead of whole columns in memory.
+//! An operation across segments (`spread`, `group_has`, transfers) works on whole columns
+//! and ends a kernel. A node is written out whole ("materialised") only when something
+//! outside its kernel reads it: an output, another group, another kernel, or a
+//! cross-segment operation.
+//!
+//! Each node computes exactly what the interpreter's column operation computes, from the
+//! same operands in the same order, so the figures are the same to the bit.
+
+use crate::model::Column;
+use crate::rules::columns;
+
+use super::record::{Arg, Node, Num, Op, SArg};
+
+/// Segments in a block: 512 values of a register are 4 KiB, so a kernel's registers stay
+/// in the L1 and L2 caches.
+pub const BLOCK: usize = 512;
+
+/// Where a whole column comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ColRef {
+    Input(usize),
+    External(u32),
+    State(u32),
+    /// A materialised node, by its slot in the program's store.
+    Slot(u32),
+}
+
+/// What an engine variable holds at the end of the month.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Output {
+    Col(ColRef),
+    /// The same number in every segment.
+    Scalar(SArg),
+}
+
+/// The columns a program reads that it does not compute.
+pub struct Leaves<'a> {
+    pub inputs: &'a [Column],
+    pub externals: &'a [Column],
+    pub state: &'a [Column],
+}
+
+/// An instruction operand.
+#[derive(Debug, Clone, Copy)]
+enum Src {
+    Reg(u16),
+    /// A whole column, by its index in the kernel's column list.
+    Col(u16),
+    Scalar(SArg),
+}
+
+/// Elementwise operations, by arity.
+#[derive(Debug, Clone, Copy)]
+enum Elementwise {
+    Binary(BinaryOp),
+    Unary(UnaryOp),
+    Where,
+    Fill,
+}
+
+#[derive(Debug, Clone)]
+struct Instr {
+    op: Elementwise,
+    dst: u16,
+    args: [Src; 3],
+    /// The output (in the kernel's `stores`) this node is also written to.
+    store: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Kernel {
+    instrs: Vec<Instr>,
+    registers: usize,
+    /// The whole columns the kernel reads.
+    columns: Vec<ColRef>,
+    /// The store slots the kernel writes, in `Instr::store` order.
+    stores: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Kernel(Kernel),
+    Barrier {
+        op: Op,
+        args: Vec<ColRef>,
+        slot: u32,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    /// Computed every month (it reads an engine variable).
+    every_month: bool,
+    steps: Vec<Step>,
+    /// The month's numbers the group's nodes read: the group is computed again when one
+    /// of them changes.
+    scalars: Vec<u32>,
+    /// The groups whose materialised nodes this group reads.
+    reads: Vec<usize>,
+    /// The values of `scalars` when the group was last computed.
+    last: Option<Vec<u64>>,
+}
+
+/// A month's rules as kernels, with the materialised columns kept from month to month.
+#[derive(Debug, Clone)]
+pub struct Program {
+    groups: Vec<Group>,
+    outputs: Vec<Output>,
+    store: Vec<Column>,
+    /// Column nodes, kernels, instructions: for reports and tests.
+    pub stats: Stats,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub nodes: usize,
+    pub live: usize,
+    pub kernels: usize,
+    pub barriers: usize,
+    pub materialised: usize,
+}
+
+const NONE: u32 = u32::MAX;
+
+fn mask(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// Elementwise operations of two operands.
+#[derive(Debug, Clone, Copy)]
+enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Min,
+    Max,
+    Pow,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Eq,
+    Ne,
+    And,
+    Or,
+}
+
+/// Elementwise operations of one operand.
+#[derive(Debug, Clone, Copy)]
+enum UnaryOp {
+    Neg,
+    Not,
+    Exp,
+    Ln,
+    Sqrt,
+    Abs,
+}
+
+fn elementwise(op: &Op) -> Elementwise {
+    use Elementwise::{Binary, Unary};
+    match op {
+        Op::Add => Binary(BinaryOp::Add),
+        Op::Sub => Binary(BinaryOp::Sub),
+        Op::Mul => Binary(BinaryOp::Mul),
+        Op::Div => Binary(BinaryOp::Div),
+        Op::Min => Binary(BinaryOp::Min),
+        Op::Max => Binary(BinaryOp::Max),
+        Op::Pow => Binary(BinaryOp::Pow),
+        Op::Gt => Binary(BinaryOp::Gt),
+        Op::Ge => Binary(BinaryOp::Ge),
+        Op::Lt => Binary(BinaryOp::Lt),
+        Op::Le => Binary(BinaryOp::Le),
+        Op::Eq => Binary(BinaryOp::Eq),
+        Op::Ne => Binary(BinaryOp::Ne),
+        Op::And => Binary(BinaryOp::And),
+        Op::Or => Binary(BinaryOp::Or),
+        Op::Neg => Unary(UnaryOp::Neg),
+        Op::Not => Unary(UnaryOp::Not),
+        Op::Exp => Unary(UnaryOp::Exp),
+        Op::Ln => Unary(UnaryOp::Ln),
+        Op::Sqrt => Unary(UnaryOp::Sqrt),
+        Op::Abs => Unary(UnaryOp::Abs),
+        Op::Where => Elementwise::Where,
+        Op::Fill => Elementwise::Fill,
+        Op::GroupHas(_) | Op::Spread(_) | Op::GroupHasOther(_) | Op::SpreadToOthers(_) => {
+            unreachable!("cross-segment operations are steps of their own")
+        }
+    }
+}
+
+impl Program {
+    /// Compiles the nodes that `outputs` need. `scalar_masks` are the recording's.
+    pub fn compile(nodes: &[Node], scalar_masks: &[u64], outputs: &[Arg]) -> Program {
+        let n = nodes.len();
+        let args = |i: usize| match &nodes[i] {
+            Node::Op(_, args) => args.as_slice(),
+            _ => &[],
+        };
+        let is_op = |i: usize| matches!(nodes[i], Node::Op(..));
+
+        // What the outputs need.
+        let mut live = vec![false; n];
+        for out in outputs {
+            if let Arg::Col(id) = out {
+                live[*id as usize] = true;
+            }
+        }
+        for i in (0..n).rev() {
+            if live[i] {
+                for a in args(i) {
+                    if let Arg::Col(id) = a {
+                        live[*id as usize] = true;
+                    }
+                }
+            }
+        }
+
+        // What each node depends on: the engine's variables, or which month's numbers.
+        let mut every_month = vec![false; n];
+        let mut mask = vec![0u64; n];
+        for i in 0..n {
+            if let Node::State(_) = nodes[i] {
+                every_month[i] = true;
+            }
+            for a in args(i) {
+                match *a {
+                    Arg::Col(id) => {
+                        every_month[i] |= every_month[id as usize];
+                        mask[i] |= mask[id as usize];
+                    }
+                    Arg::Scalar(SArg::Node(s)) => mask[i] |= scalar_masks[s as usize],
+                    Arg::Scalar(SArg::Const(_)) => {}
+                }
+            }
+        }
+
+        // Groups: by mask for nodes of the data and the month's numbers, one group for
+        // nodes of the engine's variables; subsets before supersets, so that a group
+        // only reads groups before it.
+        let key = |i: usize| if every_month[i] { None } else { Some(mask[i]) };
+        let mut keys: Vec<Option<u64>> = Vec::new();
+        for i in (0..n).filter(|&i| live[i] && is_op(i)) {
+            if !keys.contains(&key(i)) {
+                keys.push(key(i));
+            }
+        }
+        keys.sort_by_key(|k| match k {
+            Some(m) => (0, m.count_ones()),
+            None => (1, 0),
+        });
+        let mut group_of = vec![usize::MAX; n];
+        for i in (0..n).filter(|&i| live[i] && is_op(i)) {
+            group_of[i] = keys.iter().position(|k| *k == key(i)).expect("keyed above");
+        }
+
+        // Steps: a group's elementwise nodes in kernels, ended by cross-segment nodes.
+        let mut step_of = vec![(usize::MAX, usize::MAX); n];
+        let mut steps_in: Vec<usize> = vec![0; keys.len()];
+        for i in (0..n).filter(|&i| group_of[i] != usize::MAX) {
+            let g = group_of[i];
+            let Node::Op(op, _) = &nodes[i] else {
+                unreachable!()
+            };
+            if op.is_barrier() {
+                // The kernel so far, the barrier, then a new kernel.
+                step_of[i] = (g, steps_in[g] + 1);
+                steps_in[g] += 2;
+            } else {
+                step_of[i] = (g, steps_in[g]);
+            }
+        }
+
+        // Materialised: read outside its own kernel.
+        let mut slot_of = vec![NONE; n];
+        let mut slots = 0u32;
+        let mut materialise = |i: usize, slot_of: &mut Vec<u32>| {
+            if slot_of[i] == NONE && is_op(i) {
+                slot_of[i] = slots;
+                slots += 1;
+            }
+        };
+        for out in outputs {
+            if let Arg::Col(id) = out {
+                materialise(*id as usize, &mut slot_of);
+            }
+        }
+        for i in (0..n).filter(|&i| group_of[i] != usize::MAX) {
+            let Node::Op(op, _) = &nodes[i] else {
+                unreachable!()
+            };
+            if op.is_barrier() {
+                materialise(i, &mut slot_of);
+            }
+            for a in args(i) {
+                if let Arg::Col(id) = *a {
+                    if op.is_barrier() || step_of[id as usize] != step_of[i] {
+                        materialise(id as usize, &mut slot_of);
+                    }
+                }
+            }
+        }
+        let col_ref = |id: u32, slot_of: &[u32]| match nodes[id as usize] {
+            Node::Input(c) => ColRef::Input(c.index()),
+            Node::External(e) => ColRef::External(e),
+            Node::State(s) => ColRef::State(s),
+            Node::Op(..) => ColRef::Slot(slot_of[id as usize]),
+        };
+
+        let mut stats = Stats {
+            nodes: n,
+            live: live.iter().filter(|l| **l).count(),
+            materialised: slots as usize,
+            ..Stats::default()
+        };
+        let mut groups = Vec::new();
+        for (g, k) in keys.iter().enumerate() {
+            let members: Vec<usize> = (0..n).filter(|&i| group_of[i] == g).collect();
+            let mut scalars: Vec<u32> = Vec::new();
+            let mut reads: Vec<usize> = Vec::new();
+            for &i in &members {
+                for a in args(i) {
+                    match *a {
+                        Arg::Scalar(SArg::Node(s)) if !scalars.contains(&s) => scalars.push(s),
+                        Arg::Col(id) => {
+                            let other = group_of[id as usize];
+                            if other != usize::MAX && other != g && !reads.contains(&other) {
+                                reads.push(other);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            let mut steps = Vec::new();
+            for step in 0..=steps_in[g] {
+                let in_step: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| step_of[i].1 == step)
+                    .collect();
+                if in_step.is_empty() {
+                    continue;
+                }
+                let first = in_step[0];
+                let Node::Op(op, op_args) = &nodes[first] else {
+                    unreachable!()
+                };
+                if op.is_barrier() {
+                    stats.barriers += 1;
+                    steps.push(Step::Barrier {
+                        op: op.clone(),
+                        args: op_args
+                            .iter()
+                            .map(|a| match *a {
+                                Arg::Col(id) => col_ref(id, &slot_of),
+                                Arg::Scalar(_) => {
+                                    unreachable!("cross-segment operands are columns")
+                                }
+                            })
+                            .collect(),
+                        slot: slot_of[first],
+                    });
+                } else {
+                    stats.kernels += 1;
+                    steps.push(Step::Kernel(kernel(nodes, &in_step, &slot_of, col_ref)));
+                }
+            }
+            groups.push(Group {
+                every_month: k.is_none(),
+                steps,
+                scalars,
+                reads,
+                last: None,
+            });
+        }
+
+        let outputs = outputs
+            .iter()
+            .map(|out| match *out {
+                Arg::Col(id) => Output::Col(col_ref(id, &slot_of)),
+                Arg::Scalar(s) => Output::Scalar(s),
+            })
+            .collect();
+        Program {
+            groups,
+            outputs,
+            store: vec![Column::new(Vec::new()); slots as usize],
+            stats,
+        }
+    }
+
+    /// Runs the month whose numbers are `scalars` (by scalar node) over `len` segments, and
+    /// gives each output's column.
+    pub fn run(&mut self, len: usize, scalars: &[Num], leaves: &Leaves) -> Vec<Column> {
+        let value = |s: SArg| match s {
+            SArg::Node(id) => scalars[id as usize].as_f64(),
+            SArg::Const(n) => n.as_f64(),
+        };
+        let mut computed = vec![false; self.groups.len()];
+        for g in 0..self.groups.len() {
+            let group = &mut self.groups[g];
+            let now: Vec<u64> = group
+                .scalars
+                .iter()
+                .map(|&s| value(SArg::Node(s)).to_bits())
+                .collect();
+            let stale = group.every_month
+                || group.last.as_ref() != Some(&now)
+                || group.reads.iter().any(|&r| computed[r]);
+            if !stale {
+                continue;
+            }
+            computed[g] = true;
+            group.last = Some(now);
+            for step in &group.steps {
+                match step {
+                    Step::Kernel(k) => run_kernel(k, len, &mut self.store, leaves, &value),
+                    Step::Barrier { op, args, slot } => {
+                        let columns: Vec<Column> = args
+                            .iter()
+                            .map(|&c| resolve(c, &self.store, leaves).clone())
+                            .collect();
+                        self.store[*slot as usize] = barrier(op, &columns);
+                    }
+                }
+            }
+        }
+        self.outputs
+            .iter()
+            .map(|out| match *out {
+                Output::Col(c) => resolve(c, &self.store, leaves).clone(),
+                Output::Scalar(s) => Column::filled(len, value(s)),
+            })
+            .collect()
+    }
+}
+
+fn barrier(op: &Op, args: &[Column]) -> Column {
+    match op {
+        Op::GroupHas(key) => columns::group_has(key.clone(), args[0].clone()),
+        Op::Spread(key) => columns::spread(
+            key.clone(),
+            args[0].clone(),
+            args[1].clone(),
+            args[2].clone(),
+        ),
+        Op::GroupHasOther(groups) => columns::group_has_other(groups, &args[0]),
+        Op::SpreadToOthers(groups) => {
+            columns::spread_to_others(groups, &args[0], &args[1], &args[2])
+        }
+        _ => unreachable!("elementwise operations run in kernels"),
+    }
+}
+
+fn resolve<'a>(c: ColRef, store: &'a [Column], leaves: &'a Leaves) -> &'a Column {
+    match c {
+        ColRef::Input(i) => &leaves.inputs[i],
+        ColRef::External(e) => &leaves.externals[e as usize],
+        ColRef::State(s) => &leaves.state[s as usize],
+        ColRef::Slot(s) => &store[s as usize],
+    }
+}
+
+/// The instructions of one kernel, with registers allocated: a node's register is freed
+/// after its last use in the kernel, and never reused by the instruction that frees it
+/// (an instruction never writes over its own operands).
+fn kernel(
+    nodes: &[Node],
+    members: &[usize],
+    slot_of: &[u32],
+    col_ref: impl Fn(u32, &[u32]) -> ColRef,
+) -> Kernel {
+    let mut last_use = std::collections::HashMap::new();
+    for (at, &i) in members.iter().enumerate() {
+        if let Node::Op(_, args) = &nodes[i] {
+            for a in args {
+                if let Arg::Col(id) = a {
+                    last_use.insert(*id, at);
+                }
+            }
+        }
+    }
+    let mut k = Kernel::default();
+    let mut register_of = std::collections::HashMap::new();
+    let mut free: Vec<u16> = Vec::new();
+    for (at, &i) in members.iter().enumerate() {
+        let Node::Op(op, args) = &nodes[i] else {
+            unreachable!()
+        };
+        let mut srcs = [Src::Scalar(SArg::Const(Num::Float(0.0))); 3];
+        for (src, a) in srcs.iter_mut().zip(args) {
+            *src = match *a {
+                Arg::Scalar(s) => Src::Scalar(s),
+                Arg::Col(id) => match register_of.get(&id) {
+                    Some(&r) => Src::Reg(r),
+                    None => {
+                        let c = col_ref(id, slot_of);
+                        let index = match k.columns.iter().position(|x| *x == c) {
+                            Some(p) => p,
+                            None => {
+                                k.columns.push(c);
+                                k.columns.len() - 1
+                            }
+                        };
+                        Src::Col(index as u16)
+                    }
+                },
+            };
+        }
+        let dst = free.pop().unwrap_or_else(|| {
+            k.registers += 1;
+            (k.registers - 1) as u16
+        });
+        let store = (slot_of[i] != NONE).then(|| {
+            k.stores.push(slot_of[i]);
+            (k.stores.len() - 1) as u16
+        });
+        k.instrs.push(Instr {
+            op: elementwise(op),
+            dst,
+            args: srcs,
+            store,
+        });
+        // Free operands whose last use this was, and the node itself if nothing in the
+        // kernel reads it.
+        for a in args {
+            if let Arg::Col(id) = a {
+                if last_use.get(id) == Some(&at) {
+                    if let Some(r) = register_of.remove(id) {
+                        free.push(r);
+                    }
+                }
+            }
+        }
+        if last_use.contains_key(&(i as u32)) {
+            register_of.insert(i as u32, dst);
+        } else {
+            free.push(dst);
+        }
+    }
+    k
+}
+
+/// An operand of one block.
+#[derive(Clone, Copy)]
+enum V<'a> {
+    S(&'a [f64]),
+    K(f64),
+}
+
+fn run_kernel(
+    k: &Kernel,
+    len: usize,
+    store: &mut [Column],
+    leaves: &Leaves,
+    value: &impl Fn(SArg) -> f64,
+) {
+    // The kernel's outputs, taken out of the store (reused in place when no one else
+    // holds last month's column), so that the store can be read while they are written.
+    let mut outs: Vec<Vec<f64>> = k
+        .stores
+        .iter()
+        .map(|&slot| {
+            let mut column = std::mem::replace(&mut store[slot as usize], Column::new(Vec::new()));
+            let mut values = match column.unique_mut() {
+                Some(v) => std::mem::take(v),
+                None => Vec::new(),
+            };
+            values.resize(len, 0.0);
+            values
+        })
+        .collect();
+    {
+        let store: &[Column] = store;
+        let columns: Vec<&[f64]> = k
+            .columns
+            .iter()
+            .map(|&c| resolve(c, store, leaves).values())
+            .collect();
+        let scalars: Vec<[f64; 3]> = k
+            .instrs
+            .iter()
+            .map(|ins| {
+                ins.args.map(|a| match a {
+                    Src::Scalar(s) => value(s),
+                    _ => 0.0,
+                })
+            })
+            .collect();
+        let mut registers: Vec<Box<[f64; BLOCK]>> =
+            (0..k.registers).map(|_| Box::new([0.0; BLOCK])).collect();
+        let mut scratch: Box<[f64; BLOCK]> = Box::new([0.0; BLOCK]);
+        let mut start = 0;
+        while start < len {
+            let n = BLOCK.min(len - start);
+            for (ins, constants) in k.instrs.iter().zip(&scalars) {
+                std::mem::swap(&mut scratch, &mut registers[ins.dst as usize]);
+                {
+                    let operand = |j: usize| match ins.args[j] {
+                        Src::Reg(r) => V::S(&registers[r as usize][..n]),
+                        Src::Col(c) => V::S(&columns[c as usize][start..start + n]),
+                        Src::Scalar(_) => V::K(constants[j]),
+                    };
+                    let out = &mut scratch[..n];
+                    match ins.op {
+                        Elementwise::Binary(f) => binary(out, operand(0), operand(1), f),
+                        Elementwise::Unary(f) => unary(out, operand(0), f),
+                        Elementwise::Where => select(out, operand(0), operand(1), operand(2)),
+                        Elementwise::Fill => out.fill(constants[0]),
+                    }
+                }
+                std::mem::swap(&mut scratch, &mut registers[ins.dst as usize]);
+                if let Some(j) = ins.store {
+                    outs[j as usize][start..start + n]
+                        .copy_from_slice(&registers[ins.dst as usize][..n]);
+                }
+            }
+            start += n;
+        }
+    }
+    for (&slot, values) in k.stores.iter().zip(outs) {
+        store[slot as usize] = Column::new(values);
+    }
+}
+
+/// One loop per operation and operand kinds, each compiled on its own so that it
+/// vectorises (a function pointer per value would not).
+fn binary(out: &mut [f64], a: V, b: V, op: BinaryOp) {
+    match op {
+        BinaryOp::Add => binary_loop(out, a, b, |x, y| x + y),
+        BinaryOp::Sub => binary_loop(out, a, b, |x, y| x - y),
+        BinaryOp::Mul => binary_loop(out, a, b, |x, y| x * y),
+        BinaryOp::Div => binary_loop(out, a, b, |x, y| x / y),
+        BinaryOp::Min => binary_loop(out, a, b, f64::min),
+        BinaryOp::Max => binary_loop(out, a, b, f64::max),
+        BinaryOp::Pow => binary_loop(out, a, b, f64::powf),
+        BinaryOp::Gt => binary_loop(out, a, b, |x, y| mask(x > y)),
+        BinaryOp::Ge => binary_loop(out, a, b, |x, y| mask(x >= y)),
+        BinaryOp::Lt => binary_loop(out, a, b, |x, y| mask(x < y)),
+        BinaryOp::Le => binary_loop(out, a, b, |x, y| mask(x <= y)),
+        BinaryOp::Eq => binary_loop(out, a, b, |x, y| mask(x == y)),
+        BinaryOp::Ne => binary_loop(out, a, b, |x, y| mask(x != y)),
+        BinaryOp::And => binary_loop(out, a, b, |x, y| mask(x != 0.0 && y != 0.0)),
+        BinaryOp::Or => binary_loop(out, a, b, |x, y| mask(x != 0.0 || y != 0.0)),
+    }
+}
+
+fn unary(out: &mut [f64], a: V, op: UnaryOp) {
+    match op {
+        UnaryOp::Neg => unary_loop(out, a, |x| -x),
+        UnaryOp::Not => unary_loop(out, a, |x| mask(x == 0.0)),
+        UnaryOp::Exp => unary_loop(out, a, f64::exp),
+        UnaryOp::Ln => unary_loop(out, a, f64::ln),
+        UnaryOp::Sqrt => unary_loop(out, a, f64::sqrt),
+        UnaryOp::Abs => unary_loop(out, a, f64::abs),
+    }
+}
+
+#[inline(always)]
+fn binary_loop(out: &mut [f64], a: V, b: V, f: impl Fn(f64, f64) -> f64) {
+    match (a, b) {
+        (V::S(x), V::S(y)) => {
+            for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
+                *o = f(x, y);
+            }
+        }
+        (V::S(x), V::K(y)) => {
+            for (o, &x) in out.iter_mut().zip(x) {
+                *o = f(x, y);
+            }
+        }
+        (V::K(x), V::S(y)) => {
+            for (o, &y) in out.iter_mut().zip(y) {
+                *o = f(x, y);
+            }
+        }
+        (V::K(x), V::K(y)) => out.fill(f(x, y)),
+    }
+}
+
+#[inline(always)]
+fn unary_loop(out: &mut [f64], a: V, f: impl Fn(f64) -> f64) {
+    match a {
+        V::S(x) => {
+            for (o, &x) in out.iter_mut().zip(x) {
+                *o = f(x);
+            }
+        }
+        V::K(x) => out.fill(f(x)),
+    }
+}
+
+fn select(out: &mut [f64], mask: V, a: V, b: V) {
+    let pick = |m: f64, x: f64, y: f64| if m != 0.0 { x } else { y };
+    let V::S(m) = mask else {
+        unreachable!("a mask is a column")
+    };
+    match (a, b) {
+        (V::S(x), V::S(y)) => {
+            for (((o, &m), &x), &y) in out.iter_mut().zip(m).zip(x).zip(y) {
+                *o = pick(m, x, y);
+            }
+        }
+        (V::S(x), V::K(y)) => {
+            for ((o, &m), &x) in out.iter_mut().zip(m).zip(x) {
+                *o = pick(m, x, y);
+            }
+        }
+        (V::K(x), V::S(y)) => {
+            for ((o, &m), &y) in out.iter_mut().zip(m).zip(y) {
+                *o = pick(m, x, y);
+            }
+        }
+        (V::K(x), V::K(y)) => {
+            for (o, &m) in out.iter_mut().zip(m) {
+                *o = pick(m, x, y);
+            }
+        }
+    }
+}
