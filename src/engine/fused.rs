@@ -11,7 +11,8 @@ use crate::model::results::METRICS;
 use crate::model::scenario::Seasonality;
 use crate::model::{Column, InputColumn, Workforce};
 use crate::rules::fused::{
-    self, Arg, Externals, Lazy, MonthParams, Node, Num, Op, Param, RecordingGuard, SArg, Sym, Trace,
+    self, Arg, Externals, Lazy, MonthParams, Node, Num, Op, Param, Program, RecordingGuard, SArg,
+    ScriptTrace, Sym,
 };
 use crate::rules::values::Segments;
 use crate::rules::{contract, RuleProblem, RuleSet};
@@ -22,6 +23,9 @@ use super::{Prepared, Run, RunError};
 /// ending, a cohort's intake month); past this the oldest is dropped, so a rule whose
 /// control flow changes every month costs one recording a month, not unbounded memory.
 const MAX_TRACES: usize = 64;
+/// Month programs kept per part (each a combination of the scripts' trace shapes); past
+/// this they are all dropped and compiled again as months need them.
+const MAX_PROGRAMS: usize = 256;
 
 /// The externals of one intervention: where its engine-given columns are.
 struct InterventionColumns {
@@ -40,7 +44,14 @@ pub(super) struct FusedPart<'r> {
     prepared: Vec<Prepared<'r>>,
     columns: Vec<InterventionColumns>,
     externals: Externals,
-    traces: Vec<Trace>,
+    /// Each script's traces: rates, each intervention in the month's order, flows.
+    traces: Vec<Vec<ScriptTrace>>,
+    /// Each script's trace shapes seen so far, by which month programs are known.
+    shapes: Vec<Vec<Vec<fused::record::NodeKey>>>,
+    /// Compiled month programs by the shapes of their scripts' traces.
+    programs: rustc_hash::FxHashMap<Vec<u32>, Program>,
+    /// The month's scalar values, every script's one after another.
+    values: Vec<Num>,
     /// Every engine variable (in `fused::variables()` order) at the start of the month.
     state: Vec<Column>,
     fte: usize,
@@ -82,14 +93,17 @@ impl<'r> FusedPart<'r> {
         let mut state: Vec<Column> = fused::variables().map(|_| zeros.clone()).collect();
         let fte = index("fte");
         state[fte] = workforce.input(InputColumn::Fte).clone();
+        let scripts = prepared.len() + 2;
         FusedPart {
             range,
             workforce,
             months: run.scenario.months as INT,
-            prepared,
             columns,
             externals,
-            traces: Vec::new(),
+            traces: (0..prepared.len() + 2).map(|_| Vec::new()).collect(),
+            shapes: (0..prepared.len() + 2).map(|_| Vec::new()).collect(),
+            programs: Default::default(),
+            values: Vec::new(),
             state,
             fte,
             fte_next: index("fte_next"),
@@ -98,7 +112,14 @@ impl<'r> FusedPart<'r> {
                 .map(|m| index(contract::variable_of(m)))
                 .collect(),
             recordings: 0,
+            prepared,
         }
+        .with_scripts(scripts)
+    }
+
+    fn with_scripts(self, scripts: usize) -> Self {
+        debug_assert_eq!(self.traces.len(), scripts);
+        self
     }
 
     /// Runs month `t` and gives its figures, in `METRICS` order.
@@ -117,50 +138,88 @@ impl<'r> FusedPart<'r> {
             sickness_season: seasonality.sickness[of_month],
             ramps: self.prepared.iter().map(|p| p.timing.ramp(t)).collect(),
         };
-        let actives: Vec<bool> = self.prepared.iter().map(|p| p.timing.active(t)).collect();
-        let found = self
-            .traces
-            .iter_mut()
-            .position(|trace| trace.holds(&actives, &params));
-        let at = match found {
-            Some(at) => at,
-            None => {
-                let trace = self.record(rules, &params, actives)?;
-                if self.traces.len() == MAX_TRACES {
-                    self.traces.remove(0);
+        // Each script's trace for the month, recorded where none holds.
+        let mut key = Vec::with_capacity(self.traces.len());
+        self.values.clear();
+        for script in 0..self.traces.len() {
+            let active = script
+                .checked_sub(1)
+                .and_then(|i| self.prepared.get(i))
+                .is_some_and(|p| p.timing.active(t));
+            let found = self.traces[script]
+                .iter_mut()
+                .position(|trace| trace.holds(active, &params));
+            let at = match found {
+                Some(at) => at,
+                None => {
+                    let trace = self.record(rules, script, &params, active)?;
+                    let traces = &mut self.traces[script];
+                    if traces.len() == MAX_TRACES {
+                        traces.remove(0);
+                    }
+                    traces.push(trace);
+                    traces.len() - 1
                 }
-                self.traces.push(trace);
-                self.traces.len() - 1
+            };
+            let trace = &self.traces[script][at];
+            let shapes = &mut self.shapes[script];
+            let shape = match shapes.iter().position(|s| s.as_slice() == trace.shape()) {
+                Some(shape) => shape,
+                None => {
+                    shapes.push(trace.shape().to_vec());
+                    shapes.len() - 1
+                }
+            };
+            key.push(shape as u32);
+            self.values.extend_from_slice(trace.values());
+        }
+        if !self.programs.contains_key(&key) {
+            if self.programs.len() >= MAX_PROGRAMS {
+                self.programs.clear();
             }
-        };
+            let chosen: Vec<&ScriptTrace> = (0..self.traces.len())
+                .map(|script| {
+                    let shape = &self.shapes[script][key[script] as usize];
+                    self.traces[script]
+                        .iter()
+                        .rev()
+                        .find(|t| t.shape() == shape.as_slice())
+                        .expect("a trace of every shape in the key")
+                })
+                .collect();
+            self.programs.insert(key.clone(), fused::compose(&chosen));
+        }
         let leaves = fused::Leaves {
             inputs: &self.workforce.inputs,
             externals: &self.externals.columns,
             state: &self.state,
         };
-        let mut outputs = self.traces[at].run(self.range.len(), &leaves);
+        let program = self.programs.get_mut(&key).expect("compiled above");
+        let mut outputs = program.run(self.range.len(), &self.values, &leaves);
         let figures = self.metrics.iter().map(|&m| outputs[m].clone()).collect();
         outputs[self.fte] = outputs[self.fte_next].clone();
         self.state = outputs;
         Ok(figures)
     }
 
-    /// Records month `params.t`: rates, each intervention, flows, as the interpreter runs
-    /// them (see `Part::month_observed`), on stand-in values.
+    /// Records one script (0 rates, then each intervention, then flows) on stand-in values,
+    /// as `Part::month_observed` runs it, its inputs being the engine's variables as the
+    /// scripts before it leave them.
     fn record(
         &mut self,
         rules: &RuleSet,
+        script: usize,
         params: &MonthParams,
-        actives: Vec<bool>,
-    ) -> Result<Trace, RunError> {
+        active: bool,
+    ) -> Result<ScriptTrace, RunError> {
         self.recordings += 1;
-        let segments = self.range.len();
-        let recording = RecordingGuard::start(segments, std::mem::take(&mut self.externals));
-        let result = self.record_month(rules, params, &recording);
+        let recording =
+            RecordingGuard::start(self.range.len(), std::mem::take(&mut self.externals));
+        let result = self.record_script(rules, script, params, active, &recording);
         let finished = recording.finish();
         match result {
             Ok(outputs) => {
-                let (trace, externals) = Trace::new(finished, &outputs, actives);
+                let (trace, externals) = ScriptTrace::new(finished, outputs, active);
                 self.externals = externals;
                 Ok(trace)
             }
@@ -171,10 +230,12 @@ impl<'r> FusedPart<'r> {
         }
     }
 
-    fn record_month(
+    fn record_script(
         &self,
         rules: &RuleSet,
+        script: usize,
         params: &MonthParams,
+        active: bool,
         recording: &RecordingGuard,
     ) -> Result<Vec<Arg>, RunError> {
         let node = |n: Node| recording.with(|r| r.node(n));
@@ -190,12 +251,7 @@ impl<'r> FusedPart<'r> {
         scope.push("annual_leave_season", param(Param::AnnualLeaveSeason));
         scope.push("sickness_season", param(Param::SicknessSeason));
         for (i, name) in fused::variables().enumerate() {
-            let value = if contract::ACCUMULATORS.contains(&name) {
-                zeros
-            } else {
-                node(Node::State(i as u32))
-            };
-            scope.push(name, value);
+            scope.push(name, node(Node::Var(i as u32)));
         }
         let base = scope.len();
         let checked: Vec<&str> = contract::MONTH_STATE
@@ -205,11 +261,17 @@ impl<'r> FusedPart<'r> {
             .copied()
             .collect();
 
-        rules.record(&rules.rates, &mut scope)?;
-        scope.rewind(base);
-        keep_columns(&mut scope, &checked, recording, &rules.rates.file)?;
-        for (i, (p, columns)) in self.prepared.iter().zip(&self.columns).enumerate() {
-            let active = p.timing.active(params.t);
+        let flows = self.prepared.len() + 1;
+        if script == 0 {
+            rules.record(&rules.rates, &mut scope)?;
+            scope.rewind(base);
+            keep_columns(&mut scope, &checked, recording, &rules.rates.file)?;
+        } else if script == flows {
+            rules.record(&rules.flows, &mut scope)?;
+            scope.rewind(base);
+        } else {
+            let i = script - 1;
+            let (p, columns) = (&self.prepared[i], &self.columns[i]);
             scope.push_constant("ramp", param(Param::Ramp(i as u32)));
             scope.push_constant("active", active);
             scope.push_constant("matched", node(Node::External(columns.matched)));
@@ -245,16 +307,13 @@ impl<'r> FusedPart<'r> {
             scope.rewind(base);
             keep_columns(&mut scope, &checked, recording, &p.kind.script.file)?;
         }
-        rules.record(&rules.flows, &mut scope)?;
-        scope.rewind(base);
-
+        let file = match script {
+            0 => &rules.rates.file,
+            s if s == flows => &rules.flows.file,
+            s => &self.prepared[s - 1].kind.script.file,
+        };
         fused::variables()
-            .map(|name| {
-                let value = scope.get(name);
-                Ok(Arg::Col(
-                    lazy_of(value, name, recording, &rules.flows.file)?.0,
-                ))
-            })
+            .map(|name| Ok(Arg::Col(lazy_of(scope.get(name), name, recording, file)?.0)))
             .collect()
     }
 }
@@ -322,6 +381,19 @@ pub(super) fn note_interpreted(scenario: &str, reason: &str) {
         seen.push(key);
         tracing::warn!(
             "scenario '{scenario}' ran on the rule interpreter (slower, same figures): {reason}"
+        );
+    }
+}
+
+/// Says how much recording and compiling a part needed (`RUST_LOG=wfplan=debug`).
+impl Drop for FusedPart<'_> {
+    fn drop(&mut self) {
+        tracing::debug!(
+            "rule compiler, segments {:?}: {} scripts recorded, {} month programs, traces per script {:?}",
+            self.range,
+            self.recordings,
+            self.programs.len(),
+            self.traces.iter().map(|t| t.len()).collect::<Vec<_>>()
         );
     }
 }

@@ -380,9 +380,14 @@ impl<'r> Run<'_, 'r> {
 
         if !in_parts {
             let part = &mut parts[0];
+            let rows_are_segments = self.grouping.rows_are_segments();
             for (t, month_out) in figures.chunks_exact_mut(width).enumerate() {
                 let month = step(part, t)?;
-                self.grouping.add(&month, part.range().start, month_out);
+                if rows_are_segments {
+                    write_rows(&month, month_out);
+                } else {
+                    self.grouping.add(&month, part.range().start, month_out);
+                }
             }
         } else if self.grouping.rows_are_segments() {
             // Every segment is its own row, so each part owns its rows of every month and

@@ -133,6 +133,8 @@ pub struct RuleScript {
     pub file: String,
     pub source: String,
     pub ast: AST,
+    /// Why the rule compiler cannot record the script, if it cannot (see [`fused`]).
+    pub not_recordable: Option<String>,
 }
 
 /// When in the month an intervention kind acts. Kinds run stage by stage, in file order
@@ -408,12 +410,14 @@ impl RuleSet {
     /// column operations (see [`fused`]); refuses a script the recorder cannot be
     /// trusted with.
     pub fn record(&self, script: &RuleScript, scope: &mut Scope) -> Result<(), RuleProblem> {
-        fused::compilable(&script.source).map_err(|message| RuleProblem {
-            file: script.file.clone(),
-            line: None,
-            column: None,
-            message,
-        })?;
+        if let Some(message) = &script.not_recordable {
+            return Err(RuleProblem {
+                file: script.file.clone(),
+                line: None,
+                column: None,
+                message: message.clone(),
+            });
+        }
         self.recorder
             .run_ast_with_scope(scope, &script.ast)
             .map_err(|e| runtime_problem(&script.file, &e))
@@ -462,6 +466,7 @@ pub fn compile(engine: &Engine, file: &str, source: &str) -> Result<RuleScript, 
             file: file.to_string(),
             source: source.to_string(),
             ast,
+            not_recordable: fused::compilable(source).err(),
         }),
         Err(e) => Err(RuleProblem {
             file: file.to_string(),

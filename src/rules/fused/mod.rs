@@ -30,7 +30,6 @@ pub mod record;
 
 use rhai::Engine;
 
-use crate::model::Column;
 pub use program::{Leaves, Program, Stats};
 pub use record::{
     Arg, Externals, Guard, Lazy, Node, Num, Op, Param, Recording, RecordingGuard, SArg, Sym,
@@ -101,37 +100,59 @@ impl MonthParams {
     }
 }
 
-/// A recorded month, ready to replay.
+/// One script's recording, ready to replay: the script's guards, its numbers, and its
+/// column operations on the engine variables as it found them.
 #[derive(Debug)]
-pub struct Trace {
-    /// Which interventions acted in the recorded month (`if active` is not a guard: the
-    /// engine gives `active` as a plain boolean, so it is part of every trace's key).
-    pub actives: Vec<bool>,
+pub struct ScriptTrace {
+    /// For an intervention, whether it acted in the recorded month: the engine gives
+    /// `active` as a plain boolean, so it is part of the trace's key rather than a guard.
+    pub active: bool,
     scalars: Vec<record::Scalar>,
+    masks: Vec<u64>,
     guards: Vec<Guard>,
     /// The scalar nodes' values in the month last checked.
     values: Vec<Num>,
-    program: Program,
+    nodes: Vec<Node>,
+    /// Every engine variable after the script, in [`variables`] order.
+    outputs: Vec<Arg>,
+    /// The trace's shape: its nodes and outputs with numbers left out. Traces of one
+    /// script with the same shape share compiled programs.
+    shape: Vec<record::NodeKey>,
 }
 
-impl Trace {
-    /// Compiles a recording whose engine variables end as `outputs`.
-    pub fn new(recording: Recording, outputs: &[Arg], actives: Vec<bool>) -> (Trace, Externals) {
-        let program = Program::compile(&recording.nodes, &recording.scalar_masks, outputs);
-        let trace = Trace {
-            actives,
+impl ScriptTrace {
+    /// A recording of one script whose engine variables end as `outputs`.
+    pub fn new(recording: Recording, outputs: Vec<Arg>, active: bool) -> (ScriptTrace, Externals) {
+        let mut shape: Vec<record::NodeKey> =
+            recording.nodes.iter().map(record::node_key).collect();
+        shape.extend(outputs.iter().map(|a| match a {
+            Arg::Col(id) => (255, *id as usize, [(0, 0); 4]),
+            Arg::Scalar(_) => unreachable!("outputs are columns"),
+        }));
+        // The scalars' masks decide how the program is grouped: part of the shape.
+        shape.extend(
+            recording
+                .scalar_masks
+                .iter()
+                .map(|&m| (254, 0, [(0, m); 4])),
+        );
+        let trace = ScriptTrace {
+            active,
             scalars: recording.scalars,
+            masks: recording.scalar_masks,
             guards: recording.guards,
             values: recording.scalar_values,
-            program,
+            nodes: recording.nodes,
+            outputs,
+            shape,
         };
         (trace, recording.externals)
     }
 
     /// Does the trace hold for the month of `params`: is every guard's answer the same?
     /// Works out the month's scalar values on the way.
-    pub fn holds(&mut self, actives: &[bool], params: &MonthParams) -> bool {
-        if self.actives != actives {
+    pub fn holds(&mut self, active: bool, params: &MonthParams) -> bool {
+        if self.active != active {
             return false;
         }
         let mut guards = self.guards.iter().peekable();
@@ -159,12 +180,74 @@ impl Trace {
         true
     }
 
-    /// Runs the month last checked with [`holds`](Self::holds).
-    pub fn run(&mut self, len: usize, leaves: &Leaves) -> Vec<Column> {
-        self.program.run(len, &self.values, leaves)
+    pub fn shape(&self) -> &[record::NodeKey] {
+        &self.shape
     }
 
-    pub fn stats(&self) -> Stats {
-        self.program.stats
+    /// The scalar values of the month last checked.
+    pub fn values(&self) -> &[Num] {
+        &self.values
     }
+}
+
+/// The month's program made of one trace per script, in the order they run: each
+/// script's inputs are what the one before it left, and common subexpressions are shared
+/// across scripts. The program reads the traces' scalar values one after another.
+pub fn compose(traces: &[&ScriptTrace]) -> Program {
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut seen: rustc_hash::FxHashMap<record::NodeKey, u32> = Default::default();
+    let mut intern = |node: Node, nodes: &mut Vec<Node>| -> u32 {
+        *seen.entry(record::node_key(&node)).or_insert_with(|| {
+            nodes.push(node);
+            (nodes.len() - 1) as u32
+        })
+    };
+    let zero = intern(
+        Node::Op(Op::Fill, vec![Arg::Scalar(SArg::Const(Num::Float(0.0)))]),
+        &mut nodes,
+    );
+    let mut vars: Vec<u32> = variables()
+        .enumerate()
+        .map(|(i, name)| {
+            if contract::ACCUMULATORS.contains(&name) {
+                zero
+            } else {
+                intern(Node::State(i as u32), &mut nodes)
+            }
+        })
+        .collect();
+    let mut masks = Vec::new();
+    for trace in traces {
+        let offset = masks.len() as u32;
+        masks.extend(&trace.masks);
+        let mut map = Vec::with_capacity(trace.nodes.len());
+        for node in &trace.nodes {
+            let global = match node {
+                Node::Var(v) => vars[*v as usize],
+                Node::Op(op, args) => {
+                    let args = args
+                        .iter()
+                        .map(|a| match *a {
+                            Arg::Col(id) => Arg::Col(map[id as usize]),
+                            Arg::Scalar(SArg::Node(s)) => Arg::Scalar(SArg::Node(s + offset)),
+                            other => other,
+                        })
+                        .collect();
+                    intern(Node::Op(op.clone(), args), &mut nodes)
+                }
+                leaf => intern(leaf.clone(), &mut nodes),
+            };
+            map.push(global);
+        }
+        vars = trace
+            .outputs
+            .iter()
+            .map(|a| match *a {
+                Arg::Col(id) => map[id as usize],
+                Arg::Scalar(_) => unreachable!("outputs are columns"),
+            })
+            .collect();
+    }
+    let outputs: Vec<Arg> = vars.into_iter().map(Arg::Col).collect();
+    Program::compile(&nodes, &masks, &outputs)
 }

@@ -120,6 +120,9 @@ pub struct Program {
     groups: Vec<Group>,
     outputs: Vec<Output>,
     store: Vec<Column>,
+    /// The kernels' block registers, and one spare to write into.
+    registers: Vec<Box<[f64; BLOCK]>>,
+    scratch: Box<[f64; BLOCK]>,
     /// Column nodes, kernels, instructions: for reports and tests.
     pub stats: Stats,
 }
@@ -322,6 +325,7 @@ impl Program {
             Node::External(e) => ColRef::External(e),
             Node::State(s) => ColRef::State(s),
             Node::Op(..) => ColRef::Slot(slot_of[id as usize]),
+            Node::Var(_) => unreachable!("a month's program reads no script's inputs"),
         };
 
         let mut stats = Stats {
@@ -399,10 +403,21 @@ impl Program {
                 Arg::Scalar(s) => Output::Scalar(s),
             })
             .collect();
+        let registers = groups
+            .iter()
+            .flat_map(|g| &g.steps)
+            .map(|step| match step {
+                Step::Kernel(k) => k.registers,
+                Step::Barrier { .. } => 0,
+            })
+            .max()
+            .unwrap_or(0);
         Program {
             groups,
             outputs,
             store: vec![Column::new(Vec::new()); slots as usize],
+            registers: (0..registers).map(|_| Box::new([0.0; BLOCK])).collect(),
+            scratch: Box::new([0.0; BLOCK]),
             stats,
         }
     }
@@ -417,22 +432,30 @@ impl Program {
         let mut computed = vec![false; self.groups.len()];
         for g in 0..self.groups.len() {
             let group = &mut self.groups[g];
-            let now: Vec<u64> = group
+            let now = group
                 .scalars
                 .iter()
-                .map(|&s| value(SArg::Node(s)).to_bits())
-                .collect();
-            let stale = group.every_month
-                || group.last.as_ref() != Some(&now)
-                || group.reads.iter().any(|&r| computed[r]);
+                .map(|&s| value(SArg::Node(s)).to_bits());
+            let same = group
+                .last
+                .as_ref()
+                .is_some_and(|last| last.iter().copied().eq(now.clone()));
+            let stale = group.every_month || !same || group.reads.iter().any(|&r| computed[r]);
             if !stale {
                 continue;
             }
             computed[g] = true;
-            group.last = Some(now);
+            group.last = Some(now.collect());
             for step in &group.steps {
                 match step {
-                    Step::Kernel(k) => run_kernel(k, len, &mut self.store, leaves, &value),
+                    Step::Kernel(k) => run_kernel(
+                        k,
+                        len,
+                        &mut self.store,
+                        leaves,
+                        &value,
+                        (&mut self.registers, &mut self.scratch),
+                    ),
                     Step::Barrier { op, args, slot } => {
                         let columns: Vec<Column> = args
                             .iter()
@@ -572,6 +595,7 @@ fn run_kernel(
     store: &mut [Column],
     leaves: &Leaves,
     value: &impl Fn(SArg) -> f64,
+    (registers, scratch): (&mut [Box<[f64; BLOCK]>], &mut Box<[f64; BLOCK]>),
 ) {
     // The kernel's outputs, taken out of the store (reused in place when no one else
     // holds last month's column), so that the store can be read while they are written.
@@ -605,14 +629,11 @@ fn run_kernel(
                 })
             })
             .collect();
-        let mut registers: Vec<Box<[f64; BLOCK]>> =
-            (0..k.registers).map(|_| Box::new([0.0; BLOCK])).collect();
-        let mut scratch: Box<[f64; BLOCK]> = Box::new([0.0; BLOCK]);
         let mut start = 0;
         while start < len {
             let n = BLOCK.min(len - start);
             for (ins, constants) in k.instrs.iter().zip(&scalars) {
-                std::mem::swap(&mut scratch, &mut registers[ins.dst as usize]);
+                std::mem::swap(scratch, &mut registers[ins.dst as usize]);
                 {
                     let operand = |j: usize| match ins.args[j] {
                         Src::Reg(r) => V::S(&registers[r as usize][..n]),
@@ -627,7 +648,7 @@ fn run_kernel(
                         Elementwise::Fill => out.fill(constants[0]),
                     }
                 }
-                std::mem::swap(&mut scratch, &mut registers[ins.dst as usize]);
+                std::mem::swap(scratch, &mut registers[ins.dst as usize]);
                 if let Some(j) = ins.store {
                     outs[j as usize][start..start + n]
                         .copy_from_slice(&registers[ins.dst as usize][..n]);

@@ -106,6 +106,10 @@ pub enum ScalarUn {
 /// A number computed from the month's params.
 #[derive(Debug, Clone, Copy)]
 pub enum Scalar {
+    /// A number the script computed without the month's params (or from them through
+    /// control flow, which the guards pin): fixed for the trace, but a value of its own,
+    /// so that traces differing only in such numbers share one compiled program.
+    Const(Num),
     Param(Param),
     Binary(ScalarBin, SArg, SArg),
     Unary(ScalarUn, SArg),
@@ -239,8 +243,12 @@ pub enum Node {
     Input(InputColumn),
     /// A column the engine or a filter made (`matched`, `weight`, a field's mask).
     External(u32),
-    /// An engine variable's value at the start of the month (see [`super::STATE`]).
+    /// An engine variable's value at the start of the month (in `super::variables()`
+    /// order): last month's value, or for `fte` last month's `fte_next`.
     State(u32),
+    /// An engine variable's value when the recorded script starts: whatever the scripts
+    /// before it in the month left there. Replaced when a month is put together.
+    Var(u32),
     Op(Op, Vec<Arg>),
 }
 
@@ -271,7 +279,7 @@ impl Externals {
     }
 }
 
-type NodeKey = (u8, usize, [(u8, u64); 4]);
+pub type NodeKey = (u8, usize, [(u8, u64); 4]);
 
 /// Everything one month's rules did, as programs.
 #[derive(Debug)]
@@ -351,13 +359,25 @@ impl Recording {
         Lazy(id)
     }
 
+    /// An operation's node. A script's numbers become scalar nodes of their own (see
+    /// [`Scalar::Const`]).
     pub fn op(&mut self, op: Op, args: Vec<Arg>) -> Lazy {
+        let args = args
+            .into_iter()
+            .map(|a| match a {
+                Arg::Scalar(SArg::Const(n)) => {
+                    Arg::Scalar(SArg::Node(self.scalar(Scalar::Const(n), n).id))
+                }
+                other => other,
+            })
+            .collect();
         self.node(Node::Op(op, args))
     }
 
     /// A new scalar node with its value this month.
     fn scalar(&mut self, scalar: Scalar, value: Num) -> Sym {
         let mask = match scalar {
+            Scalar::Const(_) => 0,
             Scalar::Param(p) => p.bit(),
             Scalar::Binary(_, a, b) => self.mask(a) | self.mask(b),
             Scalar::Unary(_, a) | Scalar::TimingRamp(_, a) | Scalar::TimingCalendarMonth(_, a) => {
@@ -394,7 +414,8 @@ impl Recording {
     }
 }
 
-fn node_key(node: &Node) -> NodeKey {
+/// What identifies a node's computation: two nodes with equal keys compute the same column.
+pub fn node_key(node: &Node) -> NodeKey {
     let arg = |a: &Arg| match a {
         Arg::Col(id) => (1, *id as u64),
         Arg::Scalar(SArg::Node(id)) => (2, *id as u64),
@@ -405,6 +426,7 @@ fn node_key(node: &Node) -> NodeKey {
         Node::Input(c) => (200, c.index(), args),
         Node::External(id) => (201, *id as usize, args),
         Node::State(id) => (202, *id as usize, args),
+        Node::Var(id) => (203, *id as usize, args),
         Node::Op(op, operands) => {
             for (slot, a) in args.iter_mut().zip(operands) {
                 *slot = arg(a);
@@ -511,6 +533,7 @@ pub fn evaluate(
     value: impl Fn(SArg) -> Num,
 ) -> Option<Num> {
     match *scalar {
+        Scalar::Const(n) => Some(n),
         Scalar::Param(p) => Some(param(p)),
         Scalar::Binary(op, a, b) => scalar_binary(op, value(a), value(b)),
         Scalar::Unary(op, a) => scalar_unary(op, value(a)),
