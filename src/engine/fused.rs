@@ -60,6 +60,8 @@ pub(super) struct FusedPart<'r> {
     metrics: Vec<usize>,
     /// Months recorded rather than replayed: for tests and reports.
     pub(super) recordings: usize,
+    recording_time: std::time::Duration,
+    compile_time: std::time::Duration,
 }
 
 impl<'r> FusedPart<'r> {
@@ -112,6 +114,8 @@ impl<'r> FusedPart<'r> {
                 .map(|m| index(contract::variable_of(m)))
                 .collect(),
             recordings: 0,
+            recording_time: Default::default(),
+            compile_time: Default::default(),
             prepared,
         }
         .with_scripts(scripts)
@@ -187,7 +191,9 @@ impl<'r> FusedPart<'r> {
                         .expect("a trace of every shape in the key")
                 })
                 .collect();
+            let started = std::time::Instant::now();
             self.programs.insert(key.clone(), fused::compose(&chosen));
+            self.compile_time += started.elapsed();
         }
         let leaves = fused::Leaves {
             inputs: &self.workforce.inputs,
@@ -198,7 +204,8 @@ impl<'r> FusedPart<'r> {
         let mut outputs = program.run(self.range.len(), &self.values, &leaves);
         let figures = self.metrics.iter().map(|&m| outputs[m].clone()).collect();
         outputs[self.fte] = outputs[self.fte_next].clone();
-        self.state = outputs;
+        let last_month = std::mem::replace(&mut self.state, outputs);
+        program.recycle(last_month);
         Ok(figures)
     }
 
@@ -213,6 +220,7 @@ impl<'r> FusedPart<'r> {
         active: bool,
     ) -> Result<ScriptTrace, RunError> {
         self.recordings += 1;
+        let started = std::time::Instant::now();
         let recording =
             RecordingGuard::start(self.range.len(), std::mem::take(&mut self.externals));
         let result = self.record_script(rules, script, params, active, &recording);
@@ -221,6 +229,7 @@ impl<'r> FusedPart<'r> {
             Ok(outputs) => {
                 let (trace, externals) = ScriptTrace::new(finished, outputs, active);
                 self.externals = externals;
+                self.recording_time += started.elapsed();
                 Ok(trace)
             }
             Err(e) => {
@@ -385,14 +394,16 @@ pub(super) fn note_interpreted(scenario: &str, reason: &str) {
     }
 }
 
-/// Says how much recording and compiling a part needed (`RUST_LOG=wfplan=debug`).
+/// Says how much recording and compiling a part needed (`WFPLAN_LOG=wfplan=debug`).
 impl Drop for FusedPart<'_> {
     fn drop(&mut self) {
         tracing::debug!(
-            "rule compiler, segments {:?}: {} scripts recorded, {} month programs, traces per script {:?}",
+            "rule compiler, segments {:?}: {} scripts recorded in {:?}, {} month programs compiled in {:?}, traces per script {:?}",
             self.range,
             self.recordings,
+            self.recording_time,
             self.programs.len(),
+            self.compile_time,
             self.traces.iter().map(|t| t.len()).collect::<Vec<_>>()
         );
     }

@@ -56,6 +56,11 @@ impl Column {
         Arc::get_mut(&mut self.0)
     }
 
+    /// The values, if no other holder shares them.
+    pub fn into_unique(self) -> Option<Vec<f64>> {
+        Arc::try_unwrap(self.0).ok()
+    }
+
     pub fn into_vec(self) -> Vec<f64> {
         Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
     }

@@ -123,6 +123,9 @@ pub struct Program {
     /// The kernels' block registers, and one spare to write into.
     registers: Vec<Box<[f64; BLOCK]>>,
     scratch: Box<[f64; BLOCK]>,
+    /// Columns no longer held by anyone, to write the next month's into: a new column
+    /// each month would be new memory each month, whose pages the kernel must map again.
+    spare: Vec<Vec<f64>>,
     /// Column nodes, kernels, instructions: for reports and tests.
     pub stats: Stats,
 }
@@ -418,7 +421,19 @@ impl Program {
             store: vec![Column::new(Vec::new()); slots as usize],
             registers: (0..registers).map(|_| Box::new([0.0; BLOCK])).collect(),
             scratch: Box::new([0.0; BLOCK]),
+            spare: Vec::new(),
             stats,
+        }
+    }
+
+    /// Takes back columns of an earlier month that no one holds any more.
+    pub fn recycle(&mut self, columns: impl IntoIterator<Item = Column>) {
+        for column in columns {
+            if self.spare.len() < 64 {
+                if let Some(values) = column.into_unique() {
+                    self.spare.push(values);
+                }
+            }
         }
     }
 
@@ -455,6 +470,7 @@ impl Program {
                         leaves,
                         &value,
                         (&mut self.registers, &mut self.scratch),
+                        &mut self.spare,
                     ),
                     Step::Barrier { op, args, slot } => {
                         let columns: Vec<Column> = args
@@ -596,6 +612,7 @@ fn run_kernel(
     leaves: &Leaves,
     value: &impl Fn(SArg) -> f64,
     (registers, scratch): (&mut [Box<[f64; BLOCK]>], &mut Box<[f64; BLOCK]>),
+    spare: &mut Vec<Vec<f64>>,
 ) {
     // The kernel's outputs, taken out of the store (reused in place when no one else
     // holds last month's column), so that the store can be read while they are written.
@@ -606,7 +623,7 @@ fn run_kernel(
             let mut column = std::mem::replace(&mut store[slot as usize], Column::new(Vec::new()));
             let mut values = match column.unique_mut() {
                 Some(v) => std::mem::take(v),
-                None => Vec::new(),
+                None => spare.pop().unwrap_or_default(),
             };
             values.resize(len, 0.0);
             values
