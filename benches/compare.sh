@@ -48,33 +48,66 @@ echo
 echo "== national: $SEGMENTS segments x 120 months, every reference kind, results in memory"
 "$NATIONAL" "${ARGS[@]}" --impl check
 
+# The engine runs its rules on the rule compiler (the default) or, with
+# WFPLAN_RULES=interpreted, on the interpreter alone: the same figures either way.
 rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl engine --repeat "$REPEAT"); engine=$(best)
-echo "engine (rhai rules), segment detail:   $engine s, peak $rss MB"
+echo "engine (compiled rules), segment detail:     $engine s, peak $rss MB"
+rss=$(peak env WFPLAN_RULES=interpreted "$NATIONAL" "${ARGS[@]}" --impl engine --repeat "$REPEAT"); engine_interp=$(best)
+echo "engine (interpreted rules), segment detail:  $engine_interp s, peak $rss MB"
 rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl engine --repeat "$REPEAT" --threads 1); engine1=$(best)
-echo "engine, one thread:                    $engine1 s, peak $rss MB"
+echo "engine (compiled), one thread:               $engine1 s, peak $rss MB"
+rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl engine --repeat "$REPEAT" --detail total); engine_total=$(best)
+echo "engine (compiled), total detail:             $engine_total s, peak $rss MB"
+rss=$(peak env WFPLAN_RULES=interpreted "$NATIONAL" "${ARGS[@]}" --impl engine --repeat "$REPEAT" --detail total); engine_total_interp=$(best)
+echo "engine (interpreted), total detail:          $engine_total_interp s, peak $rss MB"
 rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl engine --repeat "$REPEAT" --detail staff_group); engine_coarse=$(best)
-echo "engine, staff_group detail:            $engine_coarse s, peak $rss MB"
+echo "engine (compiled), staff_group detail:       $engine_coarse s, peak $rss MB"
 rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl native --repeat "$REPEAT"); native=$(best)
-echo "native kernel, segment detail:         $native s, peak $rss MB"
+echo "native kernel, segment detail:               $native s, peak $rss MB"
+rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl native --repeat "$REPEAT" --detail total); native_total=$(best)
+echo "native kernel, total detail:                 $native_total s, peak $rss MB"
 rss=$(peak "$NATIONAL" "${ARGS[@]}" --impl native --repeat "$REPEAT" --threads 1); native1=$(best)
-echo "native kernel, one thread:             $native1 s, peak $rss MB"
+echo "native kernel, one thread:                   $native1 s, peak $rss MB"
 /usr/bin/time -f "%M" -o "$WORK/rss.txt" python3 benches/peers/numpy_model.py "${ARGS[@]}" \
     --no-out --timing --repeat "$REPEAT" 2>"$WORK/numpy.txt" >/dev/null || { cat "$WORK/numpy.txt"; exit 1; }
 numpy=$(sed -n 's/^engine: \([0-9.]*\) s.*/\1/p' "$WORK/numpy.txt")
-echo "NumPy peer:                            $numpy s, peak $(($(tail -1 "$WORK/rss.txt") / 1024)) MB"
+echo "NumPy peer (compute alone):                  $numpy s, peak $(($(tail -1 "$WORK/rss.txt") / 1024)) MB"
+# The whole `wfplan run` process at total detail: reading the data, checking, running and
+# storing in a new DuckDB file.
+rm -f "$WORK/national.duckdb" "$WORK/national.duckdb.wal"
+/usr/bin/time -f "%e %M" -o "$WORK/rss.txt" "$WFPLAN" run --db "$WORK/national.duckdb" --rules rules \
+    --data "$WORK/national-data" --detail total --quiet benches/scenarios/national.toml
+read -r whole kb <"$WORK/rss.txt"
+echo "wfplan run, whole process, total detail:     $whole s, peak $((kb / 1024)) MB"
 segment_months=$((SEGMENTS * 120))
 echo "segment-months/s: engine $(awk -v s=$segment_months -v t=$engine 'BEGIN{printf "%.3g", s/t}')," \
     "native $(awk -v s=$segment_months -v t=$native 'BEGIN{printf "%.3g", s/t}')," \
     "NumPy $(awk -v s=$segment_months -v t=$numpy 'BEGIN{printf "%.3g", s/t}')"
-echo "ratios: engine vs NumPy $(ratio "$numpy" "$engine")x faster;" \
-    "engine / native time $(ratio "$engine" "$native");" \
-    "one thread: engine / native $(ratio "$engine1" "$native1")"
+echo "ratios: engine vs NumPy $(ratio "$numpy" "$engine")x faster (segment detail)," \
+    "$(ratio "$numpy" "$engine_total")x (total detail);" \
+    "whole wfplan run vs NumPy compute $(ratio "$numpy" "$whole")x;" \
+    "compiled vs interpreted $(ratio "$engine_interp" "$engine")x (segment), $(ratio "$engine_total_interp" "$engine_total")x (total)"
+echo "engine / native time: $(ratio "$engine" "$native") (segment detail), $(ratio "$engine_total" "$native_total") (total detail);" \
+    "one thread $(ratio "$engine1" "$native1")"
+
+echo
+echo "== one scenario of the sample ICS, 183 segments x 60 months (best of 50, engine time)"
+for name in baseline faculty_plan; do
+    peak "$NATIONAL" --data data/sample/workforce.csv --scenario "scenarios/$name.toml" \
+        --impl engine --repeat 50 --threads 1 >/dev/null; compiled=$(best)
+    peak env WFPLAN_RULES=interpreted "$NATIONAL" --data data/sample/workforce.csv --scenario "scenarios/$name.toml" \
+        --impl engine --repeat 50 --threads 1 >/dev/null; interpreted=$(best)
+    echo "$name: compiled $compiled s, interpreted $interpreted s ($(ratio "$interpreted" "$compiled")x)"
+done
 
 echo
 echo "== sweep: benches/scenarios/sweep.toml (1,000 scenarios of the sample ICS, 60 months)"
 rss=$(peak "$NATIONAL" --data data/sample/workforce.csv --scenario benches/scenarios/sweep.toml \
     --impl batch --detail staff_group --repeat 1)
-echo "engine only, results in memory:        $(best) s, peak $rss MB"
+echo "engine (compiled), results in memory:  $(best) s, peak $rss MB"
+rss=$(peak env WFPLAN_RULES=interpreted "$NATIONAL" --data data/sample/workforce.csv --scenario benches/scenarios/sweep.toml \
+    --impl batch --detail staff_group --repeat 1)
+echo "engine (interpreted), in memory:       $(best) s, peak $rss MB"
 rm -f "$WORK/sweep.duckdb" "$WORK/sweep.duckdb.wal"
 /usr/bin/time -f "%e %M" -o "$WORK/rss.txt" "$WFPLAN" run --db "$WORK/sweep.duckdb" --rules rules \
     --data data/sample/workforce.csv --detail staff_group --quiet benches/scenarios/sweep.toml

@@ -139,7 +139,23 @@ fn main() {
     };
     let engine =
         || run_scenario(&rules, &workforce, &scenario, &options).expect("the scenario runs");
-    let kernel = || native::run(&workforce, &scenario);
+    // The native kernel keeps every segment's rows, or at `--detail total` sums them as
+    // it goes (like for like with the engine at that detail).
+    let total = match options.detail {
+        Detail::Segment => false,
+        Detail::GroupBy(ref keys) if keys.is_empty() => true,
+        _ if args.implementation == "native" => {
+            panic!("the native kernel runs at segment or total detail")
+        }
+        _ => false,
+    };
+    let kernel = || {
+        if total {
+            native::run_total(&workforce, &scenario)
+        } else {
+            native::run(&workforce, &scenario)
+        }
+    };
 
     if args.implementation == "check" {
         let (ours, theirs) = pool.install(|| (engine(), kernel()));

@@ -343,6 +343,14 @@ struct Figures(*mut f64);
 unsafe impl Send for Figures {}
 unsafe impl Sync for Figures {}
 
+impl Figures {
+    /// The buffer's start (a method, so that a closure captures the whole `Figures`,
+    /// which is `Sync`, rather than its pointer field alone).
+    fn start(self) -> *mut f64 {
+        self.0
+    }
+}
+
 /// Runs one scenario at segment detail, on the current rayon pool.
 pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
     let workforce = scenario.apply_overrides(workforce);
@@ -373,8 +381,21 @@ pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
         org_chunks(&workforce, CHUNK)
     };
     chunks.par_iter().for_each(|range| {
-        // SAFETY: each chunk writes only the rows of its own segments.
-        run_chunk(&workforce, scenario, &prepared, range.clone(), out);
+        let start = range.start;
+        run_chunk(
+            &workforce,
+            scenario,
+            &prepared,
+            range.clone(),
+            |t, i, row| {
+                // SAFETY: row `start + i` of month `t` belongs to this chunk alone, and lies
+                // inside the buffer of `months * n * WIDTH` figures.
+                unsafe {
+                    let at = out.start().add((t * n + start + i) * WIDTH);
+                    std::ptr::copy_nonoverlapping(row.as_ptr(), at, WIDTH);
+                }
+            },
+        );
     });
     RunResults {
         draws: wfplan::model::DrawRange::DETERMINISTIC,
@@ -395,14 +416,76 @@ pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
     }
 }
 
+/// Runs one scenario at total detail (one row, every segment summed), on the current
+/// rayon pool: each chunk sums its segments' figures as it goes, and the chunks' sums are
+/// added in chunk order. Writes no segment rows, as the engine at `--detail total` keeps
+/// none.
+pub fn run_total(workforce: &Workforce, scenario: &Scenario) -> RunResults {
+    let workforce = scenario.apply_overrides(workforce);
+    let mut prepared: Vec<Prepared> = scenario
+        .interventions
+        .iter()
+        .map(|i| prepare(&workforce, scenario, i))
+        .collect();
+    prepared.sort_by_key(|p| p.stage);
+    let n = workforce.len();
+    let months = scenario.months;
+    let across_orgs = prepared.iter().any(|p| {
+        matches!(
+            p.effect,
+            Effect::Transfer {
+                within_org: false,
+                ..
+            }
+        )
+    });
+    let chunks = if across_orgs {
+        std::iter::once(0..n).collect()
+    } else {
+        org_chunks(&workforce, CHUNK)
+    };
+    let sums: Vec<Vec<f64>> = chunks
+        .par_iter()
+        .map(|range| {
+            let mut sums = vec![0.0; months * WIDTH];
+            run_chunk(
+                &workforce,
+                scenario,
+                &prepared,
+                range.clone(),
+                |t, _, row| {
+                    for (sum, value) in sums[t * WIDTH..(t + 1) * WIDTH].iter_mut().zip(row) {
+                        *sum += value;
+                    }
+                },
+            );
+            sums
+        })
+        .collect();
+    let mut figures = vec![0.0; months * WIDTH];
+    for chunk in sums {
+        for (total, value) in figures.iter_mut().zip(chunk) {
+            *total += value;
+        }
+    }
+    RunResults {
+        draws: wfplan::model::DrawRange::DETERMINISTIC,
+        scenario: scenario.name.clone(),
+        start: scenario.start,
+        months,
+        key_names: Vec::new(),
+        rows: vec![Vec::new()],
+        figures,
+    }
+}
+
 fn run_chunk(
     workforce: &Workforce,
     scenario: &Scenario,
     prepared: &[Prepared],
     range: std::ops::Range<usize>,
-    out: Figures,
+    mut emit: impl FnMut(usize, usize, &[f64; WIDTH]),
 ) {
-    let n_all = workforce.len();
     let input = |c: InputColumn| &workforce.input(c).values()[range.clone()];
     let est = input(InputColumn::Establishment);
     let growth = input(InputColumn::DemandGrowth);
@@ -713,12 +796,7 @@ fn run_chunk(
                 transfers_in[i],
                 transfers_out[i],
             ];
-            // SAFETY: row `range.start + i` of month `t` belongs to this chunk alone, and
-            // lies inside the buffer of `months * n_all * WIDTH` figures.
-            unsafe {
-                let at = out.0.add((t * n_all + range.start + i) * WIDTH);
-                std::ptr::copy_nonoverlapping(row.as_ptr(), at, WIDTH);
-            }
+            emit(t, i, &row);
             fte[i] = f - leavers + joiners - transfers_out[i] + transfers_in[i];
         }
     }

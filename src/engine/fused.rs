@@ -52,6 +52,8 @@ pub(super) struct FusedPart<'r> {
     programs: rustc_hash::FxHashMap<Vec<u32>, Program>,
     /// The month's scalar values, every script's one after another.
     values: Vec<Num>,
+    /// The key of last month's program.
+    last_key: Vec<u32>,
     /// Every engine variable (in `fused::variables()` order) at the start of the month.
     state: Vec<Column>,
     fte: usize,
@@ -106,6 +108,7 @@ impl<'r> FusedPart<'r> {
             shapes: (0..prepared.len() + 2).map(|_| Vec::new()).collect(),
             programs: Default::default(),
             values: Vec::new(),
+            last_key: Vec::new(),
             state,
             fte,
             fte_next: index("fte_next"),
@@ -134,6 +137,16 @@ impl<'r> FusedPart<'r> {
         calendar_month: INT,
         seasonality: &Seasonality,
     ) -> Result<Vec<Column>, RunError> {
+        // Replaying runs no rhai, whose operations count towards the deadline: check it
+        // once a month, so that a long run on a large workforce stops within its budget.
+        if crate::rules::sandbox::deadline_passed() {
+            return Err(RunError::Rule(RuleProblem {
+                file: rules.flows.file.clone(),
+                line: None,
+                column: None,
+                message: "the scenario ran past its time budget and was stopped".into(),
+            }));
+        }
         let of_month = (calendar_month - 1) as usize;
         let params = MonthParams {
             t,
@@ -200,6 +213,14 @@ impl<'r> FusedPart<'r> {
             externals: &self.externals.columns,
             state: &self.state,
         };
+        if key != self.last_key {
+            // Another program this month: last month's lets its kept columns go (a part
+            // holding every program's would hold a copy of its data per program).
+            if let Some(last) = self.programs.get_mut(&self.last_key) {
+                last.release();
+            }
+            self.last_key = key.clone();
+        }
         let program = self.programs.get_mut(&key).expect("compiled above");
         let mut outputs = program.run(self.range.len(), &self.values, &leaves);
         let figures = self.metrics.iter().map(|&m| outputs[m].clone()).collect();
@@ -321,8 +342,9 @@ impl<'r> FusedPart<'r> {
             s if s == flows => &rules.flows.file,
             s => &self.prepared[s - 1].kind.script.file,
         };
-        fused::variables()
-            .map(|name| Ok(Arg::Col(lazy_of(scope.get(name), name, recording, file)?.0)))
+        engine_variables(&scope)
+            .zip(fused::variables())
+            .map(|(value, name)| Ok(Arg::Col(lazy_of(Some(value), name, recording, file)?.0)))
             .collect()
     }
 }
@@ -339,11 +361,30 @@ fn keep_columns(
     recording: &RecordingGuard,
     file: &str,
 ) -> Result<(), RuleProblem> {
-    for name in names {
+    // Mostly every variable is a column already: only the others are looked up and set.
+    let others: Vec<&str> = engine_variables(scope)
+        .zip(fused::variables())
+        .filter(|(value, name)| names.contains(name) && !value.is::<Lazy>())
+        .map(|(_, name)| name)
+        .collect();
+    for name in others {
         let lazy = lazy_of(scope.get(name), name, recording, file)?;
-        scope.set_value(*name, lazy);
+        scope.set_value(name, lazy);
     }
     Ok(())
+}
+
+/// The engine's variables, in `fused::variables()` order: pushed last before the scripts
+/// run, so after the scope is rewound they are its last entries (`iter_raw` gives the
+/// entries last first).
+fn engine_variables<'s>(scope: &'s Scope) -> std::iter::Rev<std::vec::IntoIter<&'s Dynamic>> {
+    let count = fused::variables().count();
+    let last_first: Vec<&Dynamic> = scope
+        .iter_raw()
+        .take(count)
+        .map(|(_, _, value)| value)
+        .collect();
+    last_first.into_iter().rev()
 }
 
 /// A variable's value as a recorded column: a number stands for itself in every segment.

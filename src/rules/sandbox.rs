@@ -49,7 +49,7 @@ thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-fn deadline_passed() -> bool {
+pub(crate) fn deadline_passed() -> bool {
     DEADLINE.with(|d| d.get().is_some_and(|deadline| Instant::now() >= deadline))
 }
 

@@ -120,3 +120,27 @@ intervention_cost += fte / sum(fte);
         );
     }
 }
+
+#[test]
+fn the_native_kernel_at_total_detail_sums_what_the_engine_sums() {
+    // The kernel adds each chunk's segments and then the chunks, the engine every segment
+    // in order: the same figures but for the last bits of the sums.
+    let workforce = generated(2 * wfplan::engine::PART_SEGMENTS + 300);
+    let scenario = national(&workforce);
+    let options = RunOptions {
+        detail: wfplan::model::Detail::parse("total", &workforce.key_names).unwrap(),
+        ..RunOptions::default()
+    };
+    let ours = run_scenario(rules(), &workforce, &scenario, &options).unwrap();
+    let theirs = kernel::run_total(&workforce, &scenario);
+    assert_eq!(ours.rows, theirs.rows);
+    for (at, (x, y)) in ours.figures.iter().zip(&theirs.figures).enumerate() {
+        let scale = x.abs().max(y.abs()).max(1.0);
+        assert!(
+            (x - y).abs() <= 1e-12 * scale,
+            "{} in month {}: engine {x}, native {y}",
+            wfplan::model::METRICS[at % wfplan::model::METRICS.len()],
+            at / wfplan::model::METRICS.len()
+        );
+    }
+}

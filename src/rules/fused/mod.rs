@@ -9,13 +9,17 @@
 //! segments with their intermediates in cache, with common subexpressions shared and the
 //! columns that do not change from month to month computed once.
 //!
-//! A recording holds for every month where the script's control flow goes the same way:
-//! the [`Trace`] keeps the questions the scripts asked of the month (its guards) and the
-//! expressions of the numbers that vary, and is replayed wherever the answers are the
-//! same. A month no trace fits is recorded again. Anything the recorder does not handle
-//! (a segment index, `sum`, a `switch`, an operator on numbers it does not mirror) fails
-//! the recording, and the engine runs the scenario on the interpreter instead
-//! (`engine::Run::execute`): same figures, slower.
+//! Each script is recorded on its own ([`ScriptTrace`]), its inputs being the engine's
+//! variables as the scripts before it leave them. A trace holds for every month where the
+//! script's control flow goes the same way: it keeps the questions the script asked of
+//! the month (its guards) and the expressions of the numbers that vary, and is replayed
+//! wherever the answers are the same. A month no trace of a script fits records that
+//! script again (a pipeline whose cohorts change records its own lines, not the month's).
+//! The month's program is [`compose`]d from one trace per script and kept by the traces'
+//! shapes, so traces that differ only in their numbers share it. Anything the recorder
+//! does not handle (a segment index, `sum`, a `switch`, an operator on numbers it does
+//! not mirror) fails the recording, and the engine runs the scenario on the interpreter
+//! instead (`engine::Run::execute`): same figures, slower.
 //!
 //! Invariants:
 //! - every column node computes what the interpreter's operation computes, on the same

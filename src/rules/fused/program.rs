@@ -426,6 +426,17 @@ impl Program {
         }
     }
 
+    /// Lets the kept columns go, to be computed again when the program next runs.
+    pub fn release(&mut self) {
+        for column in &mut self.store {
+            *column = Column::new(Vec::new());
+        }
+        for group in &mut self.groups {
+            group.last = None;
+        }
+        self.spare.clear();
+    }
+
     /// Takes back columns of an earlier month that no one holds any more.
     pub fn recycle(&mut self, columns: impl IntoIterator<Item = Column>) {
         for column in columns {
