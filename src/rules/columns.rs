@@ -628,9 +628,13 @@ pub fn spread_to_others(
     let (members, starts) = (&groups.members, &groups.starts);
     // Per member of one group: the sum of the target weights before and after it, and the
     // source's shares per unit of weight (split by weight) or per target (equal split).
+    // Buffers of one group at a time, reused from group to group (a transfer runs every
+    // month, over every group).
     let mut before = Vec::new();
     let mut per_weight = Vec::new();
     let mut per_target = Vec::new();
+    let mut weight_before = Vec::new();
+    let mut target_before = Vec::new();
     for g in 0..groups.count {
         let group = &members[starts[g]..starts[g + 1]];
         let is_target = |i: usize| target[i] != 0.0;
@@ -665,17 +669,16 @@ pub fn spread_to_others(
         per_weight.reverse();
         per_target.reverse();
         // Each target receives from every source but itself.
-        let total_before = |shares: &[f64]| {
-            let mut sums = Vec::with_capacity(shares.len());
+        let running_sums = |shares: &[f64], sums: &mut Vec<f64>| {
+            sums.clear();
             let mut sum = 0.0;
             for share in shares {
                 sums.push(sum);
                 sum += share;
             }
-            sums
         };
-        let weight_before = total_before(&per_weight);
-        let target_before = total_before(&per_target);
+        running_sums(&per_weight, &mut weight_before);
+        running_sums(&per_target, &mut target_before);
         let (mut weight_after, mut target_after) = (0.0, 0.0);
         for (k, &j) in group.iter().enumerate().rev() {
             if is_target(j) {
