@@ -351,8 +351,12 @@ impl Figures {
     }
 }
 
-/// Runs one scenario at segment detail, on the current rayon pool.
-pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
+/// The scenario's workforce (overrides applied), its interventions in the order they act,
+/// and the chunks of segments the kernel runs side by side.
+fn plan(
+    workforce: &Workforce,
+    scenario: &Scenario,
+) -> (Workforce, Vec<Prepared>, Vec<std::ops::Range<usize>>) {
     let workforce = scenario.apply_overrides(workforce);
     let mut prepared: Vec<Prepared> = scenario
         .interventions
@@ -360,11 +364,6 @@ pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
         .map(|i| prepare(&workforce, scenario, i))
         .collect();
     prepared.sort_by_key(|p| p.stage);
-    let n = workforce.len();
-    let months = scenario.months;
-    let mut figures = vec![0.0; months * n * WIDTH];
-    advise_huge_pages(&mut figures);
-    let out = Figures(figures.as_mut_ptr());
     // A transfer between organisations needs every segment in one chunk.
     let across_orgs = prepared.iter().any(|p| {
         matches!(
@@ -376,10 +375,21 @@ pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
         )
     });
     let chunks = if across_orgs {
-        std::iter::once(0..n).collect()
+        std::iter::once(0..workforce.len()).collect()
     } else {
         org_chunks(&workforce, CHUNK)
     };
+    (workforce, prepared, chunks)
+}
+
+/// Runs one scenario at segment detail, on the current rayon pool.
+pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
+    let (workforce, prepared, chunks) = plan(workforce, scenario);
+    let n = workforce.len();
+    let months = scenario.months;
+    let mut figures = vec![0.0; months * n * WIDTH];
+    advise_huge_pages(&mut figures);
+    let out = Figures(figures.as_mut_ptr());
     chunks.par_iter().for_each(|range| {
         let start = range.start;
         run_chunk(
@@ -421,29 +431,8 @@ pub fn run(workforce: &Workforce, scenario: &Scenario) -> RunResults {
 /// added in chunk order. Writes no segment rows, as the engine at `--detail total` keeps
 /// none.
 pub fn run_total(workforce: &Workforce, scenario: &Scenario) -> RunResults {
-    let workforce = scenario.apply_overrides(workforce);
-    let mut prepared: Vec<Prepared> = scenario
-        .interventions
-        .iter()
-        .map(|i| prepare(&workforce, scenario, i))
-        .collect();
-    prepared.sort_by_key(|p| p.stage);
-    let n = workforce.len();
+    let (workforce, prepared, chunks) = plan(workforce, scenario);
     let months = scenario.months;
-    let across_orgs = prepared.iter().any(|p| {
-        matches!(
-            p.effect,
-            Effect::Transfer {
-                within_org: false,
-                ..
-            }
-        )
-    });
-    let chunks = if across_orgs {
-        std::iter::once(0..n).collect()
-    } else {
-        org_chunks(&workforce, CHUNK)
-    };
     let sums: Vec<Vec<f64>> = chunks
         .par_iter()
         .map(|range| {

@@ -140,12 +140,10 @@ impl<'r> FusedPart<'r> {
         // Replaying runs no rhai, whose operations count towards the deadline: check it
         // once a month, so that a long run on a large workforce stops within its budget.
         if crate::rules::sandbox::deadline_passed() {
-            return Err(RunError::Rule(RuleProblem {
-                file: rules.flows.file.clone(),
-                line: None,
-                column: None,
-                message: "the scenario ran past its time budget and was stopped".into(),
-            }));
+            return Err(RunError::Rule(super::variable_problem(
+                &rules.flows.file,
+                "the scenario ran past its time budget and was stopped".into(),
+            )));
         }
         let of_month = (calendar_month - 1) as usize;
         let params = MonthParams {
@@ -395,13 +393,7 @@ fn lazy_of(
     recording: &RecordingGuard,
     file: &str,
 ) -> Result<Lazy, RuleProblem> {
-    let problem = |message: String| RuleProblem {
-        file: file.to_string(),
-        line: None,
-        column: None,
-        message,
-    };
-    let value = value.ok_or_else(|| problem(format!("the variable `{name}` is missing")))?;
+    let value = super::present(value, name, file)?;
     if let Some(lazy) = value.read_lock::<Lazy>() {
         return Ok(*lazy);
     }
@@ -415,10 +407,13 @@ fn lazy_of(
     if let Some(sym) = value.read_lock::<Sym>() {
         return Ok(fill(Arg::Scalar(SArg::Node(sym.id))));
     }
-    Err(problem(format!(
-        "`{name}` must be a column or a number, not {}",
-        value.type_name()
-    )))
+    Err(super::variable_problem(
+        file,
+        format!(
+            "`{name}` must be a column or a number, not {}",
+            value.type_name()
+        ),
+    ))
 }
 
 /// Says, once per scenario and reason, that a scenario ran on the interpreter because

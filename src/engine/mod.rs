@@ -940,13 +940,8 @@ fn value_as_column(
     segments: usize,
     file: &str,
 ) -> Result<Column, RuleProblem> {
-    let problem = |message: String| RuleProblem {
-        file: file.to_string(),
-        line: None,
-        column: None,
-        message,
-    };
-    let value = value.ok_or_else(|| problem(format!("the variable `{name}` is missing")))?;
+    let problem = |message: String| variable_problem(file, message);
+    let value = present(value, name, file)?;
     // Borrowed, not cloned: cloning a script value copies its box.
     if let Some(column) = value.read_lock::<Column>() {
         if column.len() == segments {
@@ -967,6 +962,25 @@ fn value_as_column(
         "`{name}` must be a column or a number, not {}",
         value.type_name()
     )))
+}
+
+/// A problem with one of the engine's variables after a script, in the script's file.
+fn variable_problem(file: &str, message: String) -> RuleProblem {
+    RuleProblem {
+        file: file.to_string(),
+        line: None,
+        column: None,
+        message,
+    }
+}
+
+/// A variable's value, or the problem that a script removed it.
+fn present<'v>(
+    value: Option<&'v Dynamic>,
+    name: &str,
+    file: &str,
+) -> Result<&'v Dynamic, RuleProblem> {
+    value.ok_or_else(|| variable_problem(file, format!("the variable `{name}` is missing")))
 }
 
 /// How segment figures become result rows: one row per segment, or sums over groups.

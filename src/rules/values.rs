@@ -55,11 +55,19 @@ impl Timing {
 }
 
 pub fn register(engine: &mut Engine) {
+    register_segments(engine, |s, column| Ok(s.0.input(column).clone()));
+    register_timing(engine);
+}
+
+/// `seg`: its input columns as `input` gives them (the interpreter's columns, or the rule
+/// compiler's stand-ins), its key columns, `seg["name"]` for either, and `seg.count`.
+pub fn register_segments<T: Clone + Send + Sync + 'static>(
+    engine: &mut Engine,
+    input: fn(&Segments, InputColumn) -> Result<T, Box<EvalAltResult>>,
+) {
     engine.register_type_with_name::<Segments>("Segments");
     for column in InputColumn::ALL {
-        engine.register_get(column.name(), move |s: &mut Segments| {
-            s.0.input(column).clone()
-        });
+        engine.register_get(column.name(), move |s: &mut Segments| input(s, column));
     }
     for key in crate::model::workforce::REQUIRED_KEYS {
         engine.register_get(key, move |s: &mut Segments| {
@@ -69,9 +77,9 @@ pub fn register(engine: &mut Engine) {
         });
     }
     engine.register_indexer_get(
-        |s: &mut Segments, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+        move |s: &mut Segments, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
             if let Some(column) = InputColumn::from_name(name) {
-                return Ok(Dynamic::from(s.0.input(column).clone()));
+                return Ok(Dynamic::from(input(s, column)?));
             }
             s.0.key(name)
                 .map(|k| Dynamic::from(k.clone()))
@@ -91,8 +99,6 @@ pub fn register(engine: &mut Engine) {
             Ok(s.0.len() as INT)
         },
     );
-
-    register_timing(engine);
 }
 
 /// `timing` and its functions of a month index.

@@ -21,7 +21,7 @@ use rustc_hash::FxHashMap;
 
 use crate::model::{Column, InputColumn, KeyColumn};
 use crate::rules::columns::{self, Groups};
-use crate::rules::values::{Segments, Timing};
+use crate::rules::values::Timing;
 
 /// A column of the month's program, by node index.
 #[derive(Debug, Clone, Copy)]
@@ -638,18 +638,20 @@ fn scalar_op<A: ScalarOperand, B: ScalarOperand>(op: ScalarBin, a: &A, b: &B) ->
     with(|r| Ok(r.scalar(Scalar::Binary(op, a.sarg(), b.sarg()), value)))
 }
 
-/// Registers `name` on every mix of a month number with a number.
+/// Registers `name` on every mix of a month number with a number (one at least a month
+/// number), as `f` of the two operands.
+macro_rules! scalar_pairs {
+    ($engine:expr, $name:expr, |$a:ident, $b:ident| $body:expr) => {{
+        $engine.register_fn($name, move |$a: Sym, $b: Sym| $body);
+        $engine.register_fn($name, move |$a: Sym, $b: FLOAT| $body);
+        $engine.register_fn($name, move |$a: FLOAT, $b: Sym| $body);
+        $engine.register_fn($name, move |$a: Sym, $b: INT| $body);
+        $engine.register_fn($name, move |$a: INT, $b: Sym| $body);
+    }};
+}
+
 fn register_scalar_binary(engine: &mut Engine, name: &'static str, op: ScalarBin) {
-    macro_rules! pair {
-        ($a:ty, $b:ty) => {
-            engine.register_fn(name, move |a: $a, b: $b| scalar_op(op, &a, &b));
-        };
-    }
-    pair!(Sym, Sym);
-    pair!(Sym, FLOAT);
-    pair!(FLOAT, Sym);
-    pair!(Sym, INT);
-    pair!(INT, Sym);
+    scalar_pairs!(engine, name, |a, b| scalar_op(op, &a, &b));
 }
 
 fn scalar_compare<A: ScalarOperand, B: ScalarOperand>(cmp: Cmp, a: &A, b: &B) -> Fallible<bool> {
@@ -659,16 +661,7 @@ fn scalar_compare<A: ScalarOperand, B: ScalarOperand>(cmp: Cmp, a: &A, b: &B) ->
 
 fn register_compare(engine: &mut Engine, name: &'static str, cmp: Cmp, op: Op) {
     register_column_binary(engine, name, op);
-    macro_rules! pair {
-        ($a:ty, $b:ty) => {
-            engine.register_fn(name, move |a: $a, b: $b| scalar_compare(cmp, &a, &b));
-        };
-    }
-    pair!(Sym, Sym);
-    pair!(Sym, FLOAT);
-    pair!(FLOAT, Sym);
-    pair!(Sym, INT);
-    pair!(INT, Sym);
+    scalar_pairs!(engine, name, |a, b| scalar_compare(cmp, &a, &b));
 }
 
 fn column_unary(op: Op, a: Lazy) -> Fallible<Lazy> {
@@ -876,39 +869,9 @@ pub fn register(engine: &mut Engine) {
     register_timing(engine);
 }
 
-fn input_node(column: InputColumn) -> Fallible<Lazy> {
-    with(|r| Ok(r.node(Node::Input(column))))
-}
-
 fn register_segments(engine: &mut Engine) {
-    engine.register_type_with_name::<Segments>("Segments");
-    for column in InputColumn::ALL {
-        engine.register_get(column.name(), move |_: &mut Segments| input_node(column));
-    }
-    for key in crate::model::workforce::REQUIRED_KEYS {
-        engine.register_get(key, move |s: &mut Segments| {
-            s.0.key(key)
-                .cloned()
-                .expect("required keys are checked on import")
-        });
-    }
-    engine.register_indexer_get(|s: &mut Segments, name: &str| -> Fallible<Dynamic> {
-        if let Some(column) = InputColumn::from_name(name) {
-            return Ok(Dynamic::from(input_node(column)?));
-        }
-        s.0.key(name)
-            .map(|k| Dynamic::from(k.clone()))
-            .ok_or_else(|| {
-                format!(
-                    "the segments have no column '{name}'; key columns are {}",
-                    s.0.key_names.join(", ")
-                )
-                .into()
-            })
-    });
-    engine.register_get("count", |s: &mut Segments| -> Fallible<INT> {
-        columns::whole_columns_only("seg.count")?;
-        Ok(s.0.len() as INT)
+    crate::rules::values::register_segments(engine, |_, column| {
+        with(|r| Ok(r.node(Node::Input(column))))
     });
 }
 
