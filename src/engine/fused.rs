@@ -1,6 +1,7 @@
 //! The month loop on the rule compiler (`rules::fused`): a part of the segments whose
-//! months are replayed from recorded traces, recording a month again only where no trace
-//! holds. It gives the figures [`super::Part`] gives, from the same scripts.
+//! months are replayed from recorded traces, each script recorded again only in a month
+//! where none of its traces holds. It gives the figures [`super::Part`] gives, from the
+//! same scripts.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -60,8 +61,9 @@ pub(super) struct FusedPart<'r> {
     fte_next: usize,
     /// Where each metric's variable is in the state.
     metrics: Vec<usize>,
-    /// Months recorded rather than replayed: for tests and reports.
-    pub(super) recordings: usize,
+    /// Scripts recorded, and the time recording and compiling took: reported when the
+    /// part is dropped (`WFPLAN_LOG=wfplan=debug`).
+    recordings: usize,
     recording_time: std::time::Duration,
     compile_time: std::time::Duration,
 }
@@ -97,6 +99,7 @@ impl<'r> FusedPart<'r> {
         let mut state: Vec<Column> = fused::variables().map(|_| zeros.clone()).collect();
         let fte = index("fte");
         state[fte] = workforce.input(InputColumn::Fte).clone();
+        // Rates, each intervention, flows.
         let scripts = prepared.len() + 2;
         FusedPart {
             range,
@@ -104,8 +107,8 @@ impl<'r> FusedPart<'r> {
             months: run.scenario.months as INT,
             columns,
             externals,
-            traces: (0..prepared.len() + 2).map(|_| Vec::new()).collect(),
-            shapes: (0..prepared.len() + 2).map(|_| Vec::new()).collect(),
+            traces: (0..scripts).map(|_| Vec::new()).collect(),
+            shapes: (0..scripts).map(|_| Vec::new()).collect(),
             programs: Default::default(),
             values: Vec::new(),
             last_key: Vec::new(),
@@ -121,12 +124,6 @@ impl<'r> FusedPart<'r> {
             compile_time: Default::default(),
             prepared,
         }
-        .with_scripts(scripts)
-    }
-
-    fn with_scripts(self, scripts: usize) -> Self {
-        debug_assert_eq!(self.traces.len(), scripts);
-        self
     }
 
     /// Runs month `t` and gives its figures, in `METRICS` order.
