@@ -12,8 +12,8 @@ use crate::model::results::METRICS;
 use crate::model::scenario::Seasonality;
 use crate::model::{Column, InputColumn, Workforce};
 use crate::rules::fused::{
-    self, Arg, Externals, Lazy, MonthParams, Node, Num, Op, Param, Program, RecordingGuard, SArg,
-    ScriptTrace, Sym,
+    self, Arg, Binary, Externals, Lazy, MonthParams, Node, Num, Op, Param, Program, RecordingGuard,
+    SArg, ScriptTrace, Sym,
 };
 use crate::rules::values::Segments;
 use crate::rules::{contract, RuleProblem, RuleSet};
@@ -324,9 +324,14 @@ impl<'r> FusedPart<'r> {
                     None => constant(p.cost_per_month),
                 };
                 let weight = Arg::Col(node(Node::External(columns.weight)).0);
-                let share = recording.with(|r| r.op(Op::Mul, vec![per_month, weight]));
-                let charged =
-                    recording.with(|r| r.op(Op::Add, vec![Arg::Col(cost.0), Arg::Col(share.0)]));
+                let share =
+                    recording.with(|r| r.op(Op::Binary(Binary::Mul), vec![per_month, weight]));
+                let charged = recording.with(|r| {
+                    r.op(
+                        Op::Binary(Binary::Add),
+                        vec![Arg::Col(cost.0), Arg::Col(share.0)],
+                    )
+                });
                 scope.set_value("intervention_cost", charged);
             }
             scope.rewind(base);

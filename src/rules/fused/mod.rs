@@ -36,7 +36,8 @@ use rhai::Engine;
 
 pub use program::{Leaves, Program, Stats};
 pub use record::{
-    Arg, Externals, Guard, Lazy, Node, Num, Op, Param, Recording, RecordingGuard, SArg, Sym,
+    Arg, Binary, Externals, Guard, Lazy, Node, Num, Op, Param, Recording, RecordingGuard, SArg,
+    Sym, Unary,
 };
 
 use super::contract;

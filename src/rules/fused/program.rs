@@ -22,7 +22,7 @@
 use crate::model::Column;
 use crate::rules::columns;
 
-use super::record::{Arg, Node, Num, Op, SArg};
+use super::record::{Arg, Binary, Node, Num, Op, SArg, Unary};
 
 /// Segments in a block: 512 values of a register are 4 KiB, so a kernel's registers stay
 /// in the L1 and L2 caches.
@@ -65,8 +65,8 @@ enum Src {
 /// Elementwise operations, by arity.
 #[derive(Debug, Clone, Copy)]
 enum Elementwise {
-    Binary(BinaryOp),
-    Unary(UnaryOp),
+    Binary(Binary),
+    Unary(Unary),
     Where,
     Fill,
 }
@@ -149,61 +149,10 @@ fn mask(b: bool) -> f64 {
     }
 }
 
-/// Elementwise operations of two operands.
-#[derive(Debug, Clone, Copy)]
-enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Min,
-    Max,
-    Pow,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-    Eq,
-    Ne,
-    And,
-    Or,
-}
-
-/// Elementwise operations of one operand.
-#[derive(Debug, Clone, Copy)]
-enum UnaryOp {
-    Neg,
-    Not,
-    Exp,
-    Ln,
-    Sqrt,
-    Abs,
-}
-
 fn elementwise(op: &Op) -> Elementwise {
-    use Elementwise::{Binary, Unary};
     match op {
-        Op::Add => Binary(BinaryOp::Add),
-        Op::Sub => Binary(BinaryOp::Sub),
-        Op::Mul => Binary(BinaryOp::Mul),
-        Op::Div => Binary(BinaryOp::Div),
-        Op::Min => Binary(BinaryOp::Min),
-        Op::Max => Binary(BinaryOp::Max),
-        Op::Pow => Binary(BinaryOp::Pow),
-        Op::Gt => Binary(BinaryOp::Gt),
-        Op::Ge => Binary(BinaryOp::Ge),
-        Op::Lt => Binary(BinaryOp::Lt),
-        Op::Le => Binary(BinaryOp::Le),
-        Op::Eq => Binary(BinaryOp::Eq),
-        Op::Ne => Binary(BinaryOp::Ne),
-        Op::And => Binary(BinaryOp::And),
-        Op::Or => Binary(BinaryOp::Or),
-        Op::Neg => Unary(UnaryOp::Neg),
-        Op::Not => Unary(UnaryOp::Not),
-        Op::Exp => Unary(UnaryOp::Exp),
-        Op::Ln => Unary(UnaryOp::Ln),
-        Op::Sqrt => Unary(UnaryOp::Sqrt),
-        Op::Abs => Unary(UnaryOp::Abs),
+        Op::Binary(b) => Elementwise::Binary(*b),
+        Op::Unary(u) => Elementwise::Unary(*u),
         Op::Where => Elementwise::Where,
         Op::Fill => Elementwise::Fill,
         Op::GroupHas(_) | Op::Spread(_) | Op::GroupHasOther(_) | Op::SpreadToOthers(_) => {
@@ -692,34 +641,34 @@ fn run_kernel(
 
 /// One loop per operation and operand kinds, each compiled on its own so that it
 /// vectorises (a function pointer per value would not).
-fn binary(out: &mut [f64], a: V, b: V, op: BinaryOp) {
+fn binary(out: &mut [f64], a: V, b: V, op: Binary) {
     match op {
-        BinaryOp::Add => binary_loop(out, a, b, |x, y| x + y),
-        BinaryOp::Sub => binary_loop(out, a, b, |x, y| x - y),
-        BinaryOp::Mul => binary_loop(out, a, b, |x, y| x * y),
-        BinaryOp::Div => binary_loop(out, a, b, |x, y| x / y),
-        BinaryOp::Min => binary_loop(out, a, b, f64::min),
-        BinaryOp::Max => binary_loop(out, a, b, f64::max),
-        BinaryOp::Pow => binary_loop(out, a, b, f64::powf),
-        BinaryOp::Gt => binary_loop(out, a, b, |x, y| mask(x > y)),
-        BinaryOp::Ge => binary_loop(out, a, b, |x, y| mask(x >= y)),
-        BinaryOp::Lt => binary_loop(out, a, b, |x, y| mask(x < y)),
-        BinaryOp::Le => binary_loop(out, a, b, |x, y| mask(x <= y)),
-        BinaryOp::Eq => binary_loop(out, a, b, |x, y| mask(x == y)),
-        BinaryOp::Ne => binary_loop(out, a, b, |x, y| mask(x != y)),
-        BinaryOp::And => binary_loop(out, a, b, |x, y| mask(x != 0.0 && y != 0.0)),
-        BinaryOp::Or => binary_loop(out, a, b, |x, y| mask(x != 0.0 || y != 0.0)),
+        Binary::Add => binary_loop(out, a, b, |x, y| x + y),
+        Binary::Sub => binary_loop(out, a, b, |x, y| x - y),
+        Binary::Mul => binary_loop(out, a, b, |x, y| x * y),
+        Binary::Div => binary_loop(out, a, b, |x, y| x / y),
+        Binary::Min => binary_loop(out, a, b, f64::min),
+        Binary::Max => binary_loop(out, a, b, f64::max),
+        Binary::Pow => binary_loop(out, a, b, f64::powf),
+        Binary::Gt => binary_loop(out, a, b, |x, y| mask(x > y)),
+        Binary::Ge => binary_loop(out, a, b, |x, y| mask(x >= y)),
+        Binary::Lt => binary_loop(out, a, b, |x, y| mask(x < y)),
+        Binary::Le => binary_loop(out, a, b, |x, y| mask(x <= y)),
+        Binary::Eq => binary_loop(out, a, b, |x, y| mask(x == y)),
+        Binary::Ne => binary_loop(out, a, b, |x, y| mask(x != y)),
+        Binary::And => binary_loop(out, a, b, |x, y| mask(x != 0.0 && y != 0.0)),
+        Binary::Or => binary_loop(out, a, b, |x, y| mask(x != 0.0 || y != 0.0)),
     }
 }
 
-fn unary(out: &mut [f64], a: V, op: UnaryOp) {
+fn unary(out: &mut [f64], a: V, op: Unary) {
     match op {
-        UnaryOp::Neg => unary_loop(out, a, |x| -x),
-        UnaryOp::Not => unary_loop(out, a, |x| mask(x == 0.0)),
-        UnaryOp::Exp => unary_loop(out, a, f64::exp),
-        UnaryOp::Ln => unary_loop(out, a, f64::ln),
-        UnaryOp::Sqrt => unary_loop(out, a, f64::sqrt),
-        UnaryOp::Abs => unary_loop(out, a, f64::abs),
+        Unary::Neg => unary_loop(out, a, |x| -x),
+        Unary::Not => unary_loop(out, a, |x| mask(x == 0.0)),
+        Unary::Exp => unary_loop(out, a, f64::exp),
+        Unary::Ln => unary_loop(out, a, f64::ln),
+        Unary::Sqrt => unary_loop(out, a, f64::sqrt),
+        Unary::Abs => unary_loop(out, a, f64::abs),
     }
 }
 

@@ -144,9 +144,9 @@ pub struct Guard {
     pub scalars: u32,
 }
 
-/// Elementwise and cross-segment operations of a column node.
-#[derive(Debug, Clone)]
-pub enum Op {
+/// Operations of a column node on two operands, segment by segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binary {
     Add,
     Sub,
     Mul,
@@ -162,12 +162,24 @@ pub enum Op {
     Ne,
     And,
     Or,
+}
+
+/// Operations of a column node on one operand, segment by segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unary {
     Neg,
     Not,
     Exp,
     Ln,
     Sqrt,
     Abs,
+}
+
+/// The operation of a column node: segment by segment, or across segments.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Binary(Binary),
+    Unary(Unary),
     /// `where(mask, a, b)`.
     Where,
     /// A scalar in every segment (`column(like, x)`, or a number left in a state variable).
@@ -191,41 +203,16 @@ impl Op {
     /// A number for the operation and, for cross-segment ones, the identity of their
     /// groups: two nodes with equal keys and operands compute the same column.
     fn key(&self) -> (u8, usize) {
-        let identity = match self {
-            Op::GroupHas(k) | Op::Spread(k) => columns::key_identity(k),
-            Op::GroupHasOther(g) | Op::SpreadToOthers(g) => g.identity(),
-            _ => 0,
-        };
-        let code = match self {
-            Op::Add => 0,
-            Op::Sub => 1,
-            Op::Mul => 2,
-            Op::Div => 3,
-            Op::Min => 4,
-            Op::Max => 5,
-            Op::Pow => 6,
-            Op::Gt => 7,
-            Op::Ge => 8,
-            Op::Lt => 9,
-            Op::Le => 10,
-            Op::Eq => 11,
-            Op::Ne => 12,
-            Op::And => 13,
-            Op::Or => 14,
-            Op::Neg => 15,
-            Op::Not => 16,
-            Op::Exp => 17,
-            Op::Ln => 18,
-            Op::Sqrt => 19,
-            Op::Abs => 20,
-            Op::Where => 21,
-            Op::Fill => 22,
-            Op::GroupHas(_) => 23,
-            Op::Spread(_) => 24,
-            Op::GroupHasOther(_) => 25,
-            Op::SpreadToOthers(_) => 26,
-        };
-        (code, identity)
+        match self {
+            Op::Binary(b) => (*b as u8, 0),
+            Op::Unary(u) => (20 + *u as u8, 0),
+            Op::Where => (30, 0),
+            Op::Fill => (31, 0),
+            Op::GroupHas(k) => (40, columns::key_identity(k)),
+            Op::Spread(k) => (41, columns::key_identity(k)),
+            Op::GroupHasOther(g) => (42, g.identity()),
+            Op::SpreadToOthers(g) => (43, g.identity()),
+        }
     }
 }
 
@@ -733,43 +720,53 @@ pub fn register(engine: &mut Engine) {
     engine.register_type_with_name::<KeyColumn>("KeyColumn");
     engine.register_type_with_name::<Groups>("Groups");
 
-    register_column_binary(engine, "+", Op::Add);
-    register_column_binary(engine, "-", Op::Sub);
-    register_column_binary(engine, "*", Op::Mul);
-    register_column_binary(engine, "/", Op::Div);
-    register_column_binary(engine, "min", Op::Min);
-    register_column_binary(engine, "max", Op::Max);
-    register_column_binary(engine, "pow", Op::Pow);
-    register_column_binary(engine, "**", Op::Pow);
-    register_column_binary(engine, "&", Op::And);
-    register_column_binary(engine, "|", Op::Or);
-    register_compare(engine, ">", Cmp::Gt, Op::Gt);
-    register_compare(engine, ">=", Cmp::Ge, Op::Ge);
-    register_compare(engine, "<", Cmp::Lt, Op::Lt);
-    register_compare(engine, "<=", Cmp::Le, Op::Le);
-    register_compare(engine, "==", Cmp::Eq, Op::Eq);
-    register_compare(engine, "!=", Cmp::Ne, Op::Ne);
-
-    register_scalar_binary(engine, "+", ScalarBin::Add);
-    register_scalar_binary(engine, "-", ScalarBin::Sub);
-    register_scalar_binary(engine, "*", ScalarBin::Mul);
-    register_scalar_binary(engine, "/", ScalarBin::Div);
-    register_scalar_binary(engine, "%", ScalarBin::Rem);
-    register_scalar_binary(engine, "min", ScalarBin::Min);
-    register_scalar_binary(engine, "max", ScalarBin::Max);
-    register_scalar_binary(engine, "pow", ScalarBin::Pow);
-
-    engine.register_fn("-", |a: Lazy| column_unary(Op::Neg, a));
-    engine.register_fn("!", |a: Lazy| column_unary(Op::Not, a));
-    engine.register_fn("exp", |a: Lazy| column_unary(Op::Exp, a));
-    engine.register_fn("ln", |a: Lazy| column_unary(Op::Ln, a));
-    engine.register_fn("sqrt", |a: Lazy| column_unary(Op::Sqrt, a));
-    engine.register_fn("abs", |a: Lazy| column_unary(Op::Abs, a));
-    engine.register_fn("-", |a: Sym| sym_unary(ScalarUn::Neg, a));
-    engine.register_fn("exp", |a: Sym| sym_unary(ScalarUn::Exp, a));
-    engine.register_fn("ln", |a: Sym| sym_unary(ScalarUn::Ln, a));
-    engine.register_fn("sqrt", |a: Sym| sym_unary(ScalarUn::Sqrt, a));
-    engine.register_fn("abs", |a: Sym| sym_unary(ScalarUn::Abs, a));
+    for (name, op) in [
+        ("+", Op::Binary(Binary::Add)),
+        ("-", Op::Binary(Binary::Sub)),
+        ("*", Op::Binary(Binary::Mul)),
+        ("/", Op::Binary(Binary::Div)),
+        ("min", Op::Binary(Binary::Min)),
+        ("max", Op::Binary(Binary::Max)),
+        ("pow", Op::Binary(Binary::Pow)),
+        ("**", Op::Binary(Binary::Pow)),
+        ("&", Op::Binary(Binary::And)),
+        ("|", Op::Binary(Binary::Or)),
+    ] {
+        register_column_binary(engine, name, op);
+    }
+    for (name, cmp, op) in [
+        (">", Cmp::Gt, Op::Binary(Binary::Gt)),
+        (">=", Cmp::Ge, Op::Binary(Binary::Ge)),
+        ("<", Cmp::Lt, Op::Binary(Binary::Lt)),
+        ("<=", Cmp::Le, Op::Binary(Binary::Le)),
+        ("==", Cmp::Eq, Op::Binary(Binary::Eq)),
+        ("!=", Cmp::Ne, Op::Binary(Binary::Ne)),
+    ] {
+        register_compare(engine, name, cmp, op);
+    }
+    for (name, op) in [
+        ("+", ScalarBin::Add),
+        ("-", ScalarBin::Sub),
+        ("*", ScalarBin::Mul),
+        ("/", ScalarBin::Div),
+        ("%", ScalarBin::Rem),
+        ("min", ScalarBin::Min),
+        ("max", ScalarBin::Max),
+        ("pow", ScalarBin::Pow),
+    ] {
+        register_scalar_binary(engine, name, op);
+    }
+    engine.register_fn("!", |a: Lazy| column_unary(Op::Unary(Unary::Not), a));
+    for (name, op, scalar) in [
+        ("-", Op::Unary(Unary::Neg), ScalarUn::Neg),
+        ("exp", Op::Unary(Unary::Exp), ScalarUn::Exp),
+        ("ln", Op::Unary(Unary::Ln), ScalarUn::Ln),
+        ("sqrt", Op::Unary(Unary::Sqrt), ScalarUn::Sqrt),
+        ("abs", Op::Unary(Unary::Abs), ScalarUn::Abs),
+    ] {
+        engine.register_fn(name, move |a: Lazy| column_unary(op.clone(), a));
+        engine.register_fn(name, move |a: Sym| sym_unary(scalar, a));
+    }
     // As the interpreter registers them, for plain numbers.
     engine.register_fn("exp", |a: FLOAT| a.exp());
     engine.register_fn("pow", |a: FLOAT, b: FLOAT| a.powf(b));
