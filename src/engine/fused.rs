@@ -422,6 +422,7 @@ fn lazy_of(
 /// the rule compiler could not record its rules: the figures are the same, the run slower.
 pub(super) fn note_interpreted(scenario: &str, reason: &str) {
     static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let reason = reason.replace("Runtime error: ", "");
     let key = format!("{scenario}\u{0}{reason}");
     let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
     if seen.len() < 1000 && !seen.contains(&key) {

@@ -324,7 +324,11 @@ impl<'r> Run<'_, 'r> {
                 }
                 Err(e) => {
                     if compile {
-                        not_compiled = Some(e.to_string());
+                        not_compiled = Some(match &e {
+                            // The rule and where, without the wrapping of a failed run.
+                            RunError::Rule(problem) => problem.to_string(),
+                            other => other.to_string(),
+                        });
                     }
                     last = Some(e);
                 }

@@ -216,6 +216,37 @@ fn check_lists_every_scenario_problem_with_file_and_field() {
 }
 
 #[test]
+fn a_rule_the_compiler_cannot_record_runs_interpreted_and_says_which() {
+    const LOOKS_AT_ALL: &str = r#"fn kind() { #{ summary: "leaver rate from the share of all FTE", stage: "rates", fields: #{} } }
+leaver = leaver * (1.0 + fte / sum(fte));
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    super::sandbox::copy_rules(&rules, &[("looks_at_all", LOOKS_AT_ALL)]);
+    let scenario = dir.path().join("looks.toml");
+    std::fs::write(
+        &scenario,
+        "start = \"2025-04\"\nmonths = 12\n[[interventions]]\nkind = \"looks_at_all\"\n",
+    )
+    .unwrap();
+    Test::in_dir(dir.path())
+        .args([
+            "run",
+            "--db",
+            &db(dir.path()),
+            "--rules",
+            rules.to_str().unwrap(),
+        ])
+        .arg(scenario.to_str().unwrap())
+        .status(0)
+        .stderr_contains("scenario 'looks' ran on the rule interpreter")
+        .stderr_contains("looks_at_all.rhai:2:")
+        .stderr_contains("sum is not supported by the rule compiler")
+        .stdout_contains("looks:")
+        .run();
+}
+
+#[test]
 fn a_failing_rule_fails_only_its_scenario_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
