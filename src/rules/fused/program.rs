@@ -14,7 +14,8 @@
 //! An operation across segments (`spread`, `group_has`, transfers) works on whole columns
 //! and ends a kernel. A node is written out whole ("materialised") only when something
 //! outside its kernel reads it: an output, another group, another kernel, or a
-//! cross-segment operation.
+//! cross-segment operation; such a node is computed straight into its column, block by
+//! block, and read from there by the rest of its kernel.
 //!
 //! Each node computes exactly what the interpreter's column operation computes, from the
 //! same operands in the same order, so the figures are the same to the bit.
@@ -59,7 +60,17 @@ enum Src {
     Reg(u16),
     /// A whole column, by its index in the kernel's column list.
     Col(u16),
+    /// An output the kernel writes (in `Kernel::stores` order), at the block being run.
+    Out(u16),
     Scalar(SArg),
+}
+
+/// Where an instruction writes: a block register, or the block's part of an output
+/// column (a node read outside its kernel is computed straight into its column).
+#[derive(Debug, Clone, Copy)]
+enum Dst {
+    Reg(u16),
+    Out(u16),
 }
 
 /// Elementwise operations, by arity.
@@ -74,10 +85,8 @@ enum Elementwise {
 #[derive(Debug, Clone)]
 struct Instr {
     op: Elementwise,
-    dst: u16,
+    dst: Dst,
     args: [Src; 3],
-    /// The output (in the kernel's `stores`) this node is also written to.
-    store: Option<u16>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -498,7 +507,8 @@ fn kernel(
         }
     }
     let mut k = Kernel::default();
-    let mut register_of = std::collections::HashMap::new();
+    // Where the kernel's nodes read so far are: a register, or their output column.
+    let mut source_of: std::collections::HashMap<u32, Src> = std::collections::HashMap::new();
     let mut free: Vec<u16> = Vec::new();
     for (at, &i) in members.iter().enumerate() {
         let Node::Op(op, args) = &nodes[i] else {
@@ -508,8 +518,8 @@ fn kernel(
         for (src, a) in srcs.iter_mut().zip(args) {
             *src = match *a {
                 Arg::Scalar(s) => Src::Scalar(s),
-                Arg::Col(id) => match register_of.get(&id) {
-                    Some(&r) => Src::Reg(r),
+                Arg::Col(id) => match source_of.get(&id) {
+                    Some(&source) => source,
                     None => {
                         let c = col_ref(id, slot_of);
                         let index = match k.columns.iter().position(|x| *x == c) {
@@ -524,38 +534,74 @@ fn kernel(
                 },
             };
         }
-        let dst = free.pop().unwrap_or_else(|| {
-            k.registers += 1;
-            (k.registers - 1) as u16
-        });
-        let store = (slot_of[i] != NONE).then(|| {
+        let dst = if slot_of[i] != NONE {
             k.stores.push(slot_of[i]);
-            (k.stores.len() - 1) as u16
-        });
+            Dst::Out((k.stores.len() - 1) as u16)
+        } else {
+            Dst::Reg(free.pop().unwrap_or_else(|| {
+                k.registers += 1;
+                (k.registers - 1) as u16
+            }))
+        };
         k.instrs.push(Instr {
             op: elementwise(op),
             dst,
             args: srcs,
-            store,
         });
-        // Free operands whose last use this was, and the node itself if nothing in the
-        // kernel reads it.
+        // Free the registers of operands whose last use this was, and the node's own if
+        // nothing later in the kernel reads it.
         for a in args {
             if let Arg::Col(id) = a {
                 if last_use.get(id) == Some(&at) {
-                    if let Some(r) = register_of.remove(id) {
+                    if let Some(Src::Reg(r)) = source_of.remove(id) {
                         free.push(r);
                     }
                 }
             }
         }
-        if last_use.contains_key(&(i as u32)) {
-            register_of.insert(i as u32, dst);
-        } else {
-            free.push(dst);
+        match dst {
+            Dst::Reg(r) if !last_use.contains_key(&(i as u32)) => free.push(r),
+            Dst::Reg(r) => {
+                source_of.insert(i as u32, Src::Reg(r));
+            }
+            Dst::Out(j) => {
+                source_of.insert(i as u32, Src::Out(j));
+            }
         }
     }
     k
+}
+
+/// What an instruction reads while it runs over one block of segments.
+struct Block<'a> {
+    registers: &'a [Box<[f64; BLOCK]>],
+    columns: &'a [&'a [f64]],
+    outs: &'a [Vec<f64>],
+    start: usize,
+    n: usize,
+}
+
+impl Block<'_> {
+    fn operand(&self, ins: &Instr, constants: &[f64; 3], j: usize) -> V<'_> {
+        let (start, n) = (self.start, self.n);
+        match ins.args[j] {
+            Src::Reg(r) => V::S(&self.registers[r as usize][..n]),
+            Src::Col(c) => V::S(&self.columns[c as usize][start..start + n]),
+            Src::Out(o) => V::S(&self.outs[o as usize][start..start + n]),
+            Src::Scalar(_) => V::K(constants[j]),
+        }
+    }
+
+    /// Runs `ins` over the block into `out`.
+    fn compute(&self, ins: &Instr, constants: &[f64; 3], out: &mut [f64]) {
+        let operand = |j| self.operand(ins, constants, j);
+        match ins.op {
+            Elementwise::Binary(f) => binary(out, operand(0), operand(1), f),
+            Elementwise::Unary(f) => unary(out, operand(0), f),
+            Elementwise::Where => select(out, operand(0), operand(1), operand(2)),
+            Elementwise::Fill => out.fill(constants[0]),
+        }
+    }
 }
 
 /// An operand of one block.
@@ -610,25 +656,33 @@ fn run_kernel(
         while start < len {
             let n = BLOCK.min(len - start);
             for (ins, constants) in k.instrs.iter().zip(&scalars) {
-                std::mem::swap(scratch, &mut registers[ins.dst as usize]);
-                {
-                    let operand = |j: usize| match ins.args[j] {
-                        Src::Reg(r) => V::S(&registers[r as usize][..n]),
-                        Src::Col(c) => V::S(&columns[c as usize][start..start + n]),
-                        Src::Scalar(_) => V::K(constants[j]),
-                    };
-                    let out = &mut scratch[..n];
-                    match ins.op {
-                        Elementwise::Binary(f) => binary(out, operand(0), operand(1), f),
-                        Elementwise::Unary(f) => unary(out, operand(0), f),
-                        Elementwise::Where => select(out, operand(0), operand(1), operand(2)),
-                        Elementwise::Fill => out.fill(constants[0]),
+                // The destination is taken out of its place (a pointer swap) while the
+                // operands, which never include it, are read.
+                match ins.dst {
+                    Dst::Reg(r) => {
+                        std::mem::swap(scratch, &mut registers[r as usize]);
+                        let block = Block {
+                            registers,
+                            columns: &columns,
+                            outs: &outs,
+                            start,
+                            n,
+                        };
+                        block.compute(ins, constants, &mut scratch[..n]);
+                        std::mem::swap(scratch, &mut registers[r as usize]);
                     }
-                }
-                std::mem::swap(scratch, &mut registers[ins.dst as usize]);
-                if let Some(j) = ins.store {
-                    outs[j as usize][start..start + n]
-                        .copy_from_slice(&registers[ins.dst as usize][..n]);
+                    Dst::Out(j) => {
+                        let mut column = std::mem::take(&mut outs[j as usize]);
+                        let block = Block {
+                            registers,
+                            columns: &columns,
+                            outs: &outs,
+                            start,
+                            n,
+                        };
+                        block.compute(ins, constants, &mut column[start..start + n]);
+                        outs[j as usize] = column;
+                    }
                 }
             }
             start += n;
