@@ -45,9 +45,11 @@ pub(super) struct FusedPart<'r> {
     prepared: Vec<Prepared<'r>>,
     columns: Vec<InterventionColumns>,
     externals: Externals,
-    /// Each script's traces: rates, each intervention in the month's order, flows.
-    traces: Vec<Vec<ScriptTrace>>,
-    /// Each script's trace shapes seen so far, by which month programs are known.
+    /// Each script's traces (rates, each intervention in the month's order, flows), each
+    /// with the number of its shape among the script's.
+    traces: Vec<Vec<(u32, ScriptTrace)>>,
+    /// Each script's trace shapes seen so far, numbered in order: month programs are
+    /// known by these numbers.
     shapes: Vec<Vec<Vec<fused::record::NodeKey>>>,
     /// Compiled month programs by the shapes of their scripts' traces.
     programs: rustc_hash::FxHashMap<Vec<u32>, Program>,
@@ -150,8 +152,10 @@ impl<'r> FusedPart<'r> {
             sickness_season: seasonality.sickness[of_month],
             ramps: self.prepared.iter().map(|p| p.timing.ramp(t)).collect(),
         };
-        // Each script's trace for the month, recorded where none holds.
+        // Each script's trace for the month, recorded where none holds; the month's
+        // program is known by the shapes of those traces.
         let mut key = Vec::with_capacity(self.traces.len());
+        let mut chosen = Vec::with_capacity(self.traces.len());
         self.values.clear();
         for script in 0..self.traces.len() {
             let active = script
@@ -160,44 +164,33 @@ impl<'r> FusedPart<'r> {
                 .is_some_and(|p| p.timing.active(t));
             let found = self.traces[script]
                 .iter_mut()
-                .position(|trace| trace.holds(active, &params));
+                .position(|(_, trace)| trace.holds(active, &params));
             let at = match found {
                 Some(at) => at,
                 None => {
                     let trace = self.record(rules, script, &params, active)?;
+                    let shape = self.shape_of(script, &trace);
                     let traces = &mut self.traces[script];
                     if traces.len() == MAX_TRACES {
                         traces.remove(0);
                     }
-                    traces.push(trace);
+                    traces.push((shape, trace));
                     traces.len() - 1
                 }
             };
-            let trace = &self.traces[script][at];
-            let shapes = &mut self.shapes[script];
-            let shape = match shapes.iter().position(|s| s.as_slice() == trace.shape()) {
-                Some(shape) => shape,
-                None => {
-                    shapes.push(trace.shape().to_vec());
-                    shapes.len() - 1
-                }
-            };
-            key.push(shape as u32);
+            let (shape, trace) = &self.traces[script][at];
+            key.push(*shape);
+            chosen.push(at);
             self.values.extend_from_slice(trace.values());
         }
         if !self.programs.contains_key(&key) {
             if self.programs.len() >= MAX_PROGRAMS {
                 self.programs.clear();
             }
-            let chosen: Vec<&ScriptTrace> = (0..self.traces.len())
-                .map(|script| {
-                    let shape = &self.shapes[script][key[script] as usize];
-                    self.traces[script]
-                        .iter()
-                        .rev()
-                        .find(|t| t.shape() == shape.as_slice())
-                        .expect("a trace of every shape in the key")
-                })
+            let chosen: Vec<&ScriptTrace> = chosen
+                .iter()
+                .enumerate()
+                .map(|(script, &at)| &self.traces[script][at].1)
                 .collect();
             let started = std::time::Instant::now();
             self.programs.insert(key.clone(), fused::compose(&chosen));
@@ -223,6 +216,20 @@ impl<'r> FusedPart<'r> {
         let last_month = std::mem::replace(&mut self.state, outputs);
         program.recycle(last_month);
         Ok(figures)
+    }
+
+    /// The number of `trace`'s shape among `script`'s, numbering it if it is new. Done once,
+    /// when a trace is recorded, not each month it is replayed.
+    fn shape_of(&mut self, script: usize, trace: &ScriptTrace) -> u32 {
+        let shapes = &mut self.shapes[script];
+        let at = shapes
+            .iter()
+            .position(|s| s.as_slice() == trace.shape())
+            .unwrap_or_else(|| {
+                shapes.push(trace.shape().to_vec());
+                shapes.len() - 1
+            });
+        at as u32
     }
 
     /// Records one script (0 rates, then each intervention, then flows) on stand-in values,

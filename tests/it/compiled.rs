@@ -30,7 +30,8 @@ pub fn interpreted() -> &'static RuleSet {
     })
 }
 
-/// Panics naming the first figure that differs in any bit.
+/// Panics naming the first figure that differs in any bit (`what` says which runs these
+/// are, the first one's figure first).
 #[track_caller]
 pub fn same_bits(compiled: &RunResults, interpreted: &RunResults, what: &str) {
     assert_eq!(compiled.rows, interpreted.rows, "{what}");
@@ -44,7 +45,7 @@ pub fn same_bits(compiled: &RunResults, interpreted: &RunResults, what: &str) {
         .find(|(_, (x, y))| x.to_bits() != y.to_bits())
     {
         panic!(
-            "{what}: {} of row {} in month {}: compiled {x}, interpreted {y}",
+            "{what}: {} of row {} in month {}: {x} against {y}",
             METRICS[at % METRICS.len()],
             at % width / METRICS.len(),
             at / width
@@ -58,7 +59,11 @@ pub fn both_ways(workforce: &Workforce, scenario: &Scenario, options: &RunOption
     let compiled = run_scenario(compiled(), workforce, scenario, options).expect("compiled run");
     let interpreted =
         run_scenario(interpreted(), workforce, scenario, options).expect("interpreted run");
-    same_bits(&compiled, &interpreted, &scenario.name);
+    same_bits(
+        &compiled,
+        &interpreted,
+        &format!("{}, compiled against interpreted", scenario.name),
+    );
     compiled
 }
 

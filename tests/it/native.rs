@@ -13,23 +13,7 @@ use super::common::*;
 use super::sandbox::rules_with;
 
 fn identical(ours: &RunResults, theirs: &RunResults) {
-    assert_eq!(ours.rows, theirs.rows);
-    assert_eq!(ours.figures.len(), theirs.figures.len());
-    let width = wfplan::model::METRICS.len();
-    if let Some((at, (x, y))) = ours
-        .figures
-        .iter()
-        .zip(&theirs.figures)
-        .enumerate()
-        .find(|(_, (x, y))| x.to_bits() != y.to_bits())
-    {
-        panic!(
-            "figure {at} ({} of row {} in month {}): engine {x}, native {y}",
-            wfplan::model::METRICS[at % width],
-            at / width % ours.rows.len(),
-            at / width / ours.rows.len()
-        );
-    }
+    super::compiled::same_bits(ours, theirs, "the engine against the native kernel");
 }
 
 /// Enough segments for several parts of `PART_SEGMENTS`.

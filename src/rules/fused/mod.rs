@@ -34,7 +34,7 @@ pub mod record;
 
 use rhai::Engine;
 
-pub use program::{Leaves, Program, Stats};
+pub use program::{Leaves, Program};
 pub use record::{
     Arg, Binary, Externals, Guard, Lazy, Node, Num, Op, Param, Recording, RecordingGuard, SArg,
     Sym, Unary,
@@ -162,20 +162,17 @@ impl ScriptTrace {
         }
         let mut guards = self.guards.iter().peekable();
         for i in 0..=self.scalars.len() {
+            let values = &self.values;
+            let value = |a: SArg| match a {
+                SArg::Node(id) => values[id as usize],
+                SArg::Const(n) => n,
+            };
             while let Some(guard) = guards.next_if(|g| g.scalars as usize == i) {
-                let value = |a: SArg| match a {
-                    SArg::Node(id) => self.values[id as usize],
-                    SArg::Const(n) => n,
-                };
                 if record::test(&guard.test, value) != Some(guard.answer) {
                     return false;
                 }
             }
             if i < self.scalars.len() {
-                let value = |a: SArg| match a {
-                    SArg::Node(id) => self.values[id as usize],
-                    SArg::Const(n) => n,
-                };
                 match record::evaluate(&self.scalars[i], |p| params.value(p), value) {
                     Some(v) => self.values[i] = v,
                     None => return false,

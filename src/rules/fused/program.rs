@@ -135,17 +135,6 @@ pub struct Program {
     /// Columns no longer held by anyone, to write the next month's into: a new column
     /// each month would be new memory each month, whose pages the kernel must map again.
     spare: Vec<Vec<f64>>,
-    /// Column nodes, kernels, instructions: for reports and tests.
-    pub stats: Stats,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub nodes: usize,
-    pub live: usize,
-    pub kernels: usize,
-    pub barriers: usize,
-    pub materialised: usize,
 }
 
 const NONE: u32 = u32::MAX;
@@ -289,12 +278,6 @@ impl Program {
             Node::Var(_) => unreachable!("a month's program reads no script's inputs"),
         };
 
-        let mut stats = Stats {
-            nodes: n,
-            live: live.iter().filter(|l| **l).count(),
-            materialised: slots as usize,
-            ..Stats::default()
-        };
         let mut groups = Vec::new();
         for (g, k) in keys.iter().enumerate() {
             let members: Vec<usize> = (0..n).filter(|&i| group_of[i] == g).collect();
@@ -329,7 +312,6 @@ impl Program {
                     unreachable!()
                 };
                 if op.is_barrier() {
-                    stats.barriers += 1;
                     steps.push(Step::Barrier {
                         op: op.clone(),
                         args: op_args
@@ -344,7 +326,6 @@ impl Program {
                         slot: slot_of[first],
                     });
                 } else {
-                    stats.kernels += 1;
                     steps.push(Step::Kernel(kernel(nodes, &in_step, &slot_of, col_ref)));
                 }
             }
@@ -380,7 +361,6 @@ impl Program {
             registers: (0..registers).map(|_| Box::new([0.0; BLOCK])).collect(),
             scratch: Box::new([0.0; BLOCK]),
             spare: Vec::new(),
-            stats,
         }
     }
 
